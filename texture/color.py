@@ -1,0 +1,109 @@
+"""Colour measurements on float sRGB images: CIELAB, ITA, melanin and erythema indices.
+
+All conversions are in floating point (L* in 0-100); OpenCV's 8-bit Lab, which is rescaled, is never used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage.color import rgb2lab
+
+from texture.measurement import check_mask, check_rgb
+
+__all__ = [
+    "rgb_to_lab",
+    "srgb_to_linear",
+    "ita_deg",
+    "ita_class",
+    "melanin_index",
+    "erythema_index",
+    "ITA_CLASSES",
+]
+
+# Chardon et al. 1991 / Del Bino et al. 2006 skin-colour categories, lower bounds in degrees.
+ITA_CLASSES: tuple[tuple[str, float], ...] = (
+    ("very_light", 55.0),
+    ("light", 41.0),
+    ("intermediate", 28.0),
+    ("tan", 10.0),
+    ("brown", -30.0),
+    ("dark", -np.inf),
+)
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB (D65, 2° observer) of a float sRGB image in [0, 1]; L* in 0-100."""
+    return rgb2lab(check_rgb(rgb))
+
+
+def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
+    """Undo the sRGB transfer curve (IEC 61966-2-1), giving values proportional to reflectance."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+
+
+def _masked(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    m = check_mask(mask, values.shape[:2])
+    if not m.any():
+        raise ValueError("mask selects no pixels")
+    return values[m]
+
+
+def ita_deg(lab: np.ndarray, *, mask: np.ndarray | None = None) -> float:
+    """Individual Typology Angle in degrees: ``atan2(L* - 50, b*)`` (Chardon et al. 1991).
+
+    Computed from the median L* and median b* of the pixels in ``mask`` (the median resists the few dark
+    pores or bright glints a skin mask lets through).
+
+    Parameters
+    ----------
+    lab : ndarray, shape (rows, cols, 3)
+        Float CIELAB image (see :func:`rgb_to_lab`).
+    mask : ndarray of bool, optional
+        Skin pixels to use; all pixels when omitted.
+    """
+    lab = np.asarray(lab, dtype=np.float64)
+    pix = _masked(lab, mask)
+    L, b = np.median(pix[:, 0]), np.median(pix[:, 2])
+    return float(np.degrees(np.arctan2(L - 50.0, b)))
+
+
+def ita_class(ita: float) -> str:
+    """Skin-colour category of an ITA value: very_light > 55°, light 41-55°, intermediate 28-41°,
+    tan 10-28°, brown -30-10°, dark < -30° (Del Bino et al. 2006)."""
+    if not np.isfinite(ita):
+        return ""
+    for name, lower in ITA_CLASSES:
+        if ita > lower:
+            return name
+    return "dark"
+
+
+def _optical_density(channel: np.ndarray) -> np.ndarray:
+    # Reflectance of 0 would be infinite absorbance; one 16-bit step is far below any real skin value.
+    return -np.log10(np.clip(channel, 1.0 / 65535.0, 1.0))
+
+
+def melanin_index(rgb: np.ndarray, *, mask: np.ndarray | None = None) -> float:
+    """Melanin index ``MI = 100 * log10(1 / R)`` of the median linear red reflectance.
+
+    The narrow-band reflectance formula of Diffey, Oliver & Farr (Br J Dermatol 1984;111:663-672), with the
+    camera's linearised red channel standing in for the 655 nm band (Takiwaki et al., Skin Res Technol 1994).
+    Higher means more melanin. Only comparable between photos taken with the same camera and lighting,
+    or after colour correction.
+    """
+    lin = srgb_to_linear(check_rgb(rgb))
+    red = np.median(_masked(lin[..., 0], mask))
+    return float(100.0 * _optical_density(np.asarray(red)))
+
+
+def erythema_index(rgb: np.ndarray, *, mask: np.ndarray | None = None) -> float:
+    """Erythema index ``EI = 100 * log10(R / G)`` of the median linear red and green reflectances.
+
+    Diffey, Oliver & Farr (1984): haemoglobin absorbs green (568 nm) far more than red (655 nm), so the
+    log ratio rises with redness; the camera's linearised channels stand in for the two bands.
+    """
+    lin = srgb_to_linear(check_rgb(rgb))
+    red = np.median(_masked(lin[..., 0], mask))
+    green = np.median(_masked(lin[..., 1], mask))
+    return float(100.0 * (_optical_density(np.asarray(green)) - _optical_density(np.asarray(red))))

@@ -1,0 +1,73 @@
+"""The result type shared by every measurement function, and physical-unit helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Measurement", "px_to_mm", "px_to_um", "check_rgb", "check_mask"]
+
+
+@dataclass
+class Measurement:
+    """What a ``measure_*`` function returns.
+
+    Attributes
+    ----------
+    metrics : dict of str to float
+        Final column names (see ARCHITECTURE.md) to values. Length columns carry their unit in the name;
+        without a scale they are NaN and their ``_px`` twin carries the value.
+    overlay : ndarray, optional
+        An RGB float image in [0, 1] (same rows/cols as the input) showing what was measured.
+    labels : ndarray, optional
+        An integer label image of the detected objects (0 = background).
+    tables : dict of str to dict
+        Extra per-image tables (e.g. an orientation histogram) as column name -> sequence.
+    """
+
+    metrics: dict[str, float]
+    overlay: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def px_to_mm(value_px: float, px_per_mm: float | None, *, power: int = 1) -> float:
+    """Convert a pixel length (``power=1``) or area (``power=2``) to mm; NaN when the scale is unknown."""
+    if px_per_mm is None or not np.isfinite(px_per_mm) or px_per_mm <= 0:
+        return float("nan")
+    return float(value_px) / float(px_per_mm) ** power
+
+
+def px_to_um(value_px: float, px_per_mm: float | None, *, power: int = 1) -> float:
+    """Convert a pixel length (``power=1``) or area (``power=2``) to µm; NaN when the scale is unknown."""
+    return px_to_mm(value_px, px_per_mm, power=power) * 1000.0**power
+
+
+def check_rgb(image: np.ndarray, *, name: str = "image") -> np.ndarray:
+    """Validate a float RGB image in [0, 1] of shape (rows, cols, 3) and return it as float64.
+
+    Raises ``ValueError`` with a clear message for wrong shape, empty images or non-finite values.
+    """
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"{name} must be RGB with shape (rows, cols, 3), got shape {arr.shape}")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if arr.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def check_mask(mask: np.ndarray | None, shape: tuple[int, ...], *, name: str = "mask") -> np.ndarray:
+    """Return a boolean mask of ``shape`` (all True when ``mask`` is None); raise on a shape mismatch."""
+    if mask is None:
+        return np.ones(shape, dtype=bool)
+    m = np.asarray(mask)
+    if m.shape != tuple(shape):
+        raise ValueError(f"{name} shape {m.shape} does not match image shape {tuple(shape)}")
+    return m.astype(bool, copy=False)
