@@ -1,0 +1,278 @@
+"""One image in, one flat record out: decode once, pick the measurements for the modality.
+
+The record holds the identity columns of ``metrics.csv`` followed by the metric columns. Whatever fails is
+raised as an exception carrying the ``stage`` at which it failed, so the batch can write an ``errors.csv``
+row and carry on.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from skimage.draw import polygon2mask
+
+from pipelines.config import Settings
+from pipelines.io import ImageTooLargeError, load_image, read_header
+from pipelines.metadata import ImageItem, MetadataError
+from pipelines.record import ImageResult
+
+__all__ = ["IDENTITY_COLUMNS", "AnalysisError", "Outcome", "Reference", "analyze_item"]
+
+IDENTITY_COLUMNS = (
+    "file",
+    "sha256",
+    "subject",
+    "session",
+    "date",
+    "modality",
+    "region",
+    "stain",
+    "px_per_mm",
+    "width_px",
+    "height_px",
+    "treatment",
+)
+OVERLAY_MAX_SIDE_PX = 1024
+
+
+class AnalysisError(Exception):
+    """An image could not be analysed; ``stage`` says where (decode, metadata, roi, measure, ...)."""
+
+    def __init__(self, stage: str, error: BaseException | str):
+        self.stage = stage
+        self.error_type = type(error).__name__ if isinstance(error, BaseException) else "Error"
+        self.message = str(error)
+        super().__init__(f"{stage}: {self.error_type}: {self.message}")
+
+    def __reduce__(self):  # picklable across process and Dask boundaries
+        return (_rebuild_analysis_error, (self.stage, self.error_type, self.message))
+
+
+def _rebuild_analysis_error(stage: str, error_type: str, message: str) -> AnalysisError:
+    err = AnalysisError(stage, message)
+    err.error_type = error_type
+    return err
+
+
+@dataclass
+class Reference:
+    """What a follow-up photo is compared against: its subject/region baseline."""
+
+    path: Path
+    skin_l_star: float | None = None
+
+
+@dataclass
+class Outcome:
+    """The analysis of one image: its ``metrics.csv`` row, extra long tables, and warnings."""
+
+    record: dict[str, Any]
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+_POLYGON_RX = re.compile(
+    r"^\s*-?\d+(\.\d+)?\s+-?\d+(\.\d+)?(\s*[,;]\s*-?\d+(\.\d+)?\s+-?\d+(\.\d+)?)+\s*$"
+)
+
+
+def roi_mask_from_spec(spec: str, shape: tuple[int, int], input_root: Path) -> np.ndarray | None:
+    """A user ROI: a polygon ``"x1 y1, x2 y2, ..."`` in pixels (x right, y down) or a mask image path
+    relative to the input folder (non-zero = inside). Empty spec: no user ROI."""
+    spec = spec.strip()
+    if not spec:
+        return None
+    if _POLYGON_RX.match(spec):
+        xy = np.array([[float(v) for v in pair.split()] for pair in re.split(r"[,;]", spec)])
+        if len(xy) < 3:
+            raise ValueError("an ROI polygon needs at least 3 points")
+        mask = polygon2mask(shape, xy[:, ::-1])  # polygon2mask takes (row, col)
+    else:
+        rel = Path(spec)
+        path = input_root / rel
+        if rel.is_absolute() or ".." in rel.parts:
+            raise ValueError(f"ROI mask {spec!r} lies outside the input folder")
+        with Image.open(path) as im:
+            mask = np.asarray(im.convert("L")) > 0
+        if mask.shape != shape:
+            raise ValueError(
+                f"ROI mask {spec!r} is {mask.shape[::-1]} px, the image {shape[::-1]} px"
+            )
+    if not mask.any():
+        raise ValueError("the ROI is empty")
+    return mask
+
+
+def _save_overlay(image: np.ndarray, path: Path) -> None:
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    arr = (np.clip(arr[..., :3], 0, 1) * 255 + 0.5).astype(np.uint8)
+    im = Image.fromarray(arr)
+    im.thumbnail((OVERLAY_MAX_SIDE_PX, OVERLAY_MAX_SIDE_PX), Image.Resampling.LANCZOS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    im.save(tmp, format="JPEG", quality=85)  # a fresh image: no EXIF, no GPS
+    tmp.replace(path)
+
+
+def overlay_dir_for(out_dir: Path, sha256: str) -> Path:
+    """Where the report finds an image's overlays: ``OUT/overlays/<first 16 hex of sha256>/``."""
+    return out_dir / "overlays" / sha256[:16]
+
+
+def _identity(
+    item: ImageItem, sha256: str, px_per_mm: float | None, shape: tuple[int, int], date: str
+):
+    return {
+        "file": item.file,
+        "sha256": sha256,
+        "subject": item.subject,
+        "session": int(item.session),
+        "date": date,
+        "modality": item.modality,
+        "region": item.region,
+        "stain": item.stain,
+        "px_per_mm": float(px_per_mm) if px_per_mm else float("nan"),
+        "width_px": int(shape[1]),
+        "height_px": int(shape[0]),
+        "treatment": item.treatment,
+    }
+
+
+def _measure_photo(rgb, item, settings, px_per_mm, roi, reference) -> ImageResult:
+    from pipelines.photo import analyze_photo
+
+    options = dict(settings.photo)
+    options.setdefault("glcm_levels", settings.glcm_levels)
+    return analyze_photo(rgb, px_per_mm=px_per_mm, roi=roi, options=options)
+
+
+def _measure_histology(rgb, item, settings, px_per_mm, roi) -> ImageResult:
+    from pipelines.histology import analyze_histology
+
+    options = dict(settings.histology)
+    if roi is not None:
+        options["roi"] = roi
+    return analyze_histology(rgb, stain=item.stain, px_per_mm=px_per_mm, options=options)
+
+
+def _measure_slide(
+    item: ImageItem, settings: Settings
+) -> tuple[ImageResult, str, tuple[int, int], Any]:
+    from pipelines.io import sha256_of_file
+    from pipelines.slide import analyze_slide, read_scale_px_per_mm
+
+    width, height = read_header(item.path)
+    px_per_mm = item.px_per_mm or read_scale_px_per_mm(item.path)
+    result = analyze_slide(
+        item.path, stain=item.stain, px_per_mm=px_per_mm, options=settings.histology
+    )
+    return result, sha256_of_file(item.path), (height, width), px_per_mm
+
+
+def analyze_item(
+    item: ImageItem,
+    settings: Settings,
+    *,
+    out_dir: Path | None = None,
+    input_root: Path | None = None,
+    reference: Reference | None = None,
+) -> Outcome:
+    """Analyse one image; raises :class:`AnalysisError` with the failing stage.
+
+    Parameters
+    ----------
+    item : ImageItem
+        The file and its metadata.
+    settings : Settings
+        Run settings.
+    out_dir : Path, optional
+        When given, overlay images are written to ``OUT/overlays/<sha16>/<kind>.jpg`` for the report.
+    input_root : Path, optional
+        The input folder (ROI mask files are relative to it); default the image's folder.
+    reference : Reference, optional
+        The subject/region baseline photo, for alignment and exposure normalisation of follow-ups.
+    """
+    started = time.perf_counter()
+    input_root = input_root or item.path.parent
+    warnings = list(item.notes)
+    try:
+        loaded = load_image(item.path, max_pixels=settings.max_pixels)
+    except ImageTooLargeError as exc:
+        if item.modality != "histology" or item.path.suffix.lower() not in (".tif", ".tiff"):
+            raise AnalysisError("decode", exc) from exc
+        loaded = None
+    except MemoryError as exc:
+        raise AnalysisError(
+            "decode", MemoryError("out of memory while decoding the image")
+        ) from exc
+    except Exception as exc:
+        raise AnalysisError("decode", exc) from exc
+
+    if loaded is None:  # a whole slide: tile by tile, never fully in memory
+        try:
+            result, sha, shape, px_per_mm = _measure_slide(item, settings)
+        except Exception as exc:
+            raise AnalysisError("measure", exc) from exc
+        rgb = None
+        date = item.date
+    else:
+        rgb, sha, shape = loaded.rgb, loaded.sha256, loaded.rgb.shape[:2]
+        px_per_mm = item.px_per_mm or loaded.px_per_mm
+        date = item.date or (loaded.exif_datetime or "")
+        try:
+            roi = roi_mask_from_spec(item.roi, shape, input_root)
+        except Exception as exc:
+            raise AnalysisError("roi", exc) from exc
+        try:
+            if item.modality == "photo":
+                result = _measure_photo(rgb, item, settings, px_per_mm, roi, reference)
+            else:
+                result = _measure_histology(rgb, item, settings, px_per_mm, roi)
+        except MemoryError as exc:
+            raise AnalysisError("measure", MemoryError("out of memory while measuring")) from exc
+        except (ValueError, MetadataError) as exc:
+            raise AnalysisError("measure", exc) from exc
+        except Exception as exc:
+            raise AnalysisError("measure", exc) from exc
+
+    record = _identity(item, sha, px_per_mm, shape, date)
+    record.update(result.metrics)
+    warnings.extend(result.warnings)
+    if out_dir is not None and settings.overlays:
+        target = overlay_dir_for(Path(out_dir), sha)
+        try:
+            if rgb is not None and "image" not in result.overlays:
+                _save_overlay(rgb, target / "image.jpg")
+            for kind, overlay in result.overlays.items():
+                _save_overlay(overlay, target / f"{kind}.jpg")
+        except OSError as exc:
+            warnings.append(f"overlays not written: {exc}")
+    tables = {
+        name: _long_rows(columns, record) for name, columns in result.tables.items() if columns
+    }
+    return Outcome(
+        record=record, tables=tables, warnings=warnings, seconds=time.perf_counter() - started
+    )
+
+
+def _long_rows(columns: dict[str, Any], record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Column -> sequence table into rows, each prefixed with the image's identity."""
+    ident = {k: record[k] for k in ("file", "subject", "session", "modality", "region", "stain")}
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) != 1:
+        raise AnalysisError("measure", ValueError("extra table columns differ in length"))
+    n = lengths.pop()
+    return [{**ident, **{k: _plain(v[i]) for k, v in columns.items()}} for i in range(n)]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value

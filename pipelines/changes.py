@@ -1,0 +1,291 @@
+"""Per-image records into tables: metrics, per-session changes against baseline, cohort summaries.
+
+Change statistics
+-----------------
+For each subject x region x modality x stain x metric, the value of a session is the mean over its images
+(repeat captures). The baseline is session 0, or the earliest session present. ``delta = value - baseline``,
+``pct_change = 100 * delta / |baseline|``; the same against the previous session present. Orientation
+angles (``collagen_orientation_deg``) are axial: their deltas are wrapped into [-90, 90) and have no % change.
+
+A change is ``beyond_repeatability`` when ``|delta|`` exceeds the smallest real difference
+``SRD = 1.96 * sqrt(2) * CV * |baseline|`` (Weir, J Strength Cond Res 2005;19:231; Beckerman et al.,
+Clin Rehabil 2001;15:558), where CV is the metric's repeatability coefficient of variation: estimated from
+repeat captures in the same session when the run has them (root-mean-square of the within-session CVs),
+otherwise taken from :data:`pipelines.repeatability.DEFAULT_REPEATABILITY_CV`, measured by the project's
+own validation. Without a CV, the flag is empty.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from pipelines.analyze import IDENTITY_COLUMNS
+from pipelines.repeatability import DEFAULT_REPEATABILITY_CV
+
+__all__ = [
+    "CHANGES_COLUMNS",
+    "COHORT_COLUMNS",
+    "ERRORS_COLUMNS",
+    "AXIAL_METRICS",
+    "metrics_table",
+    "metric_columns",
+    "repeatability_from_repeats",
+    "changes_table",
+    "cohort_table",
+    "errors_table",
+]
+
+GROUP_COLUMNS = ("subject", "region", "modality", "stain")
+CHANGES_COLUMNS = (
+    "subject",
+    "region",
+    "modality",
+    "stain",
+    "metric",
+    "session",
+    "date",
+    "days_from_baseline",
+    "value",
+    "baseline_value",
+    "delta",
+    "pct_change",
+    "previous_value",
+    "delta_previous",
+    "pct_change_previous",
+    "repeatability_cv",
+    "beyond_repeatability",
+)
+COHORT_COLUMNS = (
+    "metric",
+    "session",
+    "n_subjects",
+    "pct_change_mean",
+    "pct_change_median",
+    "pct_change_sd",
+    "test",
+    "p_value",
+    "note",
+)
+ERRORS_COLUMNS = ("file", "stage", "error_type", "message")
+#: Axial angles in [0, 180): differences wrap, ratios are meaningless.
+AXIAL_METRICS = frozenset({"collagen_orientation_deg"})
+#: The fewest subjects for which the paired test is run at all.
+MIN_SUBJECTS_FOR_TEST = 3
+# Columns of metrics.csv that describe the image, not the skin.
+_NOT_METRICS = frozenset(IDENTITY_COLUMNS) | {"registration_error_px"}
+
+
+def metrics_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per image: identity columns first (ARCHITECTURE order), then metrics in first-seen order,
+    sorted by subject, region, session, file."""
+    records = list(records)
+    if not records:
+        return pd.DataFrame(columns=list(IDENTITY_COLUMNS))
+    order: dict[str, None] = dict.fromkeys(IDENTITY_COLUMNS)
+    for rec in records:
+        order.update(dict.fromkeys(rec))
+    frame = pd.DataFrame.from_records(records, columns=list(order))
+    frame["session"] = frame["session"].astype("int64")
+    for col in ("subject", "region", "modality", "stain", "date", "treatment", "file"):
+        frame[col] = frame[col].fillna("").astype(str)
+    return frame.sort_values(["subject", "region", "session", "file"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def metric_columns(metrics: pd.DataFrame) -> list[str]:
+    """The numeric measurement columns of a metrics table."""
+    return [
+        c
+        for c in metrics.columns
+        if c not in _NOT_METRICS
+        and pd.api.types.is_numeric_dtype(metrics[c])
+        and not pd.api.types.is_bool_dtype(metrics[c])
+    ]
+
+
+def repeatability_from_repeats(metrics: pd.DataFrame) -> dict[str, float]:
+    """Repeatability CV per metric from repeat captures (several images of one subject, region and
+    session): the root-mean-square of the within-session CVs (SD with ddof=1 over |mean|)."""
+    out: dict[str, float] = {}
+    if metrics.empty:
+        return out
+    keys = [*GROUP_COLUMNS, "session"]
+    for metric in metric_columns(metrics):
+        cvs = []
+        for _, values in metrics.groupby(keys, dropna=False)[metric]:
+            values = values.dropna()
+            if len(values) >= 2 and values.mean() != 0:
+                cvs.append(values.std(ddof=1) / abs(values.mean()))
+        if cvs:
+            out[metric] = float(np.sqrt(np.mean(np.square(cvs))))
+    return out
+
+
+def _days_between(start: str, end: str) -> float:
+    if not start or not end:
+        return float("nan")
+    try:
+        return float((pd.Timestamp(end) - pd.Timestamp(start)).total_seconds() / 86400.0)
+    except (ValueError, TypeError):
+        return float("nan")
+
+
+def _axial_delta(a: float, b: float) -> float:
+    return float((a - b + 90.0) % 180.0 - 90.0)
+
+
+def _pct(delta: float, reference: float) -> float:
+    if not math.isfinite(delta) or not math.isfinite(reference) or reference == 0:
+        return float("nan")
+    return 100.0 * delta / abs(reference)
+
+
+def changes_table(
+    metrics: pd.DataFrame, *, repeatability_cv: Mapping[str, float] | None = None
+) -> pd.DataFrame:
+    """Long table of per-session values and their changes against baseline and the previous session.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        A metrics table (see :func:`metrics_table`).
+    repeatability_cv : mapping, optional
+        CV per metric; default: estimated from repeats in ``metrics`` where present, else the default
+        table.
+    """
+    if metrics.empty:
+        return pd.DataFrame(columns=list(CHANGES_COLUMNS))
+    cv_table = dict(DEFAULT_REPEATABILITY_CV)
+    cv_table.update(
+        repeatability_from_repeats(metrics) if repeatability_cv is None else repeatability_cv
+    )
+    rows: list[dict[str, Any]] = []
+    frame = metrics.copy()
+    frame["date"] = frame["date"].fillna("").astype(str)
+    for metric in metric_columns(metrics):
+        axial = metric in AXIAL_METRICS
+        cv = cv_table.get(metric, float("nan"))
+        for key, group in frame.groupby(list(GROUP_COLUMNS), dropna=False, sort=True):
+            per_session = (
+                group.groupby("session")
+                .agg(
+                    value=(metric, "mean"),
+                    date=("date", lambda d: min((x for x in d if x), default="")),
+                )
+                .sort_index()
+            )
+            per_session = per_session[per_session["value"].notna()]
+            if per_session.empty:
+                continue
+            base_session = 0 if 0 in per_session.index else int(per_session.index.min())
+            base = float(per_session.loc[base_session, "value"])
+            base_date = per_session.loc[base_session, "date"]
+            previous = float("nan")
+            for session, row in per_session.iterrows():
+                value = float(row["value"])
+                if axial:
+                    delta = _axial_delta(value, base)
+                    delta_prev = (
+                        _axial_delta(value, previous) if math.isfinite(previous) else math.nan
+                    )
+                    pct = pct_prev = float("nan")
+                else:
+                    delta, delta_prev = value - base, value - previous
+                    pct, pct_prev = _pct(delta, base), _pct(delta_prev, previous)
+                if session == base_session:
+                    beyond: Any = False
+                elif math.isfinite(cv) and math.isfinite(base):
+                    srd = 1.96 * math.sqrt(2.0) * cv * abs(base)
+                    beyond = bool(abs(delta) > srd)
+                else:
+                    beyond = pd.NA
+                rows.append(
+                    {
+                        **dict(zip(GROUP_COLUMNS, key, strict=True)),
+                        "metric": metric,
+                        "session": int(session),
+                        "date": row["date"],
+                        "days_from_baseline": _days_between(base_date, row["date"]),
+                        "value": value,
+                        "baseline_value": base,
+                        "delta": delta,
+                        "pct_change": pct,
+                        "previous_value": previous,
+                        "delta_previous": delta_prev,
+                        "pct_change_previous": pct_prev,
+                        "repeatability_cv": cv,
+                        "beyond_repeatability": beyond,
+                    }
+                )
+                previous = value
+    out = pd.DataFrame(rows, columns=list(CHANGES_COLUMNS))
+    out["beyond_repeatability"] = out["beyond_repeatability"].astype("boolean")
+    return out
+
+
+def cohort_table(changes: pd.DataFrame) -> pd.DataFrame:
+    """Across subjects, per metric and follow-up session: n, mean/median/SD of % change, and a
+    two-sided Wilcoxon signed-rank test of the paired (value - baseline) differences.
+
+    A subject with several regions contributes the mean over its regions. With fewer than
+    :data:`MIN_SUBJECTS_FOR_TEST` subjects no test is run; the ``note`` column says why. With fewer than
+    6 subjects the exact two-sided test cannot reach p < 0.05, which the note also says.
+    """
+    if changes.empty:
+        return pd.DataFrame(columns=list(COHORT_COLUMNS))
+    follow = changes[changes["session"] != _baseline_sessions(changes)]
+    rows = []
+    for (metric, session), group in follow.groupby(["metric", "session"], sort=True):
+        per_subject = group.groupby("subject").agg(
+            pct=("pct_change", "mean"), delta=("delta", "mean")
+        )
+        deltas = per_subject["delta"].dropna().to_numpy()
+        pct = per_subject["pct"].dropna().to_numpy()
+        n = int(len(deltas))
+        test, p_value, note = "wilcoxon_signed_rank", float("nan"), ""
+        if n < MIN_SUBJECTS_FOR_TEST:
+            test, note = (
+                "",
+                f"n = {n} subjects: too few for a paired test (needs >= {MIN_SUBJECTS_FOR_TEST})",
+            )
+        elif np.all(deltas == 0):
+            note = "all differences are zero: no test"
+        else:
+            p_value = float(stats.wilcoxon(deltas, alternative="two-sided").pvalue)
+            if n < 6:
+                note = f"n = {n}: the exact two-sided test cannot reach p < 0.05 below 6 subjects"
+        rows.append(
+            {
+                "metric": metric,
+                "session": int(session),
+                "n_subjects": n,
+                "pct_change_mean": float(np.mean(pct)) if pct.size else float("nan"),
+                "pct_change_median": float(np.median(pct)) if pct.size else float("nan"),
+                "pct_change_sd": float(np.std(pct, ddof=1)) if pct.size >= 2 else float("nan"),
+                "test": test,
+                "p_value": p_value,
+                "note": note,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(COHORT_COLUMNS))
+
+
+def _baseline_sessions(changes: pd.DataFrame) -> pd.Series:
+    """Per row, the session that served as that row's baseline (the group's earliest, 0 if present)."""
+    keys = [*GROUP_COLUMNS, "metric"]
+    return changes.groupby(keys, dropna=False)["session"].transform(
+        lambda s: 0 if (s == 0).any() else s.min()
+    )
+
+
+def errors_table(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """``errors.csv``: one row per image that failed (or warning), columns file, stage, error_type,
+    message."""
+    return pd.DataFrame(list(rows), columns=list(ERRORS_COLUMNS))

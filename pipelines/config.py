@@ -1,0 +1,152 @@
+"""Run settings: defaults, YAML config file, command-line overrides, validated up front."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipelines.io import DEFAULT_MAX_PIXELS
+from pipelines.metadata import MetadataError, compile_pattern
+
+__all__ = ["Settings", "load_config", "BACKENDS", "COLOUR_CORRECTIONS"]
+
+BACKENDS = ("serial", "processes", "dask")
+COLOUR_CORRECTIONS = ("auto", "exposure", "none")
+
+
+@dataclass
+class Settings:
+    """Everything that shapes a run. Options that change the numbers enter :meth:`analysis_key`.
+
+    Attributes
+    ----------
+    px_per_mm : float or None
+        Scale for images without one from the manifest or their own metadata.
+    pattern : str or None
+        File-name regex (named groups) used without a manifest; None = the documented default.
+    backend, workers, scheduler : execution (see ``pipelines.batch``).
+    max_pixels : int
+        Refuse images whose header declares more pixels (decompression bombs).
+    time_limit_s : float or None
+        Per-image time limit (enforced inside the worker).
+    register : bool
+        Align each follow-up photo to its subject/region baseline and measure on the common overlap.
+    colour_correction : {"auto", "exposure", "none"}
+        ``auto``: colour chart when one is detected, else exposure normalised to the baseline's skin.
+    glcm_levels : int
+        Grey levels for photo texture (L* over its robust 0.5-99.5 percentile range).
+    photo, histology : dict
+        Options passed to ``pipelines.photo.analyze_photo`` / ``pipelines.histology.analyze_histology``.
+    cache : bool
+        Keep and reuse per-image results in ``OUT/cache`` (resume after a crash).
+    overlays : bool
+        Write overlay images for the report.
+    """
+
+    px_per_mm: float | None = None
+    pattern: str | None = None
+    backend: str = "auto"
+    workers: int | None = None
+    scheduler: str | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    time_limit_s: float | None = None
+    register: bool = True
+    colour_correction: str = "auto"
+    glcm_levels: int = 32
+    photo: dict[str, Any] = field(default_factory=dict)
+    histology: dict[str, Any] = field(default_factory=dict)
+    cache: bool = True
+    overlays: bool = True
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, where: str = "settings") -> None:
+        def bad(key: str, why: str) -> MetadataError:
+            return MetadataError(f"{where}: '{key}' {why}")
+
+        if self.px_per_mm is not None and not (float(self.px_per_mm) > 0):
+            raise bad("px_per_mm", f"must be a positive number, got {self.px_per_mm!r}")
+        if self.pattern is not None:
+            compile_pattern(self.pattern)
+        if self.backend not in (*BACKENDS, "auto"):
+            raise bad(
+                "backend", f"must be one of auto, {', '.join(BACKENDS)}; got {self.backend!r}"
+            )
+        if self.workers is not None and (not isinstance(self.workers, int) or self.workers < 1):
+            raise bad("workers", f"must be a whole number >= 1, got {self.workers!r}")
+        if not isinstance(self.max_pixels, int) or self.max_pixels < 1:
+            raise bad("max_pixels", f"must be a whole number >= 1, got {self.max_pixels!r}")
+        if self.time_limit_s is not None and not (float(self.time_limit_s) > 0):
+            raise bad(
+                "time_limit_s", f"must be a positive number of seconds, got {self.time_limit_s!r}"
+            )
+        if self.colour_correction not in COLOUR_CORRECTIONS:
+            raise bad("colour_correction", f"must be one of {', '.join(COLOUR_CORRECTIONS)}")
+        if not isinstance(self.glcm_levels, int) or not 2 <= self.glcm_levels <= 256:
+            raise bad("glcm_levels", f"must be a whole number in 2..256, got {self.glcm_levels!r}")
+        for key in ("photo", "histology"):
+            if not isinstance(getattr(self, key), dict):
+                raise bad(key, "must be a mapping of options")
+
+    def analysis_key(self) -> str:
+        """Hash of the settings that change measured values (not of execution or output options)."""
+        relevant = {
+            k: v
+            for k, v in dataclasses.asdict(self).items()
+            if k not in ("backend", "workers", "scheduler", "cache", "time_limit_s", "overlays")
+        }
+        blob = json.dumps(relevant, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from a YAML file (optional) with non-None keyword overrides (CLI flags) on top.
+
+    Unknown keys and wrong types are reported with the file name and key.
+    """
+    values: dict[str, Any] = {}
+    where = "settings"
+    if path is not None:
+        path = Path(path)
+        where = str(path)
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise MetadataError(f"config file {where!r} does not exist") from None
+        except yaml.YAMLError as exc:
+            raise MetadataError(f"{where}: not valid YAML: {exc}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise MetadataError(f"{where}: the config must be a mapping of key: value")
+        values.update(loaded)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise MetadataError(
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
+        )
+    try:
+        settings = Settings.__new__(Settings)
+        for f in dataclasses.fields(Settings):
+            default = (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            )
+            setattr(settings, f.name, values.get(f.name, default))
+        settings.validate(where)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, MetadataError):
+            raise
+        raise MetadataError(f"{where}: {exc}") from exc
+    return settings

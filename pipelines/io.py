@@ -1,0 +1,287 @@
+"""Decoding image files into upright float RGB arrays, once per image.
+
+Every supported format ends up as float32 sRGB in [0, 1], shape (rows, cols, 3), with EXIF orientation
+applied, so the measurement library never sees a file. The pixel count is checked from the file header
+before any pixel is decoded, so a decompression bomb is refused without allocating memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "DEFAULT_MAX_PIXELS",
+    "ImageDecodeError",
+    "ImageTooLargeError",
+    "LoadedImage",
+    "load_image",
+    "read_header",
+    "sha256_of_file",
+    "find_images",
+]
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".heif", ".bmp", ".webp")
+#: Default refusal limit: 250 megapixels, larger than any camera photo; whole slides go through
+#: ``pipelines.slide`` tile by tile instead.
+DEFAULT_MAX_PIXELS = 250_000_000
+
+_EXIF_IFD = 0x8769
+_EXIF_DATETIME_ORIGINAL = 36867
+_TIFF_ORIENTATION = 274
+
+try:  # HEIC/HEIF (iPhone photos) decode through Pillow once the plugin is registered.
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
+    pillow_heif = None
+
+# Our own header check (read_header) replaces Pillow's bomb guard, which raises only after a warning
+# band and knows nothing of the configured limit.
+Image.MAX_IMAGE_PIXELS = None
+
+
+class ImageDecodeError(ValueError):
+    """The file is not an image skintex can decode (empty, truncated, wrong format)."""
+
+
+class ImageTooLargeError(ValueError):
+    """The header declares more pixels than the configured limit."""
+
+
+@dataclass
+class LoadedImage:
+    """A decoded image and what the file itself says about it.
+
+    Attributes
+    ----------
+    rgb : ndarray of float32, shape (rows, cols, 3)
+        Upright sRGB in [0, 1].
+    sha256 : str
+        Hex digest of the file's bytes.
+    exif_datetime : str or None
+        EXIF ``DateTimeOriginal`` as ISO 8601 (``YYYY-MM-DDTHH:MM:SS``), when present.
+    px_per_mm : float or None
+        Scale from the file's own metadata (OME-TIFF ``PhysicalSizeX``, TIFF resolution in cm), if any.
+    source_bit_depth : int
+        Bits per channel of the stored samples (8, 16, 32).
+    """
+
+    rgb: np.ndarray
+    sha256: str
+    exif_datetime: str | None = None
+    px_per_mm: float | None = None
+    source_bit_depth: int = 8
+
+    @property
+    def height_px(self) -> int:
+        return int(self.rgb.shape[0])
+
+    @property
+    def width_px(self) -> int:
+        return int(self.rgb.shape[1])
+
+
+def sha256_of_file(path: str | Path, *, chunk_bytes: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks so whole slides do not need to fit in memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def find_images(folder: str | Path) -> list[Path]:
+    """All image files below ``folder`` (recursive, by suffix, case-insensitive), sorted by path."""
+    folder = Path(folder)
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    )
+
+
+def _is_tiff(data: bytes) -> bool:
+    return data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def read_header(path: str | Path) -> tuple[int, int]:
+    """(width, height) in pixels from the file header, without decoding pixel data."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if _is_tiff(magic):
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages.first
+                return int(page.imagewidth), int(page.imagelength)
+        except Exception as exc:  # tifffile raises many types for corrupt headers
+            raise ImageDecodeError(f"unreadable TIFF header: {exc}") from exc
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except UnidentifiedImageError as exc:
+        raise ImageDecodeError("not a recognised image format (is it really an image?)") from exc
+    except OSError as exc:
+        raise ImageDecodeError(f"unreadable image header: {exc}") from exc
+
+
+def _check_pixel_limit(width: int, height: int, max_pixels: int | None) -> None:
+    if width < 1 or height < 1:
+        raise ImageDecodeError(f"image has no pixels ({width} x {height})")
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{width} x {height} = {width * height:,} pixels exceeds the limit of {max_pixels:,} "
+            "(raise max_pixels in the config, or process it as a tiled slide)"
+        )
+
+
+def _to_float_rgb(arr: np.ndarray) -> tuple[np.ndarray, int]:
+    """Any decoded sample array (grey, grey+alpha, RGB, RGBA; 8/16/32-bit int or float) to float32 RGB."""
+    bits = arr.dtype.itemsize * 8
+    if arr.dtype.kind == "u" or arr.dtype.kind == "i":
+        scale = float(np.iinfo(arr.dtype).max)
+        out = arr.astype(np.float32) / np.float32(scale)
+    elif arr.dtype.kind == "b":
+        out, bits = arr.astype(np.float32), 1
+    elif arr.dtype.kind == "f":
+        out = arr.astype(np.float32)
+        finite = out[np.isfinite(out)]
+        if finite.size and (finite.min() < 0.0 or finite.max() > 1.0):
+            lo, hi = float(finite.min()), float(finite.max())
+            out = (out - lo) / (hi - lo if hi > lo else 1.0)
+        out = np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=0.0)
+    else:
+        raise ImageDecodeError(f"unsupported sample type {arr.dtype}")
+    if out.ndim == 2:
+        out = np.repeat(out[..., None], 3, axis=2)
+    elif out.ndim == 3 and out.shape[2] in (1, 2):  # grey, grey + alpha
+        out = np.repeat(out[..., :1], 3, axis=2)
+    elif out.ndim == 3 and out.shape[2] >= 3:  # RGB, RGBA: alpha is dropped
+        out = out[..., :3]
+    else:
+        raise ImageDecodeError(f"unsupported image shape {arr.shape}")
+    return np.ascontiguousarray(np.clip(out, 0.0, 1.0)), bits
+
+
+def _pil_to_array(im: Image.Image) -> np.ndarray:
+    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N"):
+        return np.asarray(im).astype(np.uint16)
+    if im.mode == "I":  # 32-bit int: 16-bit PNGs open as "I" in some Pillow versions
+        arr = np.asarray(im)
+        return arr.astype(np.uint16) if arr.max(initial=0) <= 65535 else arr.astype(np.uint32)
+    if im.mode == "F":
+        return np.asarray(im, dtype=np.float32)
+    if im.mode in ("1", "L", "LA", "RGB", "RGBA"):
+        return np.asarray(im)
+    # P (palette), CMYK, YCbCr, LAB, HSV...: Pillow's own conversion handles inverted Adobe CMYK JPEGs.
+    return np.asarray(im.convert("RGBA" if "transparency" in im.info else "RGB"))
+
+
+def _exif_datetime(im: Image.Image) -> str | None:
+    try:
+        value = im.getexif().get_ifd(_EXIF_IFD).get(_EXIF_DATETIME_ORIGINAL)
+    except Exception:  # malformed EXIF must not stop a measurement
+        return None
+    if not isinstance(value, str):
+        return None
+    value = value.strip().rstrip("\x00")
+    # EXIF writes "YYYY:MM:DD HH:MM:SS".
+    if len(value) >= 19 and value[4] == ":" and value[7] == ":":
+        return f"{value[:4]}-{value[5:7]}-{value[8:10]}T{value[11:19]}"
+    return None
+
+
+_ORIENT_OPS = {  # TIFF/EXIF orientation -> numpy operations making the image upright
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: np.swapaxes(a, 0, 1),
+    6: lambda a: np.rot90(a, k=-1),
+    7: lambda a: np.rot90(a, k=1)[::-1],
+    8: lambda a: np.rot90(a, k=1),
+}
+
+
+def _decode_tiff(data: bytes, path: Path) -> tuple[np.ndarray, float | None]:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            series = tif.series[0]
+            arr = series.asarray()
+            page = tif.pages.first
+            orientation = page.tags.get(_TIFF_ORIENTATION)
+            photometric = page.photometric
+    except Exception as exc:
+        raise ImageDecodeError(f"cannot decode TIFF: {exc}") from exc
+    if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[2] not in (3, 4):  # planar (C, Y, X)
+        arr = np.moveaxis(arr, 0, -1)
+    while arr.ndim > 3:  # z-stacks / time series: the first plane
+        arr = arr[0]
+    if photometric == tifffile.PHOTOMETRIC.SEPARATED and arr.ndim == 3 and arr.shape[2] >= 4:
+        cmyk = arr[..., :4].astype(np.float32) / float(np.iinfo(arr.dtype).max)
+        arr = (1.0 - cmyk[..., :3]) * (1.0 - cmyk[..., 3:4])
+    elif photometric == tifffile.PHOTOMETRIC.MINISWHITE:
+        arr = np.iinfo(arr.dtype).max - arr if arr.dtype.kind in "ui" else 1.0 - arr
+    if orientation is not None and orientation.value in _ORIENT_OPS:
+        arr = _ORIENT_OPS[orientation.value](arr)
+    from pipelines.slide import read_scale_px_per_mm
+
+    return arr, read_scale_px_per_mm(path)
+
+
+def load_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Decode an image file to upright float32 RGB in [0, 1], reading the file once.
+
+    Parameters
+    ----------
+    path : str or Path
+        JPEG, PNG, TIFF (8/16/32-bit, grey, RGB, RGBA, CMYK, OME), HEIC/HEIF, BMP or WebP.
+    max_pixels : int or None
+        Refuse images whose header declares more pixels (checked before decoding).
+
+    Raises
+    ------
+    ImageDecodeError
+        Empty, truncated or unrecognised files.
+    ImageTooLargeError
+        The header declares more than ``max_pixels`` pixels.
+    """
+    path = Path(path)
+    width, height = read_header(path)
+    _check_pixel_limit(width, height, max_pixels)
+    data = path.read_bytes()
+    if not data:
+        raise ImageDecodeError("file is empty")
+    sha = hashlib.sha256(data).hexdigest()
+    if _is_tiff(data):
+        arr, scale = _decode_tiff(data, path)
+        rgb, bits = _to_float_rgb(arr)
+        return LoadedImage(rgb=rgb, sha256=sha, px_per_mm=scale, source_bit_depth=bits)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter(
+                "ignore"
+            )  # Pillow warns on some EXIF quirks; not the user's business
+            with Image.open(io.BytesIO(data)) as im:
+                when = _exif_datetime(im)
+                im.load()  # raises on truncated data instead of returning grey padding
+                upright = ImageOps.exif_transpose(im)
+                arr = _pil_to_array(upright)
+    except UnidentifiedImageError as exc:
+        raise ImageDecodeError("not a recognised image format (is it really an image?)") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageDecodeError(f"cannot decode image: {exc}") from exc
+    rgb, bits = _to_float_rgb(arr)
+    return LoadedImage(rgb=rgb, sha256=sha, exif_datetime=when, source_bit_depth=bits)

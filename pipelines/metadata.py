@@ -1,0 +1,282 @@
+"""Who, when and what each image is: subject, session, date, modality, stain, scale.
+
+Metadata comes from ``manifest.csv`` when there is one (in the input folder, or given explicitly), and
+otherwise from the file name through a regular expression with named groups. Every problem is reported
+with the file, row and column at fault, before any image is analysed.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from pipelines.io import find_images
+
+__all__ = [
+    "DEFAULT_PATTERN",
+    "MODALITIES",
+    "STAINS",
+    "ImageItem",
+    "MetadataError",
+    "collect_items",
+    "parse_filename",
+    "read_manifest",
+]
+
+#: Default file-name pattern, matched against the file name without its suffix, for example
+#: ``P01_s0_cheek`` (photo of subject P01, baseline, left cheek) or ``P01_s6_biopsy_psr``
+#: (picrosirius-red histology of subject P01 at session 6). Groups: ``subject`` (letters, digits, ``-``),
+#: ``session`` (integer after ``s``, ``session`` or ``visit``), optional ``region`` and optional ``stain``.
+#: A file with a stain is histology, otherwise a photo.
+DEFAULT_PATTERN = (
+    r"^(?P<subject>[A-Za-z0-9-]+)_(?:s|session|visit)(?P<session>\d+)"
+    r"(?:_(?P<region>[A-Za-z0-9-]+?))?(?:_(?P<stain>psr|masson|he|shg))?$"
+)
+MODALITIES = ("photo", "histology")
+STAINS = ("psr", "masson", "he", "shg")
+MANIFEST_COLUMNS = (
+    "file",
+    "subject",
+    "session",
+    "date",
+    "modality",
+    "region",
+    "stain",
+    "px_per_mm",
+    "treatment",
+    "roi",
+)
+
+
+class MetadataError(ValueError):
+    """A manifest, pattern or config problem; the message names the file, row and column."""
+
+
+@dataclass
+class ImageItem:
+    """One image to analyse and what is known about it before decoding."""
+
+    path: Path
+    file: str  # path relative to the input folder, POSIX separators: the identity used in outputs
+    subject: str
+    session: int
+    modality: str = "photo"
+    region: str = ""
+    stain: str = ""
+    date: str = ""  # ISO 8601 date or date-time; empty when unknown (EXIF may fill it at load)
+    px_per_mm: float | None = None
+    treatment: str = ""
+    roi: str = (
+        ""  # polygon "x1 y1, x2 y2, ..." in pixels or a mask file relative to the input folder
+    )
+    notes: list[str] = field(default_factory=list)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_session(text: str, where: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise MetadataError(f"{where}: session {text!r} is not a whole number") from None
+    if not value.is_integer() or value < 0:
+        raise MetadataError(f"{where}: session {text!r} must be a whole number >= 0")
+    return int(value)
+
+
+def _parse_scale(text: str, where: str) -> float | None:
+    if text == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise MetadataError(f"{where}: px_per_mm {text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise MetadataError(f"{where}: px_per_mm must be a positive number, got {text!r}")
+    return value
+
+
+def _parse_date(text: str, where: str) -> str:
+    if text == "":
+        return ""
+    for fmt in ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"):
+        try:
+            return datetime.strptime(text, fmt).isoformat()
+        except ValueError:
+            continue
+    raise MetadataError(f"{where}: date {text!r} is not ISO 8601 (YYYY-MM-DD)")
+
+
+def _modality_and_stain(modality: str, stain: str, where: str) -> tuple[str, str]:
+    modality, stain = modality.strip().lower(), stain.strip().lower()
+    if not modality:
+        modality = "histology" if stain else "photo"
+    if modality not in MODALITIES:
+        raise MetadataError(f"{where}: modality {modality!r} is not one of {', '.join(MODALITIES)}")
+    if modality == "histology" and not stain:
+        raise MetadataError(f"{where}: histology needs a stain ({', '.join(STAINS)})")
+    if stain and stain not in STAINS:
+        raise MetadataError(f"{where}: stain {stain!r} is not one of {', '.join(STAINS)}")
+    return modality, stain
+
+
+def read_manifest(manifest: str | Path, input_dir: str | Path | None = None) -> list[ImageItem]:
+    """Read and validate a manifest; ``file`` paths are relative to the manifest's folder.
+
+    Raises :class:`MetadataError` naming the manifest, the row (1 = header) and the column for: a missing
+    ``file`` column, an unknown column, a file that does not exist or lies outside the input folder
+    (``..``, absolute paths, symlinks leading out), a duplicate file, a non-numeric session or scale,
+    an unknown modality or stain, an unparseable date.
+    """
+    manifest = Path(manifest)
+    base = manifest.parent
+    root = Path(input_dir) if input_dir is not None else base
+    try:
+        text = manifest.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MetadataError(f"{manifest}: cannot read manifest ({exc})") from exc
+    reader = csv.DictReader(text.splitlines())
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if "file" not in header:
+        raise MetadataError(f"{manifest}: row 1: the manifest needs a 'file' column")
+    unknown = [h for h in header if h not in MANIFEST_COLUMNS]
+    if unknown:
+        raise MetadataError(
+            f"{manifest}: row 1: unknown column(s) {', '.join(map(repr, unknown))}; "
+            f"allowed: {', '.join(MANIFEST_COLUMNS)}"
+        )
+    items: list[ImageItem] = []
+    seen: dict[str, int] = {}
+    for rowno, raw in enumerate(reader, start=2):
+        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+        where = f"{manifest.name}: row {rowno}"
+        name = row.get("file", "")
+        if not name:
+            raise MetadataError(f"{where}, column 'file': empty file name")
+        rel = Path(name)
+        path = base / rel
+        if rel.is_absolute() or ".." in rel.parts or not _inside(path, root):
+            raise MetadataError(f"{where}, column 'file': {name!r} lies outside the input folder")
+        if not path.is_file():
+            raise MetadataError(f"{where}, column 'file': {name!r} does not exist")
+        file_id = path.resolve().relative_to(root.resolve()).as_posix()
+        if file_id in seen:
+            raise MetadataError(
+                f"{where}, column 'file': {name!r} already listed in row {seen[file_id]}"
+            )
+        seen[file_id] = rowno
+        modality, stain = _modality_and_stain(
+            row.get("modality", ""), row.get("stain", ""), f"{where}, column 'modality'/'stain'"
+        )
+        session_text = row.get("session", "")
+        items.append(
+            ImageItem(
+                path=path,
+                file=file_id,
+                subject=row.get("subject", "") or rel.stem,
+                session=_parse_session(session_text, f"{where}, column 'session'")
+                if session_text
+                else 0,
+                modality=modality,
+                region=row.get("region", ""),
+                stain=stain,
+                date=_parse_date(row.get("date", ""), f"{where}, column 'date'"),
+                px_per_mm=_parse_scale(row.get("px_per_mm", ""), f"{where}, column 'px_per_mm'"),
+                treatment=row.get("treatment", ""),
+                roi=row.get("roi", ""),
+            )
+        )
+    return items
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """Compile a file-name pattern, checking it has at least the ``subject`` and ``session`` groups."""
+    try:
+        rx = re.compile(pattern)
+    except re.error as exc:
+        raise MetadataError(
+            f"pattern {pattern!r} is not a valid regular expression: {exc}"
+        ) from exc
+    missing = {"subject", "session"} - set(rx.groupindex)
+    if missing:
+        raise MetadataError(
+            f"pattern {pattern!r} lacks the named group(s) {', '.join(sorted(missing))}"
+        )
+    return rx
+
+
+def parse_filename(path: Path, root: Path, rx: re.Pattern[str]) -> ImageItem:
+    """Metadata of one file from its name; a name the pattern does not match is its own subject's
+    baseline photo (and says so in ``notes``)."""
+    file_id = path.relative_to(root).as_posix()
+    match = rx.search(path.stem)
+    if match is None:
+        return ImageItem(
+            path=path,
+            file=file_id,
+            subject=path.stem,
+            session=0,
+            notes=[
+                f"file name does not match the pattern; treated as baseline of subject {path.stem!r}"
+            ],
+        )
+    groups = {k: (v or "") for k, v in match.groupdict().items()}
+    where = f"{file_id}: file name"
+    modality, stain = _modality_and_stain(
+        groups.get("modality", ""), groups.get("stain", ""), where
+    )
+    return ImageItem(
+        path=path,
+        file=file_id,
+        subject=groups["subject"],
+        session=_parse_session(groups["session"], where),
+        modality=modality,
+        region=groups.get("region", ""),
+        stain=stain,
+        date=_parse_date(groups.get("date", ""), where),
+    )
+
+
+def collect_items(
+    input_dir: str | Path,
+    *,
+    manifest: str | Path | None = None,
+    pattern: str | None = None,
+    px_per_mm: float | None = None,
+) -> list[ImageItem]:
+    """Every image to analyse with its metadata.
+
+    Uses ``manifest`` if given, else ``input_dir/manifest.csv`` if present, else file names parsed with
+    ``pattern`` (default :data:`DEFAULT_PATTERN`). ``px_per_mm`` fills the scale where the manifest has
+    none (the file's own metadata is read later, at decode).
+    """
+    root = Path(input_dir)
+    if not root.exists():
+        raise MetadataError(f"input {str(root)!r} does not exist")
+    if root.is_file():
+        items = [parse_filename(root, root.parent, compile_pattern(pattern or DEFAULT_PATTERN))]
+    else:
+        if manifest is None and (root / "manifest.csv").is_file():
+            manifest = root / "manifest.csv"
+        if manifest is not None:
+            items = read_manifest(manifest, input_dir=root)
+        else:
+            rx = compile_pattern(pattern or DEFAULT_PATTERN)
+            items = [parse_filename(p, root, rx) for p in find_images(root)]
+    if not items:
+        raise MetadataError(f"no images found in {str(root)!r}")
+    if px_per_mm is not None:
+        for item in items:
+            if item.px_per_mm is None:
+                item.px_per_mm = float(px_per_mm)
+    return items
