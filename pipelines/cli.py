@@ -1,0 +1,147 @@
+"""The ``skintex`` command: ``analyze``, ``report``, ``demo``.
+
+Exit status: 0 when every image was analysed, 2 when the run finished but some images are in
+``errors.csv``, 1 for a usage or configuration error (nothing written).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from pipelines.metadata import MetadataError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Validated skin measurements from clinical photos and histology.",
+)
+console = Console(stderr=True)
+
+DEFAULT_DEMO_OUT = Path("skintex-demo")
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code=1)
+
+
+def _summarise(result, out: Path) -> None:
+    info = result.run_info["counts"]
+    console.print(
+        f"analysed {info['analysed']} of {info['images']} images "
+        f"({info['failed']} failed, {info['cached']} from cache)",
+        highlight=False,
+    )
+    for name in ("metrics.csv", "changes.csv", "cohort.csv", "errors.csv", "run.json", "report.html"):
+        if (out / name).exists():
+            console.print(f"  {out / name}", highlight=False, markup=False)
+
+
+@app.command()
+def analyze(
+    input: Annotated[Path, typer.Argument(help="Folder of images (recursive) or one image file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    manifest: Annotated[Path | None, typer.Option(help="manifest.csv (default: INPUT/manifest.csv).")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML config file.")] = None,
+    pattern: Annotated[str | None, typer.Option(help="File-name regex with named groups.")] = None,
+    px_per_mm: Annotated[float | None, typer.Option("--px-per-mm", help="Scale where none is known.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Parallel workers (default: all cores).")] = None,
+    backend: Annotated[str | None, typer.Option(help="serial, processes or dask.")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Ignore and do not keep cached results.")
+    ] = False,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Do not build report.html.")] = False,
+) -> None:
+    """Analyse a folder of photos and histology into tables (and a report)."""
+    from pipelines.run import analyze_folder
+
+    try:
+        result = analyze_folder(
+            input,
+            out_dir=out,
+            manifest=manifest,
+            config=config,
+            progress=True,
+            pattern=pattern,
+            px_per_mm=px_per_mm,
+            workers=workers,
+            backend=backend,
+            scheduler=scheduler,
+            cache=False if no_cache else None,
+        )
+    except MetadataError as exc:
+        raise _fail(str(exc)) from None
+    if not no_report:
+        _build_report(out)
+    _summarise(result, out)
+    raise typer.Exit(code=result.exit_status)
+
+
+def _build_report(out: Path) -> None:
+    from pipelines.report import build_report
+
+    try:
+        build_report(out)
+    except Exception as exc:  # the tables are written; a report problem must not hide them
+        console.print(f"[yellow]report not built:[/] {type(exc).__name__}: {exc}", highlight=False)
+
+
+@app.command()
+def report(out: Annotated[Path, typer.Argument(help="An output folder of `skintex analyze`.")]) -> None:
+    """Rebuild report.html from the saved tables of an output folder."""
+    from pipelines.report import build_report
+
+    if not (out / "metrics.csv").exists():
+        raise _fail(f"{out} has no metrics.csv: run `skintex analyze` first")
+    path = build_report(out)
+    console.print(f"report: {path}", highlight=False, markup=False)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Argument(help="Output folder.")] = DEFAULT_DEMO_OUT,
+    images: Annotated[Path | None, typer.Option(help="Sample folder (default: sample_images/).")] = None,
+) -> None:
+    """Analyse the bundled synthetic treatment series and print where the tables are."""
+    from pipelines.run import analyze_folder
+    from pipelines.samples import ensure_samples
+
+    folder = ensure_samples(images)
+    result = analyze_folder(folder, out_dir=out, progress=True)
+    _build_report(out)
+    import pandas as pd
+
+    with pd.option_context("display.width", 120, "display.max_columns", 12):
+        for modality, frame in result.metrics.groupby("modality"):
+            cols = ["file", "session"] + [
+                c
+                for c in frame.columns
+                if c
+                in (
+                    "pore_count",
+                    "pore_mean_diameter_mm",
+                    "spot_area_fraction",
+                    "ita_deg",
+                    "collagen_area_fraction",
+                    "collagen_orientation_deg",
+                    "collagen_coherency",
+                )
+            ]
+            print(f"\n{modality} metrics (first columns):")
+            print(frame[cols].to_string(index=False))
+    _summarise(result, out)
+    raise typer.Exit(code=result.exit_status)
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

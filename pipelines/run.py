@@ -1,0 +1,242 @@
+"""A folder in, tables out: the whole run, usable from Python or from the CLI.
+
+>>> from pipelines import analyze_folder
+>>> result = analyze_folder("sample_images")              # nothing written
+>>> result.metrics.head(); result.changes.head()
+>>> result = analyze_folder("sample_images", out_dir="out")  # writes the output folder
+"""
+
+from __future__ import annotations
+
+import platform
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines.analyze import Outcome, Reference
+from pipelines.batch import (
+    Progress,
+    ResultCache,
+    Task,
+    TaskError,
+    resolve_backend,
+    run_tasks,
+    skintex_version,
+)
+from pipelines.changes import changes_table, cohort_table, errors_table, metrics_table
+from pipelines.config import Settings, load_config
+from pipelines.export import write_csv, write_json, write_parquet
+from pipelines.io import sha256_of_file
+from pipelines.metadata import ImageItem, collect_items
+
+__all__ = ["RunResult", "analyze_folder", "write_outputs", "plan_tasks"]
+
+#: Photo texture discretisation used by the pipeline (ARCHITECTURE "Texture on photos"), for run.json.
+PHOTO_TEXTURE_METHOD = (
+    "L* inside the ROI, clipped to its 0.5th-99.5th percentile range and discretised into "
+    "glcm_levels equal-width grey levels; symmetric GLCM, distance 1, 4 directions averaged"
+)
+
+
+@dataclass
+class RunResult:
+    """The tables of a run (pandas DataFrames) and its provenance."""
+
+    metrics: pd.DataFrame
+    changes: pd.DataFrame
+    cohort: pd.DataFrame
+    errors: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    run_info: dict[str, Any] = field(default_factory=dict)
+    out_dir: Path | None = None
+
+    @property
+    def n_failed(self) -> int:
+        return int((self.errors["stage"] != "warning").sum()) if not self.errors.empty else 0
+
+    @property
+    def exit_status(self) -> int:
+        """0 when every image was analysed, 2 when some are in errors.csv (warnings do not count)."""
+        return 2 if self.n_failed else 0
+
+
+def plan_tasks(
+    items: list[ImageItem], settings: Settings, *, out_dir: Path | None, input_root: Path
+) -> list[Task]:
+    """One task per image; photo follow-ups carry their subject/region baseline as reference when
+    alignment or colour correction is on."""
+    wants_reference = settings.register or settings.colour_correction != "none"
+    baselines: dict[tuple[str, str], ImageItem] = {}
+    groups: dict[tuple[str, str], list[ImageItem]] = defaultdict(list)
+    for item in items:
+        if item.modality == "photo":
+            groups[(item.subject, item.region)].append(item)
+    for key, members in groups.items():
+        first = min(m.session for m in members)
+        base_session = 0 if any(m.session == 0 for m in members) else first
+        baselines[key] = sorted((m for m in members if m.session == base_session), key=lambda m: m.file)[0]
+    tasks = []
+    for item in items:
+        reference = None
+        base = baselines.get((item.subject, item.region))
+        if wants_reference and item.modality == "photo" and base is not None and base is not item:
+            if item.session != base.session:
+                reference = Reference(path=base.path)
+        tasks.append(Task(item=item, reference=reference, out_dir=out_dir, input_root=input_root))
+    return tasks
+
+
+def _versions(backend: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = [
+        "numpy",
+        "scipy",
+        "scikit-image",
+        "opencv-python-headless",
+        "pandas",
+        "pillow",
+        "pillow-heif",
+        "tifffile",
+        "pyarrow",
+        "skan",
+    ]
+    if backend == "dask":
+        names += ["dask", "distributed"]
+    out = {"skintex": skintex_version(), "python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def analyze_folder(
+    path: str | Path,
+    *,
+    out_dir: str | Path | None = None,
+    manifest: str | Path | None = None,
+    config: str | Path | None = None,
+    settings: Settings | None = None,
+    progress: bool = False,
+    **options: Any,
+) -> RunResult:
+    """Analyse every image in a folder and return the tables.
+
+    Parameters
+    ----------
+    path : str or Path
+        Input folder (searched recursively) or a single image file.
+    out_dir : str or Path, optional
+        When given, write the output folder (tables, run.json, overlays, cache) there; otherwise nothing
+        is written.
+    manifest, config : str or Path, optional
+        Manifest CSV (default ``path/manifest.csv`` when present) and YAML config.
+    settings : Settings, optional
+        Ready-made settings (``config`` and ``options`` are then ignored).
+    progress : bool
+        Show progress on stderr.
+    **options
+        Any :class:`~pipelines.config.Settings` field, e.g. ``px_per_mm=25``, ``backend="serial"``.
+
+    Raises
+    ------
+    pipelines.metadata.MetadataError
+        Configuration or manifest problems, before any image is analysed.
+    """
+    started = datetime.now(timezone.utc)
+    settings = settings or load_config(config, **options)
+    root = Path(path)
+    input_root = root if root.is_dir() else root.parent
+    items = collect_items(root, manifest=manifest, pattern=settings.pattern, px_per_mm=settings.px_per_mm)
+    out = Path(out_dir) if out_dir is not None else None
+    tasks = plan_tasks(items, settings, out_dir=out, input_root=input_root)
+    cache = None
+    if out is not None and settings.cache:
+        for task in tasks:
+            task.file_sha256 = sha256_of_file(task.item.path)
+            if task.reference is not None:
+                task.reference_sha256 = sha256_of_file(task.reference.path)
+        cache = ResultCache(out / "cache", settings)
+
+    records: list[dict[str, Any]] = []
+    extra_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    error_rows: list[dict[str, Any]] = []
+    bar = Progress(len(tasks), enabled=progress)
+    try:
+        for task, result in run_tasks(tasks, settings, cache=cache, on_result=bar.update):
+            if isinstance(result, TaskError):
+                error_rows.append(vars(result))
+                continue
+            assert isinstance(result, Outcome)
+            records.append(result.record)
+            for name, rows in result.tables.items():
+                extra_rows[name].extend(rows)
+            for message in result.warnings:
+                error_rows.append(
+                    {"file": task.item.file, "stage": "warning", "error_type": "Warning", "message": message}
+                )
+    finally:
+        bar.close()
+
+    metrics = metrics_table(records)
+    changes = changes_table(metrics)
+    cohort = cohort_table(changes)
+    errors = errors_table(sorted(error_rows, key=lambda r: (r["file"], r["stage"])))
+    tables = {
+        name: pd.DataFrame(rows).sort_values(["file"], kind="stable").reset_index(drop=True)
+        for name, rows in sorted(extra_rows.items())
+    }
+    backend, workers = resolve_backend(settings)
+    failed = int((errors["stage"] != "warning").sum()) if not errors.empty else 0
+    run_info = {
+        "skintex_version": skintex_version(),
+        "versions": _versions(backend),
+        # Names only: absolute paths can carry user or patient names.
+        "input": root.name,
+        "manifest": Path(manifest).name if manifest else None,
+        "config": settings.as_dict(),
+        "backend": backend,
+        "workers": workers,
+        "photo_texture": PHOTO_TEXTURE_METHOD,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "counts": {
+            "images": len(tasks),
+            "analysed": len(records),
+            "failed": failed,
+            "warnings": int((errors["stage"] == "warning").sum()) if not errors.empty else 0,
+            "cached": bar.cached,
+        },
+        "corrections": _corrections(metrics),
+    }
+    result = RunResult(metrics, changes, cohort, errors, tables, run_info, out)
+    if out is not None:
+        write_outputs(result, out)
+    return result
+
+
+def _corrections(metrics: pd.DataFrame) -> dict[str, int]:
+    """How many photos got which colour correction (from the per-image ``colour_correction`` column)."""
+    if "colour_correction" not in metrics.columns:
+        return {}
+    return {str(k): int(v) for k, v in metrics["colour_correction"].value_counts().items()}
+
+
+def write_outputs(result: RunResult, out_dir: str | Path) -> None:
+    """Write metrics.csv/.parquet, changes.csv, cohort.csv, errors.csv, extra tables and run.json."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(result.metrics, out / "metrics.csv")
+    write_parquet(result.metrics, out / "metrics.parquet")
+    write_csv(result.changes, out / "changes.csv")
+    write_csv(result.cohort, out / "cohort.csv")
+    write_csv(result.errors, out / "errors.csv")
+    for name, frame in result.tables.items():
+        write_csv(frame, out / f"{name}.csv")
+    write_json(result.run_info, out / "run.json")
