@@ -1,0 +1,640 @@
+"""Chart-based colour correction and exposure normalisation of photos.
+
+Reference chart: X-Rite (Calibrite) ColorChecker Classic 24, edition after November 2014. The reference
+values are X-Rite's published CIELAB (D50 illuminant, 2° observer; X-Rite 2016, "New color specifications
+for ColorChecker SG and Classic Charts"; the same numbers as ``CCS_COLORCHECKER24_AFTER_NOV2014`` in the
+colour-science package). They are converted once, at import, to what an ideal sRGB camera would record:
+Lab(D50) -> XYZ(D50, white 0.96422, 1, 0.82521) -> Bradford chromatic adaptation to D65 -> linear sRGB
+(IEC 61966-2-1 matrix) -> sRGB encoding. The cyan patch lies slightly outside the sRGB gamut (linear red
+-0.044): :data:`COLORCHECKER_SRGB` clips it, :data:`COLORCHECKER_LINEAR_SRGB` keeps it unclipped for
+fitting, and :data:`COLORCHECKER_LAB_D65` is the unclipped colorimetric truth used for ΔE (so a perfectly
+rendered sRGB cyan still shows ΔE00 3.4 against it: the gamut's limit, not an error of the correction).
+
+Colour differences are CIEDE2000 (ΔE00, Sharma, Wu & Dalal 2005) between CIELAB values computed in float
+with the D65 white of sRGB (:func:`texture.color.rgb_to_lab`).
+
+Kept apart from :mod:`texture.color` (indices on already-corrected images) because it carries the chart
+data, the detector and the fitting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from skimage.color import deltaE_ciede2000, lab2xyz, xyz2lab
+
+from texture.color import rgb_to_lab, srgb_to_linear
+from texture.measurement import check_mask, check_rgb
+
+__all__ = [
+    "COLORCHECKER_NAMES",
+    "COLORCHECKER_LAB_D50",
+    "COLORCHECKER_LAB_D65",
+    "COLORCHECKER_LINEAR_SRGB",
+    "COLORCHECKER_SRGB",
+    "ChartDetection",
+    "linear_to_srgb",
+    "detect_colorchecker",
+    "chart_from_corners",
+    "color_correction_matrix",
+    "apply_color_correction",
+    "delta_e",
+    "chart_delta_e",
+    "median_l_star",
+    "normalize_exposure",
+]
+
+COLORCHECKER_NAMES: tuple[str, ...] = (
+    "dark skin",
+    "light skin",
+    "blue sky",
+    "foliage",
+    "blue flower",
+    "bluish green",
+    "orange",
+    "purplish blue",
+    "moderate red",
+    "purple",
+    "yellow green",
+    "orange yellow",
+    "blue",
+    "green",
+    "red",
+    "yellow",
+    "magenta",
+    "cyan",
+    "white 9.5",
+    "neutral 8",
+    "neutral 6.5",
+    "neutral 5",
+    "neutral 3.5",
+    "black 2",
+)
+
+#: X-Rite ColorChecker Classic 24 (after November 2014), CIELAB D50 2°, reading order (row by row from the
+#: dark-skin corner). Source: X-Rite (2016), as tabulated in colour-science
+#: ``DATA_COLORCHECKER24_AFTER_NOV2014_CIE_LAB``.
+COLORCHECKER_LAB_D50: np.ndarray = np.array(
+    [
+        [37.54, 14.37, 14.92],
+        [64.66, 19.27, 17.50],
+        [49.32, -3.82, -22.54],
+        [43.46, -12.74, 22.72],
+        [54.94, 9.61, -24.79],
+        [70.48, -32.26, -0.37],
+        [62.73, 35.83, 56.50],
+        [39.43, 10.75, -45.17],
+        [50.57, 48.64, 16.67],
+        [30.10, 22.54, -20.87],
+        [71.77, -24.13, 58.19],
+        [71.51, 18.24, 67.37],
+        [28.37, 15.42, -49.80],
+        [54.38, -39.72, 32.27],
+        [42.43, 51.05, 28.62],
+        [81.80, 2.67, 80.41],
+        [50.63, 51.28, -14.12],
+        [49.57, -29.71, -28.32],
+        [95.19, -1.03, 2.93],
+        [81.29, -0.57, 0.44],
+        [66.89, -0.75, -0.06],
+        [50.76, -0.13, 0.14],
+        [35.63, -0.46, -0.48],
+        [20.64, 0.07, -0.46],
+    ]
+)
+
+# Bradford cone response matrix (Lam 1985; Lindbloom's chromatic adaptation page) and the white points skimage
+# uses for D50 / D65 (2°).
+_BRADFORD = np.array([[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0389, -0.0685, 1.0296]])
+_WHITE_D50 = np.array([0.96422, 1.0, 0.82521])
+_WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
+_XYZ_TO_LINEAR_SRGB = np.array(
+    [[3.2406, -1.5372, -0.4986], [-0.9689, 1.8758, 0.0415], [0.0557, -0.2040, 1.0570]]
+)
+
+
+def _reference_d65() -> tuple[np.ndarray, np.ndarray]:
+    adapt = (
+        np.linalg.inv(_BRADFORD) @ np.diag((_BRADFORD @ _WHITE_D65) / (_BRADFORD @ _WHITE_D50)) @ _BRADFORD
+    )
+    xyz_d50 = lab2xyz(COLORCHECKER_LAB_D50[None], illuminant="D50")[0]
+    xyz_d65 = xyz_d50 @ adapt.T
+    return xyz_d65, xyz2lab(xyz_d65[None], illuminant="D65")[0]
+
+
+def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
+    """Apply the sRGB transfer curve (IEC 61966-2-1) to linear values in [0, 1]; inverse of
+    :func:`texture.color.srgb_to_linear`. Values are clipped to [0, 1] first."""
+    lin = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
+    return np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
+
+
+_XYZ_D65, _LAB_D65 = _reference_d65()
+#: The chart in linear sRGB (D65), unclipped: cyan's red is slightly negative (outside the gamut).
+COLORCHECKER_LINEAR_SRGB: np.ndarray = _XYZ_D65 @ _XYZ_TO_LINEAR_SRGB.T
+#: The chart as float sRGB in [0, 1] (gamut-clipped); dark skin is (116, 79, 65) / 255.
+COLORCHECKER_SRGB: np.ndarray = linear_to_srgb(COLORCHECKER_LINEAR_SRGB)
+#: The chart in CIELAB relative to D65 (Bradford-adapted from the published D50 values): the ΔE reference.
+COLORCHECKER_LAB_D65: np.ndarray = _LAB_D65
+for _const in (COLORCHECKER_LAB_D50, COLORCHECKER_LINEAR_SRGB, COLORCHECKER_SRGB, COLORCHECKER_LAB_D65):
+    _const.setflags(write=False)
+
+
+def delta_e(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
+    """CIEDE2000 colour difference ΔE00 (Sharma, Wu & Dalal 2005) between CIELAB arrays (last axis L*a*b*),
+    via :func:`skimage.color.deltaE_ciede2000` with kL = kC = kH = 1. About 1 is a just-noticeable difference;
+    ΔE00 < 3 is the usual tolerance for a colour-corrected photo."""
+    lab1 = np.asarray(lab1, dtype=np.float64)
+    lab2 = np.asarray(lab2, dtype=np.float64)
+    if lab1.shape[-1] != 3 or lab2.shape[-1] != 3:
+        raise ValueError(f"Lab arrays need a last axis of 3, got {lab1.shape} and {lab2.shape}")
+    if not (np.all(np.isfinite(lab1)) and np.all(np.isfinite(lab2))):
+        raise ValueError("Lab arrays contain NaN or infinite values")
+    return deltaE_ciede2000(lab1, lab2)
+
+
+def _patch_lab(patch_rgb: np.ndarray) -> np.ndarray:
+    patch_rgb = np.asarray(patch_rgb, dtype=np.float64)
+    if patch_rgb.ndim != 2 or patch_rgb.shape[1] != 3:
+        raise ValueError(f"patch colours must have shape (n_patches, 3), got {patch_rgb.shape}")
+    return rgb_to_lab(np.clip(patch_rgb, 0.0, 1.0)[None])[0]
+
+
+def chart_delta_e(patch_rgb: np.ndarray, reference_lab: np.ndarray | None = None) -> np.ndarray:
+    """ΔE00 of each measured chart patch (float sRGB, shape (24, 3)) against the reference CIELAB
+    (default :data:`COLORCHECKER_LAB_D65`)."""
+    reference = COLORCHECKER_LAB_D65 if reference_lab is None else np.asarray(reference_lab, float)
+    lab = _patch_lab(patch_rgb)
+    if lab.shape != reference.shape:
+        raise ValueError(f"{lab.shape[0]} patches measured but {reference.shape[0]} reference values")
+    return delta_e(lab, reference)
+
+
+@dataclass
+class ChartDetection:
+    """A ColorChecker found in a photo.
+
+    Attributes
+    ----------
+    patch_rgb : ndarray (24, 3)
+        Mean colour of the central part of each patch, float sRGB (averaged in linear light), in the
+        chart's reading order (dark skin ... black), whatever the chart's orientation in the photo.
+    patch_centers : ndarray (24, 2)
+        Patch centres in (x, y) = (column, row) pixels, same order.
+    corners : ndarray (4, 2)
+        Outer corners of the patch area, (x, y): dark-skin corner, bluish-green corner, black corner,
+        white corner.
+    chart_mask : ndarray of bool (rows, cols)
+        Pixels covered by the chart (patches and frame): exclude them from skin measurements.
+    method : str
+        ``"mcc"`` (OpenCV's Macbeth chart detector), ``"grid"`` (this module's fallback) or ``"corners"``
+        (corners given by the user).
+    """
+
+    patch_rgb: np.ndarray
+    patch_centers: np.ndarray
+    corners: np.ndarray
+    chart_mask: np.ndarray
+    method: str
+
+
+def _sample_patches(rgb: np.ndarray, polygons: np.ndarray, *, shrink: float = 0.5) -> np.ndarray:
+    """Mean sRGB colour (averaged in linear light) inside each patch polygon shrunk about its centre,
+    so that blurred edges and the black gaps do not leak in."""
+    linear = srgb_to_linear(rgb)
+    rows, cols = rgb.shape[:2]
+    out = np.empty((len(polygons), 3))
+    for k, poly in enumerate(polygons):
+        centre = poly.mean(axis=0)
+        inner = centre + shrink * (poly - centre)
+        x0, y0 = np.floor(inner.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(inner.max(axis=0)).astype(int) + 1
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, cols), min(y1, rows)
+        if x1 <= x0 or y1 <= y0:
+            raise ValueError(f"chart patch {k + 1} lies outside the image")
+        local = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillConvexPoly(local, np.round((inner - [x0, y0]) * 16).astype(np.int32), 1, shift=4)
+        if not local.any():
+            raise ValueError(f"chart patch {k + 1} is too small to sample")
+        out[k] = linear[y0:y1, x0:x1][local.astype(bool)].mean(axis=0)
+    return linear_to_srgb(out)
+
+
+def _chart_mask(shape: tuple[int, int], corners: np.ndarray, *, margin: float) -> np.ndarray:
+    centre = corners.mean(axis=0)
+    outer = centre + (1.0 + margin) * (corners - centre)
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, np.round(outer * 16).astype(np.int32), 1, shift=4)
+    return mask.astype(bool)
+
+
+# Patch layout in units of the patch pitch (centre-to-centre distance): patches are about 0.8 pitch wide on
+# the printed chart; sampling only the central half of each makes the exact gap width irrelevant.
+_PATCH_FRACTION = 0.8
+
+
+def _grid_polygons(corners: np.ndarray) -> np.ndarray:
+    """Patch polygons (24, 4, 2) of a chart whose patch-area corners are ``corners`` (reading order)."""
+    width = 6 - (1 - _PATCH_FRACTION)
+    height = 4 - (1 - _PATCH_FRACTION)
+    canonical = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float64)
+    hom = cv2.getPerspectiveTransform(canonical.astype(np.float32), corners.astype(np.float32))
+    polys = []
+    for k in range(24):
+        i, j = divmod(k, 6)
+        x0, y0 = j, i
+        square = np.array(
+            [
+                [x0, y0],
+                [x0 + _PATCH_FRACTION, y0],
+                [x0 + _PATCH_FRACTION, y0 + _PATCH_FRACTION],
+                [x0, y0 + _PATCH_FRACTION],
+            ],
+            np.float64,
+        )
+        polys.append(cv2.perspectiveTransform(square[None], hom)[0])
+    return np.array(polys)
+
+
+def chart_from_corners(rgb: np.ndarray, corners: np.ndarray) -> ChartDetection:
+    """Sample a ColorChecker Classic 24 whose patch-area corners the user gives.
+
+    Parameters
+    ----------
+    rgb : ndarray (rows, cols, 3)
+        Float sRGB photo in [0, 1].
+    corners : array-like (4, 2)
+        (x, y) = (column, row) pixel coordinates of the outer corners of the patch area (not the frame):
+        the corner at dark skin, then at bluish green, black and white (going round the chart).
+    """
+    rgb = check_rgb(rgb)
+    corners = np.asarray(corners, dtype=np.float64)
+    if corners.shape != (4, 2) or not np.all(np.isfinite(corners)):
+        raise ValueError(f"corners must be 4 finite (x, y) points, got shape {corners.shape}")
+    polygons = _grid_polygons(corners)
+    return ChartDetection(
+        patch_rgb=_sample_patches(rgb, polygons),
+        patch_centers=polygons.mean(axis=1),
+        corners=corners,
+        chart_mask=_chart_mask(rgb.shape[:2], corners, margin=0.15),
+        method="corners",
+    )
+
+
+def _detect_mcc(rgb: np.ndarray) -> ChartDetection | None:
+    if not hasattr(cv2, "mcc"):
+        return None
+    bgr = np.round(rgb[..., ::-1] * 255).astype(np.uint8)
+    # cv2.mcc misses some charts at one scale and finds them at another (e.g. a perfectly axis-aligned
+    # synthetic chart), so try the image as given and then slightly reduced.
+    for scale in (1.0, 0.8):
+        img = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        detector = cv2.mcc.CCheckerDetector_create()
+        if not detector.process(img, 1):
+            continue
+        checker = detector.getBestColorChecker()
+        polygons = np.asarray(checker.getColorCharts(), dtype=np.float64).reshape(-1, 4, 2)
+        if polygons.shape[0] != 24:
+            continue
+        # Back to full-resolution pixel coordinates (pixel centres stay centred).
+        polygons = (polygons + 0.5) / scale - 0.5
+        centres = polygons.mean(axis=1)
+        pitch = np.median(np.linalg.norm(np.diff(centres.reshape(4, 6, 2), axis=1), axis=-1))
+        # Corners of the patch area: extrapolate the corner patches' centres by half a patch.
+        grid = centres.reshape(4, 6, 2)
+        ex = (grid[0, -1] - grid[0, 0]) / 5.0
+        ey = (grid[-1, 0] - grid[0, 0]) / 3.0
+        half = _PATCH_FRACTION / 2.0
+        corners = np.array(
+            [
+                grid[0, 0] - half * ex - half * ey,
+                grid[0, -1] + half * ex - half * ey,
+                grid[-1, -1] + half * ex + half * ey,
+                grid[-1, 0] - half * ex + half * ey,
+            ]
+        )
+        if not np.isfinite(pitch) or pitch < 4:
+            continue
+        return ChartDetection(
+            patch_rgb=_sample_patches(rgb, polygons),
+            patch_centers=centres,
+            corners=corners,
+            chart_mask=_chart_mask(rgb.shape[:2], corners, margin=0.15),
+            method="mcc",
+        )
+    return None
+
+
+def color_correction_matrix(
+    measured_rgb: np.ndarray,
+    reference_rgb: np.ndarray | None = None,
+    *,
+    affine: bool = False,
+    saturation_limit: float = 0.98,
+) -> np.ndarray:
+    """Least-squares colour-correction matrix from measured chart patches to their reference, in linear RGB.
+
+    Solves ``min_M sum_k |M @ lin(measured_k) - lin(reference_k)|^2`` (ordinary least squares over the
+    patches and channels; ``lin`` undoes the sRGB curve). In linear light a change of illuminant or exposure
+    is (to first order) a 3x3 matrix, which is why the fit is done there and not on encoded sRGB.
+
+    Parameters
+    ----------
+    measured_rgb : ndarray (n, 3)
+        Patch colours as photographed, float sRGB in [0, 1].
+    reference_rgb : ndarray (n, 3), optional
+        Their true colours, float sRGB. Default: the ColorChecker Classic 24
+        (:data:`COLORCHECKER_LINEAR_SRGB`, unclipped, so the slightly out-of-gamut cyan pulls towards its
+        true colour).
+    affine : bool
+        Fit a 3x4 matrix ``[M | t]`` (with an offset, e.g. for flare) instead of 3x3.
+    saturation_limit : float
+        Patches with any measured channel at or above this are clipped highlights, no longer linear in
+        the light, and are left out of the fit.
+
+    Returns
+    -------
+    ndarray (3, 3) or (3, 4)
+        Apply it with :func:`apply_color_correction`.
+    """
+    measured = np.asarray(measured_rgb, dtype=np.float64)
+    if measured.ndim != 2 or measured.shape[1] != 3:
+        raise ValueError(f"measured_rgb must have shape (n_patches, 3), got {measured.shape}")
+    if reference_rgb is None:
+        target = np.asarray(COLORCHECKER_LINEAR_SRGB)
+    else:
+        target = srgb_to_linear(np.asarray(reference_rgb, dtype=np.float64))
+    if target.shape != measured.shape:
+        raise ValueError(f"{measured.shape[0]} measured patches but {target.shape[0]} references")
+    if not (np.all(np.isfinite(measured)) and np.all(np.isfinite(target))):
+        raise ValueError("patch colours contain NaN or infinite values")
+    usable = np.all(measured < saturation_limit, axis=1)
+    n_params = 4 if affine else 3
+    if usable.sum() < n_params + 3:
+        raise ValueError(
+            f"only {int(usable.sum())} unsaturated patches: too few to fit a colour-correction matrix"
+        )
+    source = srgb_to_linear(measured[usable])
+    if affine:
+        source = np.hstack([source, np.ones((source.shape[0], 1))])
+    solution, *_ = np.linalg.lstsq(source, target[usable], rcond=None)
+    return solution.T
+
+
+def apply_color_correction(rgb: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a colour-correction matrix (3x3 or 3x4 from :func:`color_correction_matrix`) to a float sRGB
+    image: linearise, multiply, clip to [0, 1], re-encode as sRGB."""
+    rgb = check_rgb(rgb)
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.shape not in ((3, 3), (3, 4)) or not np.all(np.isfinite(matrix)):
+        raise ValueError(f"colour-correction matrix must be finite 3x3 or 3x4, got {matrix.shape}")
+    linear = srgb_to_linear(rgb) @ matrix[:, :3].T
+    if matrix.shape[1] == 4:
+        linear = linear + matrix[:, 3]
+    return linear_to_srgb(linear)
+
+
+def _chart_fits(patch_rgb: np.ndarray, *, max_delta_e: float) -> bool:
+    """Whether 24 sampled colours behave like a ColorChecker in reading order: after the best 3x3 linear
+    fit they must match the reference to within ``max_delta_e`` on average (a misread chart, a wrong
+    orientation or something else entirely fits far worse)."""
+    try:
+        matrix = color_correction_matrix(patch_rgb)
+    except ValueError:
+        return False
+    fitted = linear_to_srgb(srgb_to_linear(patch_rgb) @ matrix.T)
+    return float(np.mean(chart_delta_e(fitted))) <= max_delta_e
+
+
+def detect_colorchecker(
+    rgb: np.ndarray, *, method: str = "auto", max_fit_delta_e: float = 8.0
+) -> ChartDetection | None:
+    """Find an X-Rite ColorChecker Classic 24 in a photo and sample its patches.
+
+    Uses OpenCV's Macbeth chart detector (``cv2.mcc.CCheckerDetector``, chart type MCC24) when this OpenCV
+    build has it; otherwise, or when it finds nothing, a fallback that looks for a 4 x 6 grid of uniform,
+    equally sized square patches (:func:`_detect_grid`). Either way a detection is kept only when its 24
+    colours can be mapped onto the reference by one 3x3 linear-RGB matrix with mean ΔE00 <=
+    ``max_fit_delta_e``, which rejects look-alike grids and misread orientations. When automatic detection
+    fails, give the chart's corners to :func:`chart_from_corners`.
+
+    Parameters
+    ----------
+    rgb : ndarray (rows, cols, 3)
+        Float sRGB photo in [0, 1].
+    method : {"auto", "mcc", "grid"}
+    max_fit_delta_e : float
+
+    Returns
+    -------
+    ChartDetection or None
+        None when no chart was found.
+    """
+    rgb = check_rgb(rgb)
+    if method not in ("auto", "mcc", "grid"):
+        raise ValueError(f"method must be 'auto', 'mcc' or 'grid', got {method!r}")
+    detectors = {"mcc": (_detect_mcc,), "grid": (_detect_grid,), "auto": (_detect_mcc, _detect_grid)}
+    for detect in detectors[method]:
+        found = detect(rgb)
+        if found is not None and _chart_fits(found.patch_rgb, max_delta_e=max_fit_delta_e):
+            return found
+    return None
+
+
+def median_l_star(rgb: np.ndarray, *, mask: np.ndarray | None = None) -> float:
+    """Median CIELAB L* (D65, float) of the pixels in ``mask`` (all pixels when omitted): the reference an
+    exposure normalisation aims at (take it from the baseline photo's skin)."""
+    rgb = check_rgb(rgb)
+    m = check_mask(mask, rgb.shape[:2])
+    if not m.any():
+        raise ValueError("mask selects no pixels")
+    # L* depends on luminance Y only and is monotonic in it, so the median L* is L* of the median Y.
+    y = srgb_to_linear(rgb[m]) @ _XYZ_FROM_LINEAR_Y
+    return _l_star_from_y(float(np.median(y)))
+
+
+# Luminance Y of linear sRGB: the Y row of the linear-RGB-to-XYZ matrix skimage's rgb2lab uses, so that
+# the L* here is exactly the L* of texture.color.rgb_to_lab.
+_XYZ_FROM_LINEAR_Y = np.array([0.212671, 0.715160, 0.072169])
+
+
+def _l_star_from_y(y: float) -> float:
+    eps, kappa = 216.0 / 24389.0, 24389.0 / 27.0
+    return float(116.0 * np.cbrt(y) - 16.0) if y > eps else float(kappa * y)
+
+
+def _y_from_l_star(l_star: float) -> float:
+    return ((l_star + 16.0) / 116.0) ** 3 if l_star > 8.0 else l_star / (24389.0 / 27.0)
+
+
+def normalize_exposure(
+    rgb: np.ndarray,
+    *,
+    mask: np.ndarray | None,
+    reference_l_star: float,
+    max_gain: float = 4.0,
+) -> tuple[np.ndarray, float]:
+    """Scale a photo's exposure so that the median skin L* matches a reference (e.g. the baseline's).
+
+    A flash a few percent brighter multiplies every linear RGB value by the same factor; undone here by
+    multiplying linear RGB by one gain ``g`` (hue and chroma ratios are untouched) chosen so that
+    ``median L*(mask) == reference_l_star``. Since L* is a monotonic function of luminance Y, the gain is
+    ``Y(reference_l_star) / median Y(mask)``; two more passes account for pixels clipped at 1. A real change
+    of skin lightness is therefore also removed on the median: use it when no chart is in the photo and the
+    lighting, not the skin, is what varies; the median of the mask is the documented reference.
+
+    Parameters
+    ----------
+    rgb : ndarray (rows, cols, 3)
+        Float sRGB photo in [0, 1].
+    mask : ndarray of bool or None
+        Skin pixels whose median L* is matched (all pixels when None).
+    reference_l_star : float
+        Target median L* (0-100), e.g. :func:`median_l_star` of the baseline photo's skin.
+    max_gain : float
+        Gains outside ``[1 / max_gain, max_gain]`` are refused (``ValueError``): a different scene, not an
+        exposure change.
+
+    Returns
+    -------
+    rgb_corrected : ndarray
+    gain : float
+        The linear gain applied (1.04 means the photo was 4 % too dark in linear light).
+    """
+    rgb = check_rgb(rgb)
+    m = check_mask(mask, rgb.shape[:2])
+    if not m.any():
+        raise ValueError("mask selects no pixels")
+    if not np.isfinite(reference_l_star) or not 0.0 < reference_l_star <= 100.0:
+        raise ValueError(f"reference_l_star must be in (0, 100], got {reference_l_star}")
+    linear = srgb_to_linear(rgb)
+    y_pixels = linear[m] @ _XYZ_FROM_LINEAR_Y
+    y_target = _y_from_l_star(float(reference_l_star))
+    y_now = float(np.median(y_pixels))
+    if y_now <= 0:
+        raise ValueError("the masked pixels are black: exposure cannot be normalised")
+    gain = y_target / y_now
+    for _ in range(2):
+        corrected_y = np.clip(linear[m] * gain, 0.0, 1.0) @ _XYZ_FROM_LINEAR_Y
+        y_now = float(np.median(corrected_y))
+        if y_now <= 0:
+            break
+        gain *= y_target / y_now
+    if not 1.0 / max_gain <= gain <= max_gain:
+        raise ValueError(
+            f"exposure gain {gain:.3g} is outside [1/{max_gain:g}, {max_gain:g}]: not the same scene?"
+        )
+    return linear_to_srgb(linear * gain), float(gain)
+
+
+# Chart orientations: (rotation name, function of (row, col) in reading order -> grid index (i, j) along the
+# photo's two grid axes, grid extent (n_i, n_j)).
+_ORIENTATIONS = (
+    (lambda r, c: (c, r), (6, 4)),
+    (lambda r, c: (5 - c, 3 - r), (6, 4)),
+    (lambda r, c: (r, 5 - c), (4, 6)),
+    (lambda r, c: (3 - r, c), (4, 6)),
+)
+
+
+def _detect_grid(rgb: np.ndarray, *, work_size: int = 800) -> ChartDetection | None:
+    """Fallback detector: a 4 x 6 grid of flat, equally sized squares.
+
+    1. On a copy at most ``work_size`` pixels wide, flat regions are pixels whose CIELAB gradient
+       magnitude is below 3 ΔE/px; connected flat regions filling >= 80 % of a nearly square rotated box
+       are patch candidates.
+    2. The largest family of candidates with the same size (+-20 %) and orientation (+-6°) is fitted by an
+       affine grid (pitch from nearest-neighbour spacing); it must span 6 x 4 or 4 x 6 cells.
+    3. Each of the four chart orientations is tried; the one whose colours fit the reference best (3x3
+       linear-RGB least squares, mean ΔE00) gives the reading order. Patches are then sampled on the full
+       image.
+    """
+    rows, cols = rgb.shape[:2]
+    scale = min(1.0, work_size / max(rows, cols))
+    work = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    lab = rgb_to_lab(np.clip(cv2.GaussianBlur(work, (0, 0), 1.0), 0.0, 1.0)).astype(np.float32)
+    grad = np.zeros(lab.shape[:2], np.float32)
+    for ch in range(3):
+        gx = cv2.Sobel(lab[..., ch], cv2.CV_32F, 1, 0, ksize=3) / 8.0
+        gy = cv2.Sobel(lab[..., ch], cv2.CV_32F, 0, 1, ksize=3) / 8.0
+        grad += gx**2 + gy**2
+    flat = (np.sqrt(grad) < 3.0).astype(np.uint8)
+    n_labels, labels, stats, _ = cv2.connectedComponentsWithStats(flat, connectivity=4)
+    candidates = []
+    for k in range(1, n_labels):
+        area = stats[k, cv2.CC_STAT_AREA]
+        if area < 25 or area > 0.05 * flat.size:
+            continue
+        x, y, w, h = stats[k, :4]
+        region = (labels[y : y + h, x : x + w] == k).astype(np.uint8)
+        contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        (cx, cy), (bw, bh), angle = cv2.minAreaRect(contours[0] + np.array([x, y]))
+        if min(bw, bh) < 4 or min(bw, bh) / max(bw, bh) < 0.75 or area / (bw * bh) < 0.8:
+            continue
+        candidates.append((cx, cy, np.sqrt(bw * bh), angle % 90.0))
+    if len(candidates) < 12:
+        return None
+    cand = np.array(candidates)
+    side, angle = cand[:, 2], cand[:, 3]
+    same_size = np.abs(side[None, :] / side[:, None] - 1.0) < 0.2
+    angle_diff = np.abs((angle[None, :] - angle[:, None] + 45.0) % 90.0 - 45.0)
+    family = same_size & (angle_diff < 6.0)
+    members = cand[family[np.argmax(family.sum(axis=1))]]
+    if len(members) < 12:
+        return None
+    centres = members[:, :2]
+    ref_angle = members[0, 3]
+    theta = np.radians(ref_angle + np.median((members[:, 3] - ref_angle + 45.0) % 90.0 - 45.0))
+    axes = np.array([[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]])
+    pq = centres @ axes.T
+    dist = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+    np.fill_diagonal(dist, np.inf)
+    pitch = float(np.median(dist.min(axis=1)))
+    index = np.round((pq - pq.min(axis=0)) / pitch)
+    extent = tuple(int(v) for v in index.max(axis=0) + 1)
+    if extent not in ((6, 4), (4, 6)):
+        return None
+    # Affine map from grid index (i, j) to work-image (x, y), least squares over the found patches.
+    design = np.hstack([index, np.ones((len(index), 1))])
+    grid_to_xy, *_ = np.linalg.lstsq(design, centres, rcond=None)
+    to_full = 1.0 / scale
+    best: tuple[float, ChartDetection] | None = None
+    for to_index, shape in _ORIENTATIONS:
+        if shape != extent:
+            continue
+
+        def image_xy(r: np.ndarray, c: np.ndarray, to_index=to_index) -> np.ndarray:
+            i, j = to_index(np.asarray(r, float), np.asarray(c, float))
+            xy = np.stack([i, j, np.ones_like(i)], axis=-1) @ grid_to_xy
+            return (xy + 0.5) * to_full - 0.5
+
+        h = _PATCH_FRACTION / 2.0
+        polygons = np.stack(
+            [
+                image_xy(np.repeat(np.arange(4), 6) + dr, np.tile(np.arange(6), 4) + dc)
+                for dr, dc in ((-h, -h), (-h, h), (h, h), (h, -h))
+            ],
+            axis=1,
+        )
+        corners = image_xy(np.array([-h, -h, 3 + h, 3 + h]), np.array([-h, 5 + h, 5 + h, -h]))
+        try:
+            patch_rgb = _sample_patches(rgb, polygons)
+            matrix = color_correction_matrix(patch_rgb)
+        except ValueError:
+            continue
+        fitted = linear_to_srgb(srgb_to_linear(patch_rgb) @ matrix.T)
+        score = float(np.mean(chart_delta_e(fitted)))
+        if best is None or score < best[0]:
+            best = (
+                score,
+                ChartDetection(
+                    patch_rgb=patch_rgb,
+                    patch_centers=polygons.mean(axis=1),
+                    corners=corners,
+                    chart_mask=_chart_mask((rows, cols), corners, margin=0.15),
+                    method="grid",
+                ),
+            )
+    return None if best is None else best[1]
