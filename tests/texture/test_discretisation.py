@@ -1,0 +1,105 @@
+"""IBSI discretisation and the shared slice/direction helpers."""
+
+import numpy as np
+import pytest
+
+from texture.discretisation import (
+    IN_PLANE_OFFSETS,
+    discretise,
+    grey_level_image,
+    lines_along,
+    shifted_pair_views,
+    validate_stack,
+)
+
+
+def test_8bit_full_range_256_levels_gives_value_plus_one():
+    image = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    image3, mask3 = validate_stack(image, None)
+    codes, n_levels = discretise(image3, mask3, 256)
+    assert n_levels == 256
+    np.testing.assert_array_equal(grey_level_image(codes, mask3)[0], image.astype(int) + 1)
+
+
+def test_fixed_bin_number_formula_on_floats():
+    # floor(4 (x - 0) / 2) = 0, 1, 2, 3, and the maximum goes to the top level (IBSI FBN).
+    image = np.array([[0.0, 0.5, 1.0, 1.5, 2.0]])
+    codes, n_levels = discretise(*validate_stack(image, None), 4)
+    assert n_levels == 4
+    np.testing.assert_array_equal(codes[0, 0], [0, 1, 2, 3, 3])
+
+
+def test_range_is_taken_inside_the_mask_only():
+    image = np.array([[0.0, 10.0, 20.0, 1000.0]])
+    mask = np.array([[True, True, True, False]])
+    codes, _ = discretise(*validate_stack(image, mask), 2)
+    np.testing.assert_array_equal(codes[0, 0, :3], [0, 1, 1])
+
+
+def test_integer_lookup_matches_float_formula():
+    rng = np.random.default_rng(3)
+    image = rng.integers(-500, 3000, size=(40, 50)).astype(np.int16)
+    mask = rng.random(image.shape) > 0.3
+    codes_int, _ = discretise(*validate_stack(image, mask), 37)
+    codes_float, _ = discretise(*validate_stack(image.astype(float), mask), 37)
+    np.testing.assert_array_equal(codes_int[0][mask], codes_float[0][mask])
+
+
+def test_levels_none_keeps_integer_levels():
+    image = np.array([[1, 3], [6, 2]], dtype=np.int16)
+    codes, n_levels = discretise(*validate_stack(image, None), None)
+    assert n_levels == 6
+    np.testing.assert_array_equal(codes[0], image - 1)
+
+
+def test_levels_none_rejects_non_integer_and_zero_levels():
+    with pytest.raises(ValueError, match="integer grey levels"):
+        discretise(*validate_stack(np.array([[1.5, 2.0]]), None), None)
+    with pytest.raises(ValueError, match=">= 1"):
+        discretise(*validate_stack(np.array([[0, 2]]), None), None)
+
+
+def test_constant_roi_is_one_level():
+    codes, n_levels = discretise(*validate_stack(np.full((4, 4), 7.5), None), 32)
+    assert n_levels == 32 and not codes.any()
+
+
+@pytest.mark.parametrize("levels", [0, -3, 2.5, True])
+def test_bad_levels(levels):
+    with pytest.raises(ValueError, match="levels"):
+        discretise(*validate_stack(np.ones((3, 3)), None), levels)
+
+
+def test_validate_stack_errors():
+    with pytest.raises(ValueError, match="2D"):
+        validate_stack(np.zeros(5), None)
+    with pytest.raises(ValueError, match="shape"):
+        validate_stack(np.zeros((4, 4)), np.ones((4, 5), bool))
+    with pytest.raises(ValueError, match="empty"):
+        validate_stack(np.zeros((4, 4)), np.zeros((4, 4), bool))
+    image = np.zeros((4, 4))
+    image[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        validate_stack(image, None)
+    mask = np.ones((4, 4), bool)
+    mask[0, 0] = False
+    assert validate_stack(image, mask)[0].shape == (1, 4, 4)  # NaN outside the mask is fine
+
+
+def test_shifted_pairs_are_neighbours_at_offset():
+    grid = np.arange(20).reshape(4, 5)
+    for dy, dx in IN_PLANE_OFFSETS:
+        a, b = shifted_pair_views(grid, (dy, dx))
+        rows, cols = np.divmod(a, 5)
+        np.testing.assert_array_equal(b, (rows + dy) * 5 + cols + dx)
+
+
+def test_lines_cover_every_pixel_once_along_the_direction():
+    grid = np.arange(12).reshape(3, 4)
+    for dy, dx in IN_PLANE_OFFSETS:
+        lines = lines_along(grid, (dy, dx))
+        np.testing.assert_array_equal(np.sort(np.concatenate(lines)), np.arange(12))
+        for line in lines:
+            rows, cols = np.divmod(line, 4)
+            steps = set(zip(np.diff(rows).tolist(), np.diff(cols).tolist(), strict=True))
+            assert steps <= {(dy, dx), (-dy, -dx)} and len(steps) <= 1

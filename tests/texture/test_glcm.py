@@ -1,0 +1,167 @@
+"""GLCM: hand-countable phantoms, scikit-image agreement, invariances and bad input.
+
+The IBSI digital phantom conformance is in test_ibsi_conformance.py.
+"""
+
+import numpy as np
+import pytest
+from skimage.feature import graycomatrix, graycoprops
+
+from texture.discretisation import IN_PLANE_OFFSETS
+from texture.glcm import GLCM_FEATURES, glcm_features, glcm_matrices
+
+SKIMAGE_ANGLES = [0, np.pi / 4, np.pi / 2, 3 * np.pi / 4]
+# scikit-image property -> IBSI feature
+SKIMAGE_TO_IBSI = {
+    "contrast": "contrast",
+    "dissimilarity": "dissimilarity",
+    "homogeneity": "inverse_difference_moment",
+    "ASM": "angular_second_moment",
+    "correlation": "correlation",
+}
+
+
+def test_all_25_keys_in_ibsi_snake_case():
+    features = glcm_features(np.array([[1, 2, 3], [3, 2, 1], [2, 2, 1]]))
+    assert len(GLCM_FEATURES) == 25
+    assert list(features) == [f"glcm_{name}" for name in GLCM_FEATURES]
+    assert all(np.isfinite(v) for v in features.values())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matrices_match_brute_force_pair_count(seed):
+    rng = np.random.default_rng(seed)
+    image = rng.integers(1, 6, size=(9, 11))
+    mask = rng.random(image.shape) > 0.25
+    mask[0, 0] = True
+    image[0, 0] = 5  # Ng = 5 whatever the draw
+    for distance in (1, 2):
+        matrices = glcm_matrices(image, mask, distance=distance)[0]
+        for d, (dy, dx) in enumerate(IN_PLANE_OFFSETS):
+            expected = np.zeros((5, 5))
+            for r in range(9):
+                for c in range(11):
+                    r2, c2 = r + dy * distance, c + dx * distance
+                    if 0 <= r2 < 9 and 0 <= c2 < 11 and mask[r, c] and mask[r2, c2]:
+                        expected[image[r, c] - 1, image[r2, c2] - 1] += 1
+                        expected[image[r2, c2] - 1, image[r, c] - 1] += 1
+            np.testing.assert_array_equal(matrices[d], expected)
+
+
+@pytest.mark.parametrize(("levels", "seed"), [(256, 0), (8, 1), (31, 2)])
+def test_agrees_with_skimage_graycoprops(levels, seed):
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, levels, size=(120, 97)).astype(np.uint8)
+    image[0, :2] = (0, levels - 1)  # full range: our level = value + 1, skimage's = value
+    ours = glcm_features(image, levels=levels)
+    matrices = graycomatrix(image, [1], SKIMAGE_ANGLES, levels=levels, symmetric=True, normed=True)
+    for prop, name in SKIMAGE_TO_IBSI.items():
+        expected = graycoprops(matrices, prop).mean()
+        assert ours[f"glcm_{name}"] == pytest.approx(expected, rel=1e-9), prop
+
+
+def test_smooth_image_agrees_with_skimage_correlation_near_one():
+    yy, xx = np.mgrid[:64, :64]
+    image = ((xx + yy) * 2).astype(np.uint8)
+    ours = glcm_features(image + 1, levels=None)
+    matrices = graycomatrix(image, [1], SKIMAGE_ANGLES, levels=256, symmetric=True, normed=True)
+    assert ours["glcm_correlation"] == pytest.approx(graycoprops(matrices, "correlation").mean(), rel=1e-9)
+
+
+def test_vertical_stripes_known_values():
+    # Columns alternate 1, 2: horizontal and diagonal pairs always differ by 1, vertical never.
+    image = np.tile([1, 2], (6, 3))
+    averaged = glcm_features(image)
+    assert averaged["glcm_contrast"] == pytest.approx(0.75)
+    assert averaged["glcm_joint_average"] == pytest.approx(1.5)
+    # Slice-merged: 3 of 4 directions' pairs differ; pair counts: horizontal 6*5, diagonals 5*5
+    # each, vertical 5*6, so contrast = (30 + 25 + 25) / (30 + 25 + 25 + 30).
+    merged = glcm_features(image, aggregation="slice_merged")
+    assert merged["glcm_contrast"] == pytest.approx(80 / 110)
+
+
+def test_constant_image_has_defined_values():
+    features = glcm_features(np.full((8, 8), 3.0), levels=32)
+    assert all(np.isfinite(v) for v in features.values())
+    assert features["glcm_correlation"] == 1.0
+    assert features["glcm_information_correlation_1"] == 0.0
+    assert features["glcm_information_correlation_2"] == 0.0
+    assert features["glcm_joint_maximum"] == 1.0
+    assert features["glcm_angular_second_moment"] == 1.0
+    assert features["glcm_joint_entropy"] == 0.0
+    assert features["glcm_contrast"] == 0.0
+    assert features["glcm_joint_average"] == 1.0
+    features_ng1 = glcm_features(np.ones((5, 5), dtype=np.uint8))
+    assert features_ng1["glcm_normalised_inverse_difference"] == 1.0
+
+
+def test_rotation_and_transpose_invariance_of_averaged_features():
+    rng = np.random.default_rng(5)
+    image = rng.integers(1, 9, size=(30, 41))
+    reference = glcm_features(image)
+    for transformed in (image.T, np.rot90(image), image[::-1], image[:, ::-1]):
+        result = glcm_features(transformed)
+        for key, value in reference.items():
+            assert result[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
+
+
+def test_pixels_outside_mask_do_not_matter():
+    rng = np.random.default_rng(6)
+    image = rng.integers(1, 7, size=(20, 20))
+    image[0, 0] = 6
+    mask = np.zeros(image.shape, bool)
+    mask[3:17, 2:15] = True
+    mask[0, 0] = True  # isolated: contributes no pair, keeps Ng = 6
+    altered = image.copy()
+    altered[~mask] = rng.integers(1, 7, size=(~mask).sum())
+    altered[0, 0] = 6
+    assert glcm_features(image, mask) == glcm_features(altered, mask)
+
+
+def test_float_image_with_levels_equals_its_integer_levels():
+    rng = np.random.default_rng(7)
+    k = rng.integers(0, 8, size=(25, 25))
+    k[0, :2] = (0, 7)
+    image = 0.1 * k + 3.0
+    assert glcm_features(image, levels=8) == pytest.approx(glcm_features(k + 1))
+
+
+def test_stack_averages_over_slices():
+    rng = np.random.default_rng(8)
+    a = rng.integers(1, 5, size=(12, 12))
+    b = rng.integers(1, 5, size=(12, 12))
+    a[0, 0] = b[0, 0] = 4
+    stack = glcm_features(np.stack([a, b]))
+    fa, fb = glcm_features(a), glcm_features(b)
+    for key in stack:
+        assert stack[key] == pytest.approx((fa[key] + fb[key]) / 2, rel=1e-12)
+
+
+def test_direction_without_pairs_is_left_out():
+    # One row: only the horizontal direction has pairs.
+    image = np.array([[1, 2, 2, 1, 3]])
+    features = glcm_features(image)
+    horizontal = glcm_matrices(image)[0, 0]
+    assert features["glcm_contrast"] == pytest.approx(
+        (horizontal * (np.subtract.outer(np.arange(3), np.arange(3)) ** 2)).sum() / horizontal.sum()
+    )
+
+
+def test_bad_input():
+    image = np.ones((6, 6), dtype=np.uint8)
+    with pytest.raises(ValueError, match="empty"):
+        glcm_features(image, np.zeros((6, 6), bool))
+    lonely = np.zeros((6, 6), bool)
+    lonely[2, 2] = lonely[4, 5] = True
+    with pytest.raises(ValueError, match="no pair"):
+        glcm_features(image, lonely)
+    with pytest.raises(ValueError, match="aggregation"):
+        glcm_features(image, aggregation="3D")
+    with pytest.raises(ValueError, match="distance"):
+        glcm_features(image, distance=0)
+    with pytest.raises(ValueError, match="integer grey levels"):
+        glcm_features(np.full((4, 4), 0.5) + np.eye(4))
+    nan_image = np.ones((6, 6))
+    nan_image[1, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        glcm_features(nan_image, levels=8)

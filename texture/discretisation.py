@@ -1,0 +1,163 @@
+"""IBSI grey-level discretisation and the slice/direction helpers shared by the texture families.
+
+Every texture family (``glcm``, ``glrlm``, ``glszm``, ``gldzm``, ``ngtdm``, ``ngldm``, ``firstorder``)
+validates its input and discretises it here, so they all agree on what a grey level is:
+
+- ``levels=None``: the image already holds integer grey levels 1..Ng inside the mask (the IBSI
+  convention for pre-discretised images such as the digital phantom); Ng is the largest level present.
+- ``levels=N``: IBSI fixed bin number (FBN) over the masked min-max range,
+  ``g = floor(N (x - min) / (max - min)) + 1`` with ``x = max`` put in level N (IBSI reference manual,
+  section 2.7, "fixed bin number"). An 8-bit image spanning 0..255 with ``levels=256`` therefore gets
+  ``g = x + 1``. A constant ROI gets level 1 everywhere.
+
+Stacks are (slices, rows, cols); 2D images are treated as a stack of one slice. The IBSI "2D"
+texture aggregations use the slices independently, with the 4 in-plane directions below.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+#: The 4 in-plane (row, col) offsets of IBSI 2D texture matrices, with rows going down on screen:
+#: 0 deg (right), 45 deg (up-right), 90 deg (up), 135 deg (up-left). Their opposites are covered by
+#: the symmetric matrices / undirected runs.
+IN_PLANE_OFFSETS: tuple[tuple[int, int], ...] = ((0, 1), (-1, 1), (-1, 0), (-1, -1))
+
+
+def validate_stack(image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(image, mask)`` as 3D (slices, rows, cols) arrays after checking them.
+
+    Raises ``ValueError`` for a wrong number of dimensions, a mask of another shape, an empty mask,
+    a non-numeric image, or non-finite values inside the mask.
+    """
+    image = np.asarray(image)
+    if image.ndim not in (2, 3):
+        raise ValueError(f"image must be 2D (rows, cols) or 3D (slices, rows, cols), got {image.shape}")
+    if image.dtype.kind not in "uifb":
+        raise ValueError(f"image must be numeric, got dtype {image.dtype}")
+    if image.dtype.kind == "b":
+        image = image.astype(np.uint8)
+    if mask is None:
+        mask = np.ones(image.shape, dtype=bool)
+    else:
+        mask = np.asarray(mask)
+        if mask.shape != image.shape:
+            raise ValueError(f"mask shape {mask.shape} does not match image shape {image.shape}")
+        mask = mask.astype(bool, copy=False)
+    if not mask.any():
+        raise ValueError("mask is empty: no pixel to measure")
+    if image.dtype.kind == "f" and not np.isfinite(image).all():
+        if not np.isfinite(image[mask]).all():
+            raise ValueError("image has NaN or infinite values inside the mask")
+    if image.ndim == 2:
+        image, mask = image[None], mask[None]
+    return image, mask
+
+
+def _masked_values(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return image.reshape(-1) if mask.all() else image[mask]
+
+
+def _code_dtype(n_levels: int) -> type:
+    if n_levels <= 256:
+        return np.uint8
+    if n_levels <= 65536:
+        return np.uint16
+    return np.int64
+
+
+def discretise(image: np.ndarray, mask: np.ndarray, levels: int | None) -> tuple[np.ndarray, int]:
+    """Discretise ``image`` inside ``mask`` into IBSI grey levels.
+
+    Parameters
+    ----------
+    image, mask : ndarray
+        Same shape; ``mask`` boolean and not empty (see :func:`validate_stack`).
+    levels : int or None
+        ``None``: the image holds integer grey levels >= 1 inside the mask. An integer: IBSI fixed
+        bin number discretisation of the masked min-max range into that many levels.
+
+    Returns
+    -------
+    codes : ndarray
+        Zero-based grey levels (grey level - 1), dtype ``uint8`` when Ng <= 256. Values outside the
+        mask are meaningless (0); always use them together with ``mask``.
+    n_levels : int
+        Ng, the number of grey levels used by the feature formulas (``levels``, or the largest
+        grey level present when ``levels`` is None).
+    """
+    values = _masked_values(image, mask)
+    if levels is None:
+        if image.dtype.kind == "f" and not np.array_equal(values, np.round(values)):
+            raise ValueError(
+                "levels=None needs integer grey levels 1..Ng inside the mask; "
+                "pass levels=N to discretise a continuous image"
+            )
+        lo, hi = values.min(), values.max()
+        if lo < 1:
+            raise ValueError(f"levels=None needs grey levels >= 1 inside the mask, found {lo}")
+        n_levels = int(hi)
+        dtype = _code_dtype(n_levels)
+        codes = image - np.asarray(1, dtype=image.dtype)
+        if image.dtype.kind == "f" or image.dtype != dtype:
+            codes = np.where(mask, codes, 0).astype(dtype)
+        return codes, n_levels
+
+    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 1:
+        raise ValueError(f"levels must be None or a positive integer, got {levels!r}")
+    n_levels = int(levels)
+    dtype = _code_dtype(n_levels)
+    lo, hi = values.min(), values.max()
+    if lo == hi:
+        return np.zeros(image.shape, dtype=dtype), n_levels
+
+    def fixed_bin_number(x: np.ndarray) -> np.ndarray:
+        scaled = np.floor(n_levels * ((x.astype(np.float64) - float(lo)) / (float(hi) - float(lo))))
+        return np.clip(scaled, 0, n_levels - 1).astype(dtype)
+
+    if image.dtype.kind in "ui" and int(hi) - int(lo) <= 65535:
+        # Integer images: evaluate the same formula once per possible value, then look it up.
+        table = fixed_bin_number(np.arange(int(lo), int(hi) + 1))
+        if image.dtype == dtype and int(lo) == 0 and np.array_equal(table, np.arange(len(table))):
+            return image, n_levels  # e.g. 8-bit 0..255 into 256 levels: code = value
+        if image.dtype == np.uint8 and dtype == np.uint8:
+            full = np.zeros(256, dtype=np.uint8)
+            full[int(lo) : int(hi) + 1] = table
+            flat = image.reshape(-1, image.shape[-1])
+            return cv2.LUT(flat, full).reshape(image.shape), n_levels
+        index = np.clip(image.astype(np.int64) - int(lo), 0, len(table) - 1)
+        return table[index], n_levels
+    return np.where(mask, fixed_bin_number(image), 0).astype(dtype), n_levels
+
+
+def grey_level_image(codes: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """One-based grey levels as ``int64`` with 0 outside the mask (for the zone/run families)."""
+    return np.where(mask, codes.astype(np.int64) + 1, 0)
+
+
+def shifted_pair_views(array: np.ndarray, offset: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Views ``(a, b)`` of a 2D array such that ``b[r, c]`` is ``a[r, c]``'s neighbour at ``offset``."""
+    dy, dx = offset
+    rows, cols = array.shape
+    a = array[max(0, -dy) : rows - max(0, dy), max(0, -dx) : cols - max(0, dx)]
+    b = array[max(0, dy) : rows + min(0, dy), max(0, dx) : cols + min(0, dx)]
+    return a, b
+
+
+def lines_along(grey: np.ndarray, offset: tuple[int, int]) -> list[np.ndarray]:
+    """Every straight line of a 2D array along an in-plane direction, as 1D arrays.
+
+    Used by the run-length family; opposite directions give the same lines reversed.
+    """
+    dy, dx = offset
+    if (dy, dx) == (0, 1):
+        return list(grey)
+    if (dy, dx) == (-1, 0):
+        return list(grey.T)
+    if (dy, dx) == (-1, -1):
+        return [np.diagonal(grey, k) for k in range(-grey.shape[0] + 1, grey.shape[1])]
+    if (dy, dx) == (-1, 1):
+        flipped = grey[:, ::-1]
+        return [np.diagonal(flipped, k) for k in range(-grey.shape[0] + 1, grey.shape[1])]
+    raise ValueError(f"unsupported in-plane offset {offset}")
