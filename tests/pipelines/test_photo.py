@@ -1,0 +1,97 @@
+"""pipelines.photo: the photo record against hand-computed truth and synthetic phantoms."""
+
+import math
+
+import numpy as np
+import pytest
+from skimage.color import lab2rgb
+
+from pipelines.photo import analyze_photo
+
+
+def _uniform(lab_value, shape=(64, 80)):
+    rgb = lab2rgb(np.array(lab_value, dtype=float).reshape(1, 1, 3))
+    return np.broadcast_to(rgb, (*shape, 3)).copy()
+
+
+def test_ita_of_uniform_patch_matches_hand_computation():
+    # L* = 65, b* = 18: ITA = atan((65 - 50) / 18) = atan(0.8333) = 39.806 degrees -> intermediate.
+    rgb = _uniform((65.0, 10.0, 18.0))
+    result = analyze_photo(rgb, px_per_mm=None)
+    assert result.metrics["ita_deg"] == pytest.approx(39.806, abs=0.02)
+    assert result.metrics["ita_class"] == "intermediate"
+
+
+def test_ita_of_light_patch_and_class():
+    # L* = 75, b* = 12: atan(25 / 12) = 64.359 degrees -> very light.
+    rgb = _uniform((75.0, 8.0, 12.0))
+    result = analyze_photo(rgb, px_per_mm=20.0)
+    assert result.metrics["ita_deg"] == pytest.approx(64.359, abs=0.02)
+    assert result.metrics["ita_class"] == "very_light"
+
+
+def test_melanin_and_erythema_indices_of_uniform_patch():
+    # Diffey 1984 on linear reflectances: MI = 100 log10(1/R), EI = 100 log10(R/G).
+    rgb = np.zeros((40, 40, 3))
+    rgb[...] = (0.8, 0.6, 0.5)
+    result = analyze_photo(rgb, px_per_mm=None, options={"skin_mask": False})
+    lin = [((c + 0.055) / 1.055) ** 2.4 for c in (0.8, 0.6)]
+    assert result.metrics["melanin_index"] == pytest.approx(100 * math.log10(1 / lin[0]), rel=1e-6)
+    assert result.metrics["erythema_index"] == pytest.approx(100 * math.log10(lin[0] / lin[1]), rel=1e-6)
+
+
+def test_roi_area_in_cm2_and_px():
+    rgb = _uniform((65.0, 10.0, 18.0), shape=(100, 200))
+    roi = np.zeros((100, 200), bool)
+    roi[10:60, 20:120] = True  # 5000 px at 10 px/mm = 50 mm2 = 0.5 cm2
+    result = analyze_photo(rgb, px_per_mm=10.0, roi=roi, options={"skin_mask": False})
+    assert result.metrics["roi_area_px"] == 5000
+    assert result.metrics["roi_area_cm2"] == pytest.approx(0.5)
+    no_scale = analyze_photo(rgb, px_per_mm=None, roi=roi, options={"skin_mask": False})
+    assert math.isnan(no_scale.metrics["roi_area_cm2"])
+
+
+def _stripes(shape=(60, 60)):
+    rgb = np.full((*shape, 3), 0.3)
+    rgb[:, ::2] = 0.7  # vertical stripes one pixel wide
+    return rgb
+
+
+def test_glcm_of_vertical_stripes_matches_hand_computation():
+    # Two L* values -> levels 1 and 32 (the robust range spans exactly the two). Horizontal and both
+    # diagonal neighbours always differ by 31 levels, vertical neighbours never:
+    # contrast = (3 * 31**2 + 0) / 4, IDM = (3 / (1 + 31**2) + 1) / 4, ASM = 0.5 in every direction
+    # (two equally likely cells), correlation = (-1 - 1 - 1 + 1) / 4.
+    result = analyze_photo(_stripes(), px_per_mm=None, options={"skin_mask": False})
+    m = result.metrics
+    assert m["glcm_contrast"] == pytest.approx(3 * 961 / 4, rel=1e-9)
+    assert m["glcm_inverse_difference_moment"] == pytest.approx((3 / 962 + 1) / 4, rel=1e-9)
+    assert m["glcm_angular_second_moment"] == pytest.approx(0.5, rel=1e-9)
+    assert m["glcm_correlation"] == pytest.approx(-0.5, rel=1e-9)
+
+
+def test_glcm_ignores_pixels_outside_roi_and_exposure():
+    rgb = _stripes((60, 80))
+    roi = np.zeros(rgb.shape[:2], bool)
+    roi[:, :40] = True
+    base = analyze_photo(rgb, px_per_mm=None, roi=roi, options={"skin_mask": False}).metrics
+    changed = rgb.copy()
+    changed[:, 40:] = np.random.default_rng(0).random((60, 40, 3))
+    changed[:, :40] *= 1.03  # a flash 3 % brighter: the robust range absorbs it
+    other = analyze_photo(changed, px_per_mm=None, roi=roi, options={"skin_mask": False}).metrics
+    for key in ("glcm_contrast", "glcm_inverse_difference_moment", "glcm_correlation"):
+        assert other[key] == pytest.approx(base[key], rel=1e-9)
+
+
+def test_bad_inputs_raise_value_error():
+    rgb = _uniform((65.0, 10.0, 18.0))
+    with pytest.raises(ValueError):
+        analyze_photo(rgb[..., 0], px_per_mm=None)
+    with pytest.raises(ValueError):
+        analyze_photo(rgb, px_per_mm=None, roi=np.zeros(rgb.shape[:2], bool))
+    with pytest.raises(ValueError):
+        analyze_photo(rgb, px_per_mm=-1.0)
+    bad = rgb.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError):
+        analyze_photo(bad, px_per_mm=None)
