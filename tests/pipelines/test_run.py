@@ -1,0 +1,113 @@
+"""A folder in, tables out: the whole run through the Python API and the CLI."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from pipelines import analyze_folder
+from pipelines.changes import CHANGES_COLUMNS, ERRORS_COLUMNS
+from pipelines.cli import app
+from texture.phantoms.histology import psr_section
+
+
+def _skin(seed, shape=(160, 200), tone=(0.80, 0.62, 0.52)):
+    rng = np.random.default_rng(seed)
+    rgb = np.ones((*shape, 3)) * np.array(tone) + rng.normal(0, 0.01, (*shape, 3))
+    return (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
+
+
+@pytest.fixture
+def series(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for session, tone in ((0, (0.80, 0.62, 0.52)), (1, (0.74, 0.56, 0.46))):
+        Image.fromarray(_skin(session, tone=tone)).save(folder / f"P01_s{session}_cheek.png")
+    psr = (psr_section((192, 192), density=0.4, seed=1) * 255).round().astype(np.uint8)
+    Image.fromarray(psr).save(folder / "P01_s0_biopsy_psr.png")
+    good = folder / "P01_s0_cheek.png"
+    (folder / "P02_s0_cheek.jpg").write_bytes(good.read_bytes()[:200])  # truncated / wrong content
+    return folder
+
+
+def test_folder_gives_tables_and_errors_without_writing(series, tmp_path):
+    result = analyze_folder(series, backend="serial", px_per_mm=20, register=False)
+    m = result.metrics
+    assert sorted(m["file"]) == ["P01_s0_biopsy_psr.png", "P01_s0_cheek.png", "P01_s1_cheek.png"]
+    assert list(m.columns[:12]) == [
+        "file",
+        "sha256",
+        "subject",
+        "session",
+        "date",
+        "modality",
+        "region",
+        "stain",
+        "px_per_mm",
+        "width_px",
+        "height_px",
+        "treatment",
+    ]
+    photo = m[m["modality"] == "photo"].set_index("session")
+    # The darker follow-up photo reads as lower ITA (tanned), and the change table says so.
+    assert photo.loc[1, "ita_deg"] < photo.loc[0, "ita_deg"]
+    ita = result.changes.query("metric == 'ita_deg' and session == 1").iloc[0]
+    assert ita["delta"] == pytest.approx(photo.loc[1, "ita_deg"] - photo.loc[0, "ita_deg"])
+    histo = m[m["modality"] == "histology"].iloc[0]
+    assert 0 < histo["collagen_area_fraction"] < 1
+    assert list(result.errors.columns) == list(ERRORS_COLUMNS)
+    failed = result.errors[result.errors["stage"] != "warning"]
+    assert failed["file"].tolist() == ["P02_s0_cheek.jpg"] and failed["stage"].tolist() == ["decode"]
+    assert result.exit_status == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_folder_is_complete_and_atomic(series, tmp_path):
+    out = tmp_path / "out"
+    result = analyze_folder(series, out_dir=out, backend="serial", px_per_mm=20, register=False)
+    for name in ("metrics.csv", "metrics.parquet", "changes.csv", "cohort.csv", "errors.csv", "run.json"):
+        assert (out / name).is_file(), name
+    assert not list(out.rglob("*.tmp"))
+    csv = pd.read_csv(out / "metrics.csv")
+    parquet = pd.read_parquet(out / "metrics.parquet")
+    assert len(csv) == len(parquet) == len(result.metrics) == 3
+    assert list(pd.read_csv(out / "changes.csv").columns) == list(CHANGES_COLUMNS)
+    run = json.loads((out / "run.json").read_text())
+    assert run["counts"] == {"images": 4, "analysed": 3, "failed": 1, "warnings": 0, "cached": 0}
+    assert run["versions"]["skintex"] and run["versions"]["numpy"]
+    sha = result.metrics.set_index("file").loc["P01_s0_cheek.png", "sha256"]
+    assert (out / "overlays" / sha[:16] / "image.jpg").is_file()
+
+
+def test_cached_rerun_gives_identical_tables(series, tmp_path):
+    out = tmp_path / "out"
+    first = analyze_folder(series, out_dir=out, backend="serial", px_per_mm=20, register=False)
+    second = analyze_folder(series, out_dir=out, backend="serial", px_per_mm=20, register=False)
+    assert second.run_info["counts"]["cached"] == 3
+    pd.testing.assert_frame_equal(first.metrics, second.metrics)
+    third = analyze_folder(series, out_dir=out, backend="serial", px_per_mm=25, register=False)
+    assert third.run_info["counts"]["cached"] == 0  # a changed setting re-analyses
+
+
+def test_cli_analyze_exit_status_and_usage_error(series, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "cli"
+    res = runner.invoke(app, ["analyze", str(series), "-o", str(out), "--backend", "serial", "--no-report"])
+    assert res.exit_code == 2, res.output
+    assert (out / "metrics.csv").is_file()
+    (series / "manifest.csv").write_text("file,session\nP01_s0_cheek.png,first\n")
+    bad = tmp_path / "bad"
+    res = runner.invoke(app, ["analyze", str(series), "-o", str(bad)])
+    assert res.exit_code == 1
+    assert "row 2, column 'session'" in res.output
+    assert not bad.exists()  # a configuration error writes nothing
+
+
+def test_unscaled_photo_has_nan_mm_and_px_twins(series):
+    result = analyze_folder(series, backend="serial", register=False)
+    photo = result.metrics[result.metrics["modality"] == "photo"].iloc[0]
+    assert math.isnan(photo["px_per_mm"])
