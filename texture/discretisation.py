@@ -145,19 +145,91 @@ def shifted_pair_views(array: np.ndarray, offset: tuple[int, int]) -> tuple[np.n
     return a, b
 
 
-def lines_along(grey: np.ndarray, offset: tuple[int, int]) -> list[np.ndarray]:
-    """Every straight line of a 2D array along an in-plane direction, as 1D arrays.
+def line_stream(grey: np.ndarray, offset: tuple[int, int]) -> np.ndarray:
+    """Every straight line of a 2D array along an in-plane direction, concatenated into one 1D array.
 
-    Used by the run-length family; opposite directions give the same lines reversed.
+    ``grey`` holds 1-based grey levels with 0 outside the mask; lines are separated by at least
+    one 0, so that runs of equal non-zero values in the result are exactly the runs along the
+    direction. Used by the run-length family.
     """
     dy, dx = offset
     if (dy, dx) == (0, 1):
-        return list(grey)
-    if (dy, dx) == (-1, 0):
-        return list(grey.T)
-    if (dy, dx) == (-1, -1):
-        return [np.diagonal(grey, k) for k in range(-grey.shape[0] + 1, grey.shape[1])]
-    if (dy, dx) == (-1, 1):
-        flipped = grey[:, ::-1]
-        return [np.diagonal(flipped, k) for k in range(-grey.shape[0] + 1, grey.shape[1])]
-    raise ValueError(f"unsupported in-plane offset {offset}")
+        lines = grey
+    elif (dy, dx) == (-1, 0):
+        lines = grey.T
+    elif (dy, dx) in ((-1, -1), (-1, 1)):
+        source = grey if (dy, dx) == (-1, -1) else grey[:, ::-1]
+        rows, cols = source.shape
+        # Shear so that each diagonal (constant col - row) becomes one column.
+        sheared = np.zeros((rows, rows + cols - 1), dtype=source.dtype)
+        r = np.arange(rows)[:, None]
+        sheared[r, np.arange(cols)[None, :] - r + rows - 1] = source
+        lines = sheared.T
+    else:
+        raise ValueError(f"unsupported in-plane offset {offset}")
+    return np.pad(lines, ((0, 0), (0, 1))).reshape(-1)
+
+
+#: Generic names of the features shared by the grey level x size matrices (run length, zone size,
+#: zone distance, dependence count), in IBSI order; each family maps them onto its IBSI names.
+SIZE_MATRIX_FEATURES: tuple[str, ...] = (
+    "small_emphasis",
+    "large_emphasis",
+    "low_grey_emphasis",
+    "high_grey_emphasis",
+    "small_low_grey_emphasis",
+    "small_high_grey_emphasis",
+    "large_low_grey_emphasis",
+    "large_high_grey_emphasis",
+    "grey_non_uniformity",
+    "normalised_grey_non_uniformity",
+    "size_non_uniformity",
+    "normalised_size_non_uniformity",
+    "percentage",
+    "grey_variance",
+    "size_variance",
+    "entropy",
+    "energy",
+)
+
+
+def size_matrix_features(matrix: np.ndarray, n_units: float) -> dict[str, float]:
+    """Features of an IBSI grey level x size matrix ``matrix[i - 1, j - 1]`` (IBSI 3.7-3.11).
+
+    Rows are grey levels i = 1..Ng, columns the run length / zone size / zone distance /
+    dependence count j = 1..; ``n_units`` is the number of voxels (times directions for merged run
+    matrices) for the percentage feature. Entropy in bits. Keys: :data:`SIZE_MATRIX_FEATURES`.
+    """
+    total = matrix.sum()
+    p = matrix / total
+    i = np.arange(1, matrix.shape[0] + 1, dtype=np.float64)[:, None]
+    j = np.arange(1, matrix.shape[1] + 1, dtype=np.float64)[None, :]
+    p_grey = p.sum(axis=1)
+    p_size = p.sum(axis=0)
+    mean_grey = float(p_grey @ i[:, 0])
+    mean_size = float(p_size @ j[0])
+    nz = p[p > 0]
+    return {
+        "small_emphasis": float((p / j**2).sum()),
+        "large_emphasis": float((p * j**2).sum()),
+        "low_grey_emphasis": float((p / i**2).sum()),
+        "high_grey_emphasis": float((p * i**2).sum()),
+        "small_low_grey_emphasis": float((p / (i**2 * j**2)).sum()),
+        "small_high_grey_emphasis": float((p * i**2 / j**2).sum()),
+        "large_low_grey_emphasis": float((p * j**2 / i**2).sum()),
+        "large_high_grey_emphasis": float((p * i**2 * j**2).sum()),
+        "grey_non_uniformity": float((p_grey**2).sum() * total),
+        "normalised_grey_non_uniformity": float((p_grey**2).sum()),
+        "size_non_uniformity": float((p_size**2).sum() * total),
+        "normalised_size_non_uniformity": float((p_size**2).sum()),
+        "percentage": float(total / n_units),
+        "grey_variance": float(((i[:, 0] - mean_grey) ** 2) @ p_grey),
+        "size_variance": float(((j[0] - mean_size) ** 2) @ p_size),
+        "entropy": float(-(nz * np.log2(nz)).sum()),
+        "energy": float((p**2).sum()),
+    }
+
+
+def slice_average(per_slice: list[dict[str, float]]) -> dict[str, float]:
+    """Mean of per-slice (or per slice and direction) feature dicts (IBSI 2D aggregation)."""
+    return {key: float(np.mean([f[key] for f in per_slice])) for key in per_slice[0]}

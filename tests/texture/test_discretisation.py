@@ -7,8 +7,9 @@ from texture.discretisation import (
     IN_PLANE_OFFSETS,
     discretise,
     grey_level_image,
-    lines_along,
+    line_stream,
     shifted_pair_views,
+    size_matrix_features,
     validate_stack,
 )
 
@@ -94,12 +95,29 @@ def test_shifted_pairs_are_neighbours_at_offset():
         np.testing.assert_array_equal(b, (rows + dy) * 5 + cols + dx)
 
 
-def test_lines_cover_every_pixel_once_along_the_direction():
-    grid = np.arange(12).reshape(3, 4)
+def test_line_stream_runs_follow_the_direction():
+    grid = np.arange(1, 13).reshape(3, 4)
     for dy, dx in IN_PLANE_OFFSETS:
-        lines = lines_along(grid, (dy, dx))
-        np.testing.assert_array_equal(np.sort(np.concatenate(lines)), np.arange(12))
-        for line in lines:
-            rows, cols = np.divmod(line, 4)
-            steps = set(zip(np.diff(rows).tolist(), np.diff(cols).tolist(), strict=True))
-            assert steps <= {(dy, dx), (-dy, -dx)} and len(steps) <= 1
+        stream = line_stream(grid, (dy, dx))
+        np.testing.assert_array_equal(np.sort(stream[stream > 0]), np.arange(1, 13))
+        # Consecutive non-zero entries are neighbours along (dy, dx) or its opposite.
+        for a, b in zip(stream[:-1], stream[1:], strict=True):
+            if a and b:
+                (ra, ca), (rb, cb) = divmod(a - 1, 4), divmod(b - 1, 4)
+                assert (rb - ra, cb - ca) in {(dy, dx), (-dy, -dx)}
+
+
+def test_size_matrix_features_on_hand_counted_matrix():
+    # Two runs: grey 1 length 1, grey 2 length 3.
+    matrix = np.array([[1, 0, 0], [0, 0, 1]], dtype=float)
+    f = size_matrix_features(matrix, n_units=4)
+    assert f["small_emphasis"] == pytest.approx((1 + 1 / 9) / 2)
+    assert f["large_emphasis"] == pytest.approx((1 + 9) / 2)
+    assert f["high_grey_emphasis"] == pytest.approx((1 + 4) / 2)
+    assert f["large_high_grey_emphasis"] == pytest.approx((1 + 36) / 2)
+    assert f["percentage"] == pytest.approx(0.5)
+    assert f["grey_variance"] == pytest.approx(0.25)
+    assert f["size_variance"] == pytest.approx(1.0)
+    assert f["entropy"] == pytest.approx(1.0)
+    assert f["grey_non_uniformity"] == pytest.approx(1.0)
+    assert f["normalised_size_non_uniformity"] == pytest.approx(0.5)

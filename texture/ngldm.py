@@ -1,0 +1,93 @@
+"""IBSI neighbouring grey level dependence matrix (NGLDM) features.
+
+Definitions follow the IBSI reference manual, section 3.11 (Zwanenburg et al., Radiology 2020;
+https://ibsi.readthedocs.io/en/latest/03_Image_features.html; Sun and Wee 1983). For every pixel in
+the mask, its dependence count k is 1 plus the number of its 8 in-plane neighbours (Chebyshev
+distance 1) inside the mask whose grey level equals its own (coarseness parameter alpha = 0). IBSI
+"2D" aggregation: one matrix per slice, features per slice, averaged over slices. PyRadiomics calls
+this the GLDM.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from texture.discretisation import (
+    SIZE_MATRIX_FEATURES,
+    discretise,
+    grey_level_image,
+    shifted_pair_views,
+    size_matrix_features,
+    slice_average,
+    validate_stack,
+)
+
+#: The 17 IBSI NGLDM features (keys of :func:`ngldm_features` without ``ngldm_``), IBSI order.
+NGLDM_FEATURES: tuple[str, ...] = (
+    "low_dependence_emphasis",
+    "high_dependence_emphasis",
+    "low_grey_level_count_emphasis",
+    "high_grey_level_count_emphasis",
+    "low_dependence_low_grey_level_emphasis",
+    "low_dependence_high_grey_level_emphasis",
+    "high_dependence_low_grey_level_emphasis",
+    "high_dependence_high_grey_level_emphasis",
+    "grey_level_non_uniformity",
+    "normalised_grey_level_non_uniformity",
+    "dependence_count_non_uniformity",
+    "normalised_dependence_count_non_uniformity",
+    "dependence_count_percentage",
+    "grey_level_variance",
+    "dependence_count_variance",
+    "dependence_count_entropy",
+    "dependence_count_energy",
+)
+_GENERIC = dict(zip(SIZE_MATRIX_FEATURES, NGLDM_FEATURES, strict=True))
+_NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
+
+
+def dependence_counts(grey: np.ndarray) -> np.ndarray:
+    """1 + number of equal-grey 8-neighbours inside the mask, per pixel (1-based levels, 0 outside)."""
+    counts = np.ones(grey.shape, dtype=np.int64)
+    for offset in _NEIGHBOURS:
+        centre, neighbour = shifted_pair_views(grey, offset)
+        target, _ = shifted_pair_views(counts, offset)
+        target += (centre == neighbour) & (neighbour > 0)
+    return counts
+
+
+def ngldm_features(
+    image: np.ndarray, mask: np.ndarray | None = None, *, levels: int | None = None
+) -> dict[str, float]:
+    """The 17 IBSI NGLDM features of a 2D image or a stack of slices (IBSI 2D: slice average).
+
+    Parameters
+    ----------
+    image : ndarray, (rows, cols) or (slices, rows, cols)
+        Grey levels 1..Ng when ``levels`` is None, otherwise any real intensities.
+    mask : ndarray of bool, same shape, optional
+        Region of interest; neighbours outside it do not count. Default: the whole image.
+    levels : int, optional
+        None: integer grey levels in ``image``; an integer: IBSI fixed bin number discretisation.
+
+    Returns
+    -------
+    dict
+        ``ngldm_<IBSI name>`` -> value; dependence count entropy in bits.
+    """
+    image, mask = validate_stack(image, mask)
+    codes, n_levels = discretise(image, mask, levels)
+    grey = grey_level_image(codes, mask)
+    n_counts = len(_NEIGHBOURS) + 1
+    per_slice = []
+    for z in range(grey.shape[0]):
+        inside = mask[z]
+        n_pixels = int(inside.sum())
+        if n_pixels == 0:
+            continue
+        counts = dependence_counts(grey[z])
+        index = (grey[z][inside] - 1) * n_counts + counts[inside] - 1
+        matrix = np.bincount(index, minlength=n_levels * n_counts).reshape(n_levels, n_counts)
+        per_slice.append(size_matrix_features(matrix.astype(np.float64), n_pixels))
+    averaged = slice_average(per_slice)
+    return {f"ngldm_{name}": averaged[generic] for generic, name in _GENERIC.items()}
