@@ -1,0 +1,202 @@
+"""One histology image in, one record out: collagen, orientation, fibres and epidermis.
+
+The batch calls :func:`analyze_histology` with the decoded float RGB image, the stain and scale from
+the manifest; whole slides go through :mod:`pipelines.slide`, which uses the same options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from pipelines.record import ImageResult
+from texture.collagen import CollagenAnalysis, analyze_collagen
+from texture.measurement import check_rgb
+
+__all__ = ["DEFAULT_OPTIONS", "analyze_histology", "histology_options", "collagen_kwargs"]
+
+#: Defaults of every option :func:`analyze_histology` understands.
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "orientation_scale_um": 4.0,
+    "orientation_scale_px": 4.0,
+    "threshold": None,
+    "stain_vectors": None,
+    "collagen_index": 0,
+    "tissue_od_threshold": 0.1,
+    "fibres": True,
+    "fibre_min_length_um": 8.0,
+    "epidermis": "auto",
+    "epidermis_options": None,
+}
+
+EPIDERMIS_COLUMNS = (
+    "epidermis_thickness_mean_um",
+    "epidermis_thickness_mean_px",
+    "epidermis_thickness_sd_um",
+    "epidermis_thickness_sd_px",
+    "epidermis_interdigitation_index",
+)
+
+
+def histology_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Defaults updated with ``options``; unknown keys raise ``ValueError`` naming the known ones."""
+    opts = dict(DEFAULT_OPTIONS)
+    if options:
+        unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
+        if unknown:
+            raise ValueError(f"unknown histology option(s) {unknown}; known: {sorted(DEFAULT_OPTIONS)}")
+        opts.update(options)
+    if opts["epidermis"] not in ("auto", True, False):
+        raise ValueError(f"option 'epidermis' must be 'auto', true or false, got {opts['epidermis']!r}")
+    return opts
+
+
+def collagen_kwargs(opts: Mapping[str, Any], *, stain: str) -> dict[str, Any]:
+    """Keyword arguments of :func:`texture.collagen.analyze_collagen` from pipeline options."""
+    return {
+        "stain": "custom" if opts["stain_vectors"] is not None else stain,
+        "orientation_scale_um": float(opts["orientation_scale_um"]),
+        "orientation_scale_px": float(opts["orientation_scale_px"]),
+        "threshold": None if opts["threshold"] is None else float(opts["threshold"]),
+        "vectors": opts["stain_vectors"],
+        "collagen_index": int(opts["collagen_index"]),
+        "tissue_od_threshold": float(opts["tissue_od_threshold"]),
+        "fibres": bool(opts["fibres"]),
+        "fibre_min_length_um": float(opts["fibre_min_length_um"]),
+    }
+
+
+def _wants_epidermis(opts: Mapping[str, Any], stain: str) -> bool:
+    # Only H&E reliably shows the epidermis as a haematoxylin-rich band; elsewhere ask for it.
+    if opts["epidermis"] == "auto":
+        return stain == "he"
+    return bool(opts["epidermis"])
+
+
+def analyze_histology(
+    rgb: np.ndarray,
+    *,
+    stain: str,
+    px_per_mm: float | None,
+    options: Mapping[str, Any] | None = None,
+) -> ImageResult:
+    """Collagen, orientation, fibre and epidermis metrics of one stained section.
+
+    Parameters
+    ----------
+    rgb : ndarray
+        Float sRGB in [0, 1], shape (rows, cols, 3). SHG images: grey replicated to RGB.
+    stain : str
+        ``psr``, ``masson``, ``masson_green``, ``he``, ``shg`` or ``custom`` (with
+        ``options['stain_vectors']``); see :mod:`texture.collagen`.
+    px_per_mm : float or None
+        Scale (0.5 µm/px is 2000 px/mm). Without it µm columns are NaN and ``_px`` twins carry
+        the values, and the µm options fall back to their px counterparts.
+    options : mapping, optional
+        ``orientation_scale_um`` (4.0): structure-tensor window (Gaussian sigma) in µm;
+        ``orientation_scale_px`` (4.0): the same when the scale is unknown;
+        ``threshold`` (None = automatic Otsu): collagen threshold in OD units (SHG: grey 0-1);
+        ``stain_vectors`` (None): 2 or 3 RGB optical-density vectors for a custom stain, with
+        ``collagen_index`` (0) naming the collagen dye;
+        ``tissue_od_threshold`` (0.1): glass versus tissue;
+        ``fibres`` (True): trace fibres (slowest step);
+        ``fibre_min_length_um`` (8.0): shorter skeleton pieces are not fibres;
+        ``epidermis`` ('auto' = only for H&E, True, False): find the epidermis, report its
+        thickness and measure collagen in the dermis beneath it;
+        ``epidermis_options`` (None): keyword arguments for
+        :func:`texture.epidermis.measure_epidermis`.
+
+    Returns
+    -------
+    ImageResult
+        ``metrics``: collagen_area_fraction, collagen_orientation_deg, collagen_coherency,
+        collagen_alignment, fibre_count, fibre_length_mean_um/_px, fibre_width_mean_um/_px,
+        fibre_straightness_mean, fibre_branch_point_count, fibre_branch_points_per_mm2,
+        epidermis_thickness_mean_um/_px, epidermis_thickness_sd_um/_px,
+        epidermis_interdigitation_index, tissue_area_mm2/_px, collagen_threshold;
+        ``overlays``: ``collagen``, ``orientation``, ``fibres``, ``epidermis``;
+        ``tables``: ``orientations`` (``bin_start_deg``, ``fraction``; 10 degree bins).
+    """
+    rgb = check_rgb(rgb, name="rgb")
+    opts = histology_options(options)
+    warnings: list[str] = []
+
+    dermis = None
+    epidermis_metrics = {k: float("nan") for k in EPIDERMIS_COLUMNS}
+    epidermis_mask = None
+    if _wants_epidermis(opts, stain):
+        from texture.epidermis import measure_epidermis
+
+        epi = measure_epidermis(
+            rgb, px_per_mm=px_per_mm, stain=stain, **dict(opts["epidermis_options"] or {})
+        )
+        epidermis_metrics.update({k: epi.metrics[k] for k in EPIDERMIS_COLUMNS})
+        if epi.labels is not None and np.any(epi.labels == 1):
+            epidermis_mask = epi.labels == 1
+            dermis = epi.labels == 2
+        else:
+            warnings.append("no epidermis found: collagen measured over all tissue")
+
+    result = analyze_collagen(rgb, px_per_mm=px_per_mm, mask=dermis, **collagen_kwargs(opts, stain=stain))
+    if result.sums.tissue_px == 0:
+        raise ValueError("no tissue found (the image reads as glass); check the stain or tissue_od_threshold")
+    metrics: dict[str, Any] = result.sums.metrics(px_per_mm)
+    metrics["collagen_threshold"] = result.threshold
+    metrics.update(epidermis_metrics)
+    if result.sums.collagen_px == 0:
+        warnings.append("no collagen above the threshold: orientation metrics are undefined")
+
+    overlays = {
+        "collagen": collagen_overlay(rgb, result),
+        "orientation": _orientation(result),
+        "fibres": fibre_overlay(result),
+        "epidermis": epidermis_overlay(rgb, epidermis_mask),
+    }
+    return ImageResult(
+        metrics=metrics,
+        overlays=overlays,
+        tables={"orientations": result.sums.orientation_table()},
+        warnings=warnings,
+    )
+
+
+def _orientation(result: CollagenAnalysis) -> np.ndarray:
+    from texture.collagen import orientation_overlay
+
+    return orientation_overlay(result.angle_deg, result.coherency, result.mask)
+
+
+def collagen_overlay(rgb: np.ndarray, result: CollagenAnalysis) -> np.ndarray:
+    """The image in grey, collagen painted orange, glass (non-tissue) left white."""
+    grey = rgb.mean(axis=2, keepdims=True)
+    out = np.repeat(0.35 + 0.5 * grey, 3, axis=2)
+    out[~result.tissue] = 1.0
+    out[result.mask] = (1.0, 0.55, 0.0)
+    return out
+
+
+def fibre_overlay(result: CollagenAnalysis) -> np.ndarray:
+    """Fibre skeletons (white, thickened by a pixel) and branch points (red) on black."""
+    shape = result.mask.shape
+    out = np.zeros((*shape, 3))
+    out[result.mask] = 0.15
+    if result.fibres is None:
+        return out
+    skel = ndi.binary_dilation(result.fibres.skeleton, structure=np.ones((3, 3)))
+    out[skel] = 1.0
+    for r, c in np.round(result.fibres.branch_points_rc).astype(int):
+        out[max(r - 2, 0) : r + 3, max(c - 2, 0) : c + 3] = (1.0, 0.1, 0.1)
+    return out
+
+
+def epidermis_overlay(rgb: np.ndarray, epidermis: np.ndarray | None) -> np.ndarray:
+    """The image with the epidermis outlined in cyan (unchanged when none was found)."""
+    out = np.array(rgb, dtype=float, copy=True)
+    if epidermis is None:
+        return out
+    edge = epidermis & ~ndi.binary_erosion(epidermis, structure=np.ones((3, 3)), iterations=2)
+    out[edge] = (0.0, 0.9, 0.9)
+    return out

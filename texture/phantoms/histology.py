@@ -1,0 +1,402 @@
+"""Synthetic histology with known truth: stained collagen fibres, sparse fibres, H&E with an epidermis.
+
+Every generator is a pure function of its arguments (``seed`` included), returns float sRGB in [0, 1]
+and, where a truth is known, a :class:`HistologyPhantom` carrying it.
+
+The colours are rendered with the Beer–Lambert law from each dye's *appearance* (the RGB of a fully
+stained region), chosen independently of the stain vectors in :mod:`texture.collagen`, so a test that
+recovers the truth also shows that the presets tolerate a realistic mismatch of the dye colours.
+
+Angle convention (ARCHITECTURE.md): degrees counter-clockwise from +x as seen on screen, so a fibre at
++45 rises to the right (rows decrease as columns increase).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import ndimage as ndi
+
+__all__ = [
+    "HistologyPhantom",
+    "fibre_density",
+    "stained_section",
+    "aligned_fibres",
+    "random_fibres",
+    "sparse_fibres",
+    "he_section",
+    "psr_section",
+]
+
+# Appearance (RGB of a fully stained region) of each dye in the phantoms.
+_DYE_RGB = {
+    "sirius_red": (0.72, 0.10, 0.22),
+    "picric_yellow": (0.95, 0.86, 0.48),
+    "aniline_blue": (0.30, 0.42, 0.82),
+    "acid_fuchsin": (0.86, 0.32, 0.40),
+    "light_green": (0.35, 0.78, 0.55),
+    "haematoxylin": (0.32, 0.22, 0.58),
+    "eosin": (0.96, 0.45, 0.68),
+}
+
+
+@dataclass
+class HistologyPhantom:
+    """A synthetic stained image and what is known about it.
+
+    Attributes
+    ----------
+    rgb : ndarray
+        Float sRGB image in [0, 1], shape (rows, cols, 3).
+    collagen : ndarray
+        Collagen density in [0, 1] per pixel (1 inside a fibre, anti-aliased edges).
+    truth : dict
+        Known values, e.g. ``angle_deg``, ``area_fraction``, ``lengths_px``, ``widths_px``,
+        ``straightness``, ``thickness_mean_um``.
+    """
+
+    rgb: np.ndarray
+    collagen: np.ndarray
+    truth: dict[str, Any] = field(default_factory=dict)
+
+
+def _dye_od(name: str) -> np.ndarray:
+    return -np.log10(np.asarray(_DYE_RGB[name], dtype=float))
+
+
+def _render(shape: tuple[int, int], amounts: dict[str, np.ndarray | float]) -> np.ndarray:
+    """Beer–Lambert: transmitted light = 10 ** -(sum of amount * dye optical density)."""
+    od = np.zeros((*shape, 3))
+    for name, amount in amounts.items():
+        od += np.asarray(amount, dtype=float)[..., None] * _dye_od(name)
+    return np.clip(10.0 ** (-od), 0.0, 1.0)
+
+
+def _direction(angle_deg: float) -> np.ndarray:
+    """Unit (drow, dcol) of a screen angle: +x is +col, +y (up) is -row."""
+    a = np.deg2rad(angle_deg)
+    return np.array([-np.sin(a), np.cos(a)])
+
+
+def _draw_polyline(canvas: np.ndarray, points_rc: np.ndarray, width: float) -> None:
+    """Max-composite an anti-aliased polyline of ``width`` px (round caps) onto ``canvas``."""
+    half = width / 2.0
+    rows, cols = canvas.shape
+    for p0, p1 in zip(points_rc[:-1], points_rc[1:], strict=True):
+        r_lo = int(max(np.floor(min(p0[0], p1[0]) - half - 2), 0))
+        r_hi = int(min(np.ceil(max(p0[0], p1[0]) + half + 2), rows - 1))
+        c_lo = int(max(np.floor(min(p0[1], p1[1]) - half - 2), 0))
+        c_hi = int(min(np.ceil(max(p0[1], p1[1]) + half + 2), cols - 1))
+        if r_lo > r_hi or c_lo > c_hi:
+            continue
+        rr, cc = np.mgrid[r_lo : r_hi + 1, c_lo : c_hi + 1].astype(float)
+        d = p1 - p0
+        seg2 = float(d @ d)
+        if seg2 == 0:
+            t = np.zeros_like(rr)
+        else:
+            t = np.clip(((rr - p0[0]) * d[0] + (cc - p0[1]) * d[1]) / seg2, 0.0, 1.0)
+        dist = np.hypot(rr - (p0[0] + t * d[0]), cc - (p0[1] + t * d[1]))
+        value = np.clip(half + 0.5 - dist, 0.0, 1.0)
+        view = canvas[r_lo : r_hi + 1, c_lo : c_hi + 1]
+        np.maximum(view, value, out=view)
+
+
+def fibre_density(
+    shape: tuple[int, int],
+    centres_rc: np.ndarray,
+    angles_deg: np.ndarray,
+    lengths_px: np.ndarray,
+    widths_px: np.ndarray,
+) -> np.ndarray:
+    """Density map in [0, 1] of straight fibres (round-capped segments) with the given geometry.
+
+    ``lengths_px`` are centreline lengths; the visible fibre is ``width`` longer (its caps).
+    """
+    canvas = np.zeros(shape)
+    for c, a, ln, w in zip(centres_rc, angles_deg, lengths_px, widths_px, strict=True):
+        half = 0.5 * ln * _direction(a)
+        _draw_polyline(canvas, np.array([c - half, c + half]), w)
+    return canvas
+
+
+def stained_section(
+    collagen: np.ndarray,
+    *,
+    stain: str = "psr",
+    seed: int = 0,
+    glass: np.ndarray | None = None,
+    noise: float = 0.01,
+) -> np.ndarray:
+    """Colour a collagen density map as a stained section.
+
+    Parameters
+    ----------
+    collagen : ndarray
+        Collagen density in [0, 1], shape (rows, cols).
+    stain : {'psr', 'masson', 'masson_green', 'he', 'shg'}
+        ``psr``: red fibres on picric-yellow tissue; ``masson``: blue (``masson_green``: green)
+        fibres on pale red cytoplasm; ``he``: eosin-pink fibres on paler pink; ``shg``: bright
+        fibres on a dark field (grey, replicated to RGB).
+    seed : int
+        Seed of the background texture and noise.
+    glass : ndarray of bool, optional
+        Where there is no tissue (rendered as slightly off-white glass; black for SHG).
+    noise : float
+        Standard deviation of additive Gaussian noise on the final RGB.
+    """
+    rng = np.random.default_rng(seed)
+    shape = collagen.shape
+    # Slowly varying stain uptake, as in a real section.
+    mottle = ndi.gaussian_filter(rng.standard_normal(shape), 6.0)
+    mottle = 1.0 + 0.15 * mottle / (mottle.std() + 1e-12)
+    tissue = np.ones(shape) if glass is None else (~glass).astype(float)
+    if stain == "shg":
+        grey = 0.04 + 0.85 * collagen * mottle + 0.03 * tissue
+        rgb = np.repeat(grey[..., None], 3, axis=2)
+    elif stain == "psr":
+        rgb = _render(
+            shape,
+            {"sirius_red": 1.3 * collagen * mottle, "picric_yellow": 0.8 * tissue * mottle},
+        )
+    elif stain in ("masson", "masson_green"):
+        dye = "aniline_blue" if stain == "masson" else "light_green"
+        rgb = _render(
+            shape,
+            {dye: 1.2 * collagen * mottle, "acid_fuchsin": 0.35 * tissue * (1 - 0.7 * collagen)},
+        )
+    elif stain == "he":
+        rgb = _render(
+            shape,
+            {"eosin": (0.35 + 0.9 * collagen) * tissue * mottle, "haematoxylin": 0.05 * tissue},
+        )
+    else:
+        raise ValueError(f"unknown phantom stain {stain!r}")
+    if glass is not None and stain != "shg":
+        rgb[glass] = np.clip(rgb[glass] * 0.0 + np.array([0.96, 0.96, 0.95]), 0, 1)
+    rgb = rgb + noise * rng.standard_normal(rgb.shape)
+    return np.clip(rgb, 0.0, 1.0)
+
+
+def aligned_fibres(
+    shape: tuple[int, int] = (256, 256),
+    *,
+    angle_deg: float = 30.0,
+    stain: str = "psr",
+    n_fibres: int | None = None,
+    width_px: float = 4.0,
+    length_px: tuple[float, float] = (60.0, 160.0),
+    angle_sd_deg: float = 0.0,
+    seed: int = 0,
+) -> HistologyPhantom:
+    """Straight fibres all at ``angle_deg`` (± ``angle_sd_deg``), random positions and lengths.
+
+    Truth: ``angle_deg`` (folded into [0, 180)), ``area_fraction`` (density > 0.5 over the image).
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = shape
+    if n_fibres is None:
+        n_fibres = int(rows * cols / 900)
+    centres = rng.uniform([0, 0], [rows, cols], size=(n_fibres, 2))
+    angles = angle_deg + angle_sd_deg * rng.standard_normal(n_fibres)
+    lengths = rng.uniform(*length_px, size=n_fibres)
+    density = fibre_density(shape, centres, angles, lengths, np.full(n_fibres, width_px))
+    rgb = stained_section(density, stain=stain, seed=seed + 1)
+    truth = {"angle_deg": float(angle_deg % 180.0), "area_fraction": float((density > 0.5).mean())}
+    return HistologyPhantom(rgb, density, truth)
+
+
+def random_fibres(
+    shape: tuple[int, int] = (256, 256),
+    *,
+    stain: str = "psr",
+    n_fibres: int | None = None,
+    width_px: float = 3.0,
+    length_px: tuple[float, float] = (30.0, 80.0),
+    seed: int = 0,
+) -> HistologyPhantom:
+    """Straight fibres with uniformly random orientation (a basket-weave): truth alignment ~ 0."""
+    rng = np.random.default_rng(seed)
+    rows, cols = shape
+    if n_fibres is None:
+        n_fibres = int(rows * cols / 500)
+    centres = rng.uniform([0, 0], [rows, cols], size=(n_fibres, 2))
+    angles = rng.uniform(0, 180, size=n_fibres)
+    lengths = rng.uniform(*length_px, size=n_fibres)
+    density = fibre_density(shape, centres, angles, lengths, np.full(n_fibres, width_px))
+    rgb = stained_section(density, stain=stain, seed=seed + 1)
+    return HistologyPhantom(rgb, density, {"area_fraction": float((density > 0.5).mean())})
+
+
+def sparse_fibres(
+    shape: tuple[int, int] = (480, 480),
+    *,
+    grid: int = 4,
+    stain: str = "psr",
+    width_px: tuple[float, float] = (3.0, 7.0),
+    arc_deg: float = 0.0,
+    seed: int = 0,
+) -> HistologyPhantom:
+    """Separated fibres, one per grid cell, of known length, width and straightness.
+
+    With ``arc_deg == 0`` the fibres are straight segments; otherwise each is a circular arc
+    subtending ``arc_deg`` (straightness = chord / arc = 2 sin(phi/2) / phi).
+
+    Truth: ``count``; per fibre ``lengths_px`` (tip to tip along the centreline, caps included),
+    ``widths_px`` and ``straightness`` (of the centreline).
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = shape
+    cell_r, cell_c = rows / grid, cols / grid
+    cell = min(cell_r, cell_c)
+    canvas = np.zeros(shape)
+    lengths, widths, straight = [], [], []
+    for i in range(grid):
+        for j in range(grid):
+            centre = np.array([(i + 0.5) * cell_r, (j + 0.5) * cell_c])
+            w = float(rng.uniform(*width_px))
+            angle = float(rng.uniform(0, 180))
+            if arc_deg == 0:
+                ln = float(rng.uniform(0.45, 0.7) * cell)
+                half = 0.5 * ln * _direction(angle)
+                pts = np.array([centre - half, centre + half])
+                straight.append(1.0)
+            else:
+                phi = np.deg2rad(arc_deg)
+                chord = float(rng.uniform(0.45, 0.6) * cell)
+                radius = chord / (2 * np.sin(phi / 2))
+                ln = radius * phi
+                # Arc centred in the cell: circle centre offset along the chord's normal.
+                t = np.linspace(-phi / 2, phi / 2, max(int(ln / 2), 16))
+                a = np.deg2rad(angle)
+                u = np.array([-np.sin(a), np.cos(a)])  # chord direction (row, col)
+                n = np.array([u[1], -u[0]])
+                sagitta = radius * (1 - np.cos(phi / 2))
+                circle_c = centre - n * (radius - sagitta / 2)
+                pts = circle_c + radius * (np.cos(t)[:, None] * n + np.sin(t)[:, None] * u)
+                straight.append(float(2 * np.sin(phi / 2) / phi))
+            _draw_polyline(canvas, pts, w)
+            lengths.append(ln + w)
+            widths.append(w)
+    rgb = stained_section(canvas, stain=stain, seed=seed + 1)
+    truth = {
+        "count": grid * grid,
+        "lengths_px": np.array(lengths),
+        "widths_px": np.array(widths),
+        "straightness": np.array(straight),
+        "area_fraction": float((canvas > 0.5).mean()),
+    }
+    return HistologyPhantom(rgb, canvas, truth)
+
+
+def he_section(
+    size_um: tuple[float, float] = (256.0, 256.0),
+    *,
+    px_per_um: float = 1.0,
+    thickness_um: float = 60.0,
+    rete_amplitude_um: float = 15.0,
+    rete_wavelength_um: float = 128.0,
+    glass_um: float = 40.0,
+    seed: int = 0,
+) -> HistologyPhantom:
+    """H&E-like skin section: glass on top, a haematoxylin-rich epidermis, a pink dermis below.
+
+    The epidermis' lower border (dermal–epidermal junction) undulates like rete ridges:
+    thickness(x) = ``thickness_um`` + ``rete_amplitude_um`` sin(2 pi x / ``rete_wavelength_um``),
+    measured vertically (the skin surface is horizontal up to a gentle ±2 µm undulation).
+
+    Truth: ``thickness_mean_um`` and ``thickness_sd_um`` of the rendered per-column thickness,
+    ``interdigitation_index`` (junction length / straight length), ``epidermis`` (bool mask).
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = (int(round(s * px_per_um)) for s in size_um)
+    x_um = (np.arange(cols) + 0.5) / px_per_um
+    surface_um = glass_um + 2.0 * np.sin(2 * np.pi * x_um / (size_um[1] * 1.3) + 0.7)
+    thick_um = thickness_um + rete_amplitude_um * np.sin(2 * np.pi * x_um / rete_wavelength_um)
+    y_um = (np.arange(rows)[:, None] + 0.5) / px_per_um
+    glass = y_um < surface_um[None, :]
+    epidermis = (~glass) & (y_um < (surface_um + thick_um)[None, :])
+    dermis = ~(glass | epidermis)
+
+    # Dermal collagen: random fibres, widths ~2 µm.
+    n = int(rows * cols / (600 * px_per_um**2))
+    centres = rng.uniform([0, 0], [rows, cols], size=(n, 2))
+    coll = fibre_density(
+        (rows, cols),
+        centres,
+        rng.uniform(0, 180, n),
+        rng.uniform(20, 60, n) * px_per_um,
+        np.full(n, 2.0 * px_per_um),
+    )
+    # Keratinocyte nuclei: dense dark dots in the epidermis; sparse fibroblast nuclei in the dermis.
+    nuclei = np.zeros((rows, cols))
+    dots = rng.random((rows, cols))
+    nuclei[epidermis & (dots < 0.02 / px_per_um**2)] = 1
+    nuclei[dermis & (dots < 0.0008 / px_per_um**2)] = 1
+    nuclei = np.clip(ndi.gaussian_filter(nuclei, 1.6 * px_per_um) * 12 * px_per_um**2, 0, 1)
+    haem = 0.45 * epidermis + 0.06 * dermis + 0.9 * nuclei
+    eosin = 0.3 * epidermis + (0.35 + 0.6 * coll) * dermis
+    rgb = _render((rows, cols), {"haematoxylin": haem, "eosin": eosin})
+    rgb[glass] = (0.96, 0.96, 0.95)
+    rgb = np.clip(rgb + 0.01 * rng.standard_normal(rgb.shape), 0, 1)
+
+    depth_px = epidermis.sum(axis=0)
+    thickness = depth_px / px_per_um
+    dej_um = surface_um + thick_um
+    dej_len = np.sum(np.hypot(np.diff(x_um), np.diff(dej_um)))
+    truth = {
+        "thickness_mean_um": float(thickness.mean()),
+        "thickness_sd_um": float(thickness.std()),
+        "interdigitation_index": float(dej_len / (x_um[-1] - x_um[0])),
+        "epidermis": epidermis,
+        "glass": glass,
+        "px_per_mm": px_per_um * 1000.0,
+    }
+    return HistologyPhantom(rgb, coll * dermis, truth)
+
+
+def psr_section(
+    shape: tuple[int, int] = (384, 384),
+    *,
+    density: float = 0.4,
+    glass_fraction: float = 0.12,
+    seed: int = 0,
+) -> np.ndarray:
+    """A small, realistic-looking picrosirius-red dermis image; ``density`` sets the collagen amount.
+
+    Wavy collagen bundles in a loose basket-weave on picric-yellow tissue, with a strip of glass
+    along the top edge (``glass_fraction`` of the rows, 0 for none). ``density`` in [0, 1] is roughly
+    the fraction of tissue covered by collagen (the number of bundles scales with it), so a series
+    generated with growing ``density`` shows collagen getting denser after treatment.
+    """
+    if not 0.0 <= density <= 1.0:
+        raise ValueError(f"density must be in [0, 1], got {density}")
+    rng = np.random.default_rng(seed)
+    rows, cols = shape
+    canvas = np.zeros(shape)
+    # Each bundle covers about length * width px; draw until the target coverage is met.
+    target = density * rows * cols
+    covered = 0.0
+    main_angle = rng.uniform(0, 180)
+    while covered < target and density > 0:
+        ln = rng.uniform(40, 140)
+        w = rng.uniform(2.5, 7.0)
+        angle = main_angle + rng.normal(0, 35)
+        start = rng.uniform([0, 0], [rows, cols])
+        n_pts = max(int(ln / 6), 3)
+        turns = np.cumsum(rng.normal(0, 8, n_pts))
+        steps = np.array([_direction(angle + t) for t in turns]) * (ln / n_pts)
+        pts = start + np.vstack([np.zeros(2), np.cumsum(steps, axis=0)])
+        _draw_polyline(canvas, pts, w)
+        covered += ln * w * 0.8
+        if covered >= rows * cols:
+            break
+    glass = np.zeros(shape, dtype=bool)
+    glass_rows = int(round(glass_fraction * rows))
+    if glass_rows:
+        edge = glass_rows + 4 * np.sin(np.arange(cols) / 23.0 + rng.uniform(0, 6))
+        glass = np.arange(rows)[:, None] < edge[None, :]
+        canvas[glass] = 0
+    return stained_section(canvas, stain="psr", seed=seed + 7, glass=glass, noise=0.015)
