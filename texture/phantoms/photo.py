@@ -1,0 +1,314 @@
+"""Synthetic close-up skin photos with known pores, brown spots and fine lines.
+
+Geometry is laid out in millimetres from ``seed`` alone, so the same skin can be rendered at any
+``px_per_mm``, exposure or noise, and a treatment series (pores shrink with ``pore_scale``, spots fade
+with ``spot_strength``) keeps every feature in place. Features never overlap (each is kept clear of the
+others by a margin), so their count, sizes and lengths are known exactly.
+
+Image formation, in linear sRGB reflectance: a uniform skin colour (given in CIELAB), times a smooth
+illumination field (a linear gradient plus a dome, like a cheek lit from one side), times each feature's
+transmittance (pores and lines: grey darkening; spots: a brown filter absorbing blue most, as melanin
+does), times ``exposure``; then the sRGB curve, Gaussian sensor noise and 8-bit quantisation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from skimage.color import lab2rgb, rgb2lab
+
+__all__ = ["SkinPhantom", "render_skin"]
+
+# Linear-RGB transmittance of a full-strength spot: melanin absorbs blue > green > red.
+_SPOT_TRANSMITTANCE = np.array([0.62, 0.48, 0.38])
+_OCCUPANCY_CELLS_PER_MM = 20.0
+
+
+@dataclass(frozen=True)
+class SkinPhantom:
+    """A rendered phantom and its truth (positions in mm, x right, y down, from the top-left corner).
+
+    Attributes
+    ----------
+    rgb : ndarray, float32 (rows, cols, 3)
+        sRGB in [0, 1].
+    px_per_mm : float
+    pores : ndarray (n, 3)
+        x_mm, y_mm, diameter_mm of every pore as rendered (after ``pore_scale``).
+    spots : ndarray (n, 3)
+        x_mm, y_mm, diameter_mm of every spot.
+    lines : tuple of ndarray (k, 2)
+        Centre lines of the fine lines, x_mm, y_mm, sampled every 0.05 mm.
+    line_width_mm : float
+    truth : dict
+        ``pore_count``, ``pore_mean_diameter_mm``, ``pore_density_per_cm2``, ``pore_area_fraction``,
+        ``spot_count``, ``spot_area_fraction``, ``wrinkle_count``, ``wrinkle_length_mm_per_cm2``,
+        ``wrinkle_mean_width_mm``, ``skin_ita_deg`` (ITA of the median pixel of the rendered skin without
+        features or noise), ``area_cm2``.
+    """
+
+    rgb: np.ndarray
+    px_per_mm: float
+    pores: np.ndarray
+    spots: np.ndarray
+    lines: tuple[np.ndarray, ...]
+    line_width_mm: float
+    truth: dict[str, float] = field(default_factory=dict)
+
+
+class _Occupancy:
+    """A coarse raster of the skin in mm, marking where features (plus their margins) already are."""
+
+    def __init__(self, width_mm: float, height_mm: float):
+        self.scale = _OCCUPANCY_CELLS_PER_MM
+        self.grid = np.zeros(
+            (int(np.ceil(height_mm * self.scale)) + 1, int(np.ceil(width_mm * self.scale)) + 1),
+            np.uint8,
+        )
+
+    def _disc_window(self, x: float, y: float, r: float):
+        s = self.scale
+        r0, r1 = int((y - r) * s), int(np.ceil((y + r) * s)) + 1
+        c0, c1 = int((x - r) * s), int(np.ceil((x + r) * s)) + 1
+        r0, c0 = max(r0, 0), max(c0, 0)
+        rr, cc = np.mgrid[r0:r1, c0:c1]
+        inside = (rr / s - y) ** 2 + (cc / s - x) ** 2 <= r * r
+        return (slice(r0, r1), slice(c0, c1)), inside
+
+    def disc_free(self, x: float, y: float, r: float) -> bool:
+        window, inside = self._disc_window(x, y, r)
+        region = self.grid[window]
+        return not region[inside[: region.shape[0], : region.shape[1]]].any()
+
+    def mark_disc(self, x: float, y: float, r: float) -> None:
+        window, inside = self._disc_window(x, y, r)
+        region = self.grid[window]
+        region[inside[: region.shape[0], : region.shape[1]]] = 1
+
+    def _polyline(self, points_mm: np.ndarray, width_mm: float) -> np.ndarray:
+        canvas = np.zeros_like(self.grid)
+        pts = np.round(points_mm * self.scale * 16).astype(np.int32).reshape(-1, 1, 2)
+        thickness = max(1, int(round(width_mm * self.scale)))
+        cv2.polylines(canvas, [pts], False, 1, thickness=thickness, shift=4)
+        return canvas.astype(bool)
+
+    def polyline_free(self, points_mm: np.ndarray, width_mm: float) -> bool:
+        return not (self.grid[self._polyline(points_mm, width_mm)]).any()
+
+    def mark_polyline(self, points_mm: np.ndarray, width_mm: float) -> None:
+        self.grid[self._polyline(points_mm, width_mm)] = 1
+
+
+def _arc(rng: np.random.Generator, length_mm: float, width_mm: float, height_mm: float) -> np.ndarray:
+    radius = rng.uniform(12.0, 40.0)
+    start = rng.uniform(0, 2 * np.pi)
+    direction = rng.choice([-1.0, 1.0])
+    centre = rng.uniform((0, 0), (width_mm, height_mm))
+    n = max(2, int(np.ceil(length_mm / 0.05)) + 1)
+    phi = start + direction * np.linspace(0.0, length_mm / radius, n)
+    return np.column_stack([centre[0] + radius * np.cos(phi), centre[1] + radius * np.sin(phi)])
+
+
+def _skin_linear(skin_lab: tuple[float, float, float]) -> np.ndarray:
+    srgb = lab2rgb(np.asarray(skin_lab, dtype=float).reshape(1, 1, 3)).reshape(3)
+    return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+
+
+def _illumination(rows: int, cols: int, shading: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng([seed, 99])
+    angle = rng.uniform(0, 2 * np.pi)
+    y, x = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    u = ((x - cols / 2) * np.cos(angle) + (y - rows / 2) * np.sin(angle)) / (max(rows, cols) / 2)
+    r2 = ((x - cols / 2) / (cols / 2)) ** 2 + ((y - rows / 2) / (rows / 2)) ** 2
+    return (1.0 + shading * (0.7 * u + 0.3 * (1.0 - r2))).astype(np.float32)
+
+
+def _disc_alpha(dist_px: np.ndarray, radius_px: float, ramp_px: float) -> np.ndarray:
+    # Linear ramp centred on the edge: half coverage exactly at the nominal radius.
+    return np.clip((radius_px - dist_px) / ramp_px + 0.5, 0.0, 1.0)
+
+
+def _segment_distance(px: np.ndarray, py: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    d2 = np.full(px.shape, np.inf, dtype=np.float64)
+    for (x0, y0), (x1, y1) in zip(pts[:-1], pts[1:], strict=True):
+        vx, vy = x1 - x0, y1 - y0
+        t = np.clip(((px - x0) * vx + (py - y0) * vy) / max(vx * vx + vy * vy, 1e-12), 0.0, 1.0)
+        d2 = np.minimum(d2, (px - x0 - t * vx) ** 2 + (py - y0 - t * vy) ** 2)
+    return np.sqrt(d2)
+
+
+def render_skin(
+    *,
+    size_mm: tuple[float, float] = (20.0, 20.0),
+    px_per_mm: float = 25.0,
+    seed: int = 0,
+    pore_density_per_cm2: float = 60.0,
+    pore_diameter_mm: tuple[float, float] = (0.2, 0.6),
+    pore_scale: float = 1.0,
+    pore_depth: float = 0.5,
+    n_spots: int = 0,
+    spot_diameter_mm: tuple[float, float] = (1.0, 4.0),
+    spot_strength: float = 1.0,
+    n_lines: int = 0,
+    line_length_mm: tuple[float, float] = (6.0, 12.0),
+    line_width_mm: float = 0.15,
+    line_depth: float = 0.4,
+    skin_lab: tuple[float, float, float] = (65.0, 12.0, 17.0),
+    shading: float = 0.25,
+    exposure: float = 1.0,
+    noise_sd: float = 0.01,
+    noise_seed: int | None = None,
+) -> SkinPhantom:
+    """Render a close-up skin photo with known features.
+
+    Parameters
+    ----------
+    size_mm : (width, height)
+        Field of view in mm; the image is ``round(size * px_per_mm)`` pixels.
+    px_per_mm : float
+        Rendering scale; the geometry in mm does not depend on it.
+    seed : int
+        Geometry (feature positions, sizes, illumination direction).
+    pore_density_per_cm2, pore_diameter_mm, pore_scale, pore_depth :
+        Pores are discs with diameters uniform in ``pore_diameter_mm`` times ``pore_scale``; their centres
+        do not move with ``pore_scale``. ``pore_depth``: fraction of light lost at the pore's floor.
+    n_spots, spot_diameter_mm, spot_strength :
+        Round brown spots; ``spot_strength`` scales their optical density (0 = gone).
+    n_lines, line_length_mm, line_width_mm, line_depth :
+        Circular-arc fine lines (radius 12-40 mm) of the given width (flat floor, 1 px edges).
+    skin_lab : (L*, a*, b*)
+        Skin colour under unit illumination.
+    shading : float
+        Illumination varies by about +-``shading`` across the field.
+    exposure : float
+        Multiplies the light (1.03 = a 3 % brighter flash).
+    noise_sd : float
+        Sensor noise, standard deviation in sRGB units, drawn from ``noise_seed`` (default ``seed``).
+    """
+    if px_per_mm <= 0 or min(size_mm) <= 0:
+        raise ValueError("px_per_mm and size_mm must be positive")
+    width_mm, height_mm = map(float, size_mm)
+    cols, rows = int(round(width_mm * px_per_mm)), int(round(height_mm * px_per_mm))
+    occupancy = _Occupancy(width_mm, height_mm)
+    edge = 1.0
+
+    # Lines first (the longest features are hardest to place), then spots, then pores; each family has
+    # its own random stream so that adding spots does not move the pores.
+    rng = np.random.default_rng([seed, 1])
+    lines: list[np.ndarray] = []
+    for _ in range(50 * max(n_lines, 1)):
+        if len(lines) >= n_lines:
+            break
+        pts = _arc(rng, rng.uniform(*line_length_mm), width_mm, height_mm)
+        if (pts.min(axis=0) < edge).any() or (pts[:, 0] > width_mm - edge).any():
+            continue
+        if (pts[:, 1] > height_mm - edge).any():
+            continue
+        if occupancy.polyline_free(pts, line_width_mm + 2.0):
+            occupancy.mark_polyline(pts, line_width_mm + 2.0)
+            lines.append(pts)
+    if len(lines) < n_lines:
+        raise ValueError(f"could place only {len(lines)} of {n_lines} lines in {size_mm} mm")
+
+    rng = np.random.default_rng([seed, 2])
+    spots: list[tuple[float, float, float]] = []
+    for _ in range(200 * max(n_spots, 1)):
+        if len(spots) >= n_spots:
+            break
+        d = rng.uniform(*spot_diameter_mm)
+        x, y = (
+            rng.uniform(edge + d / 2, width_mm - edge - d / 2),
+            rng.uniform(edge + d / 2, height_mm - edge - d / 2),
+        )
+        if occupancy.disc_free(x, y, d / 2 + 1.0):
+            occupancy.mark_disc(x, y, d / 2 + 0.5)
+            spots.append((x, y, d))
+    if len(spots) < n_spots:
+        raise ValueError(f"could place only {len(spots)} of {n_spots} spots in {size_mm} mm")
+
+    rng = np.random.default_rng([seed, 3])
+    area_cm2 = width_mm * height_mm / 100.0
+    n_pores = int(round(pore_density_per_cm2 * area_cm2))
+    pores: list[tuple[float, float, float]] = []
+    for _ in range(30 * max(n_pores, 1)):
+        if len(pores) >= n_pores:
+            break
+        d = rng.uniform(*pore_diameter_mm)
+        x, y = rng.uniform(0.5, width_mm - 0.5), rng.uniform(0.5, height_mm - 0.5)
+        if occupancy.disc_free(x, y, d / 2 + 0.25):
+            occupancy.mark_disc(x, y, d / 2 + 0.05)
+            pores.append((x, y, d))
+    pores_arr = np.array(pores, dtype=float).reshape(-1, 3)
+    pores_arr[:, 2] *= pore_scale
+    spots_arr = np.array(spots, dtype=float).reshape(-1, 3)
+
+    # Image formation in linear reflectance.
+    skin = _skin_linear(skin_lab).astype(np.float32)
+    light = _illumination(rows, cols, shading, seed) * np.float32(exposure)
+    clean = light[..., None] * skin
+    factor = np.ones((rows, cols, 3), np.float32)
+    s = float(px_per_mm)
+
+    def window(x_mm: float, y_mm: float, r_mm: float):
+        c0, c1 = max(int((x_mm - r_mm) * s) - 2, 0), min(int((x_mm + r_mm) * s) + 3, cols)
+        r0, r1 = max(int((y_mm - r_mm) * s) - 2, 0), min(int((y_mm + r_mm) * s) + 3, rows)
+        yy, xx = np.mgrid[r0:r1, c0:c1].astype(np.float64) + 0.5  # pixel centres
+        return (slice(r0, r1), slice(c0, c1)), xx, yy
+
+    for x, y, d in pores_arr:
+        win, xx, yy = window(x, y, d / 2)
+        alpha = _disc_alpha(np.hypot(xx - x * s, yy - y * s), d / 2 * s, 1.0)
+        factor[win] *= (1.0 - pore_depth * alpha)[..., None].astype(np.float32)
+    spot_ramp_px = max(1.0, 0.2 * s)
+    for x, y, d in spots_arr:
+        win, xx, yy = window(x, y, d / 2 + 0.2)
+        alpha = _disc_alpha(np.hypot(xx - x * s, yy - y * s), d / 2 * s, spot_ramp_px)
+        trans = _SPOT_TRANSMITTANCE[None, None, :] ** (spot_strength * alpha[..., None])
+        factor[win] *= trans.astype(np.float32)
+    for pts in lines:
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        centre, half = (lo + hi) / 2, (hi - lo) / 2 + line_width_mm
+        win, xx, yy = window(centre[0], centre[1], float(half.max()))
+        # Chords every ~0.25 mm deviate from the arc (radius >= 12 mm) by < 1 um.
+        coarse = np.vstack([pts[::5], pts[-1:]]) if len(pts) > 6 else pts
+        alpha = _disc_alpha(_segment_distance(xx, yy, coarse * s), line_width_mm / 2 * s, 1.0)
+        factor[win] *= (1.0 - line_depth * alpha)[..., None].astype(np.float32)
+
+    linear = clean * factor
+    srgb = np.where(
+        linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(np.maximum(linear, 0), 1 / 2.4) - 0.055
+    )
+    noise_rng = np.random.default_rng([seed if noise_seed is None else noise_seed, 7])
+    srgb = srgb + noise_rng.normal(0.0, noise_sd, srgb.shape).astype(np.float32)
+    rgb = (np.round(np.clip(srgb, 0.0, 1.0) * 255.0) / 255.0).astype(np.float32)
+
+    # Truth: ITA of the median pixel of the feature-free, noise-free skin (the illumination varies).
+    clean_srgb = 1.055 * np.power(clean[:: max(1, rows // 200), :: max(1, cols // 200)], 1 / 2.4) - 0.055
+    clean_lab = rgb2lab(np.clip(clean_srgb, 0, 1).astype(np.float64))
+    med_l, med_b = np.median(clean_lab[..., 0]), np.median(clean_lab[..., 2])
+    line_lengths = [float(np.sum(np.hypot(*np.diff(p, axis=0).T))) for p in lines]
+    field_mm2 = cols * rows / s**2
+    truth = {
+        "area_cm2": field_mm2 / 100.0,
+        "pore_count": float(len(pores_arr)),
+        "pore_mean_diameter_mm": float(pores_arr[:, 2].mean()) if len(pores_arr) else float("nan"),
+        "pore_density_per_cm2": len(pores_arr) / (field_mm2 / 100.0),
+        "pore_area_fraction": float(np.sum(np.pi * pores_arr[:, 2] ** 2 / 4) / field_mm2),
+        "spot_count": float(len(spots_arr)),
+        "spot_area_fraction": float(np.sum(np.pi * spots_arr[:, 2] ** 2 / 4) / field_mm2),
+        "wrinkle_count": float(len(lines)),
+        "wrinkle_length_mm_per_cm2": sum(line_lengths) / (field_mm2 / 100.0),
+        "wrinkle_mean_width_mm": float(line_width_mm) if lines else float("nan"),
+        "skin_ita_deg": float(np.degrees(np.arctan2(med_l - 50.0, med_b))),
+    }
+    return SkinPhantom(
+        rgb=rgb,
+        px_per_mm=float(px_per_mm),
+        pores=pores_arr,
+        spots=spots_arr,
+        lines=tuple(lines),
+        line_width_mm=float(line_width_mm),
+        truth=truth,
+    )
