@@ -162,9 +162,14 @@ def resolve_backend(settings: Settings) -> tuple[str, int]:
     return backend, workers
 
 
-def _serial(tasks: list[Task], settings: Settings) -> Iterator[tuple[Task, Outcome | TaskError]]:
+TaskFunction = Callable[[Task, Settings], "Outcome | TaskError"]
+
+
+def _serial(
+    tasks: list[Task], settings: Settings, fn: TaskFunction
+) -> Iterator[tuple[Task, Outcome | TaskError]]:
     for task in tasks:
-        yield task, run_task(task, settings)
+        yield task, fn(task, settings)
 
 
 def _process_context() -> multiprocessing.context.BaseContext:
@@ -194,13 +199,13 @@ def _crashed(task: Task, exc: BaseException) -> TaskError:
 
 
 def _processes(
-    tasks: list[Task], settings: Settings, workers: int
+    tasks: list[Task], settings: Settings, workers: int, fn: TaskFunction
 ) -> Iterator[tuple[Task, Outcome | TaskError]]:
     ctx = _process_context()
     pending = list(tasks)
     suspects: list[Task] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
-        futures = {pool.submit(run_task, t, settings): t for t in pending}
+        futures = {pool.submit(fn, t, settings): t for t in pending}
         while futures:
             done, _ = wait(futures, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -218,13 +223,13 @@ def _processes(
     for task in suspects:
         with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_worker_init) as solo:
             try:
-                yield task, solo.submit(run_task, task, settings).result()
+                yield task, solo.submit(fn, task, settings).result()
             except BrokenProcessPool as exc:
                 yield task, _crashed(task, exc)
 
 
 def _dask(
-    tasks: list[Task], settings: Settings, workers: int, scheduler: str | None
+    tasks: list[Task], settings: Settings, workers: int, scheduler: str | None, fn: TaskFunction
 ) -> Iterator[tuple[Task, Outcome | TaskError]]:
     try:
         from distributed import Client, LocalCluster, as_completed
@@ -245,7 +250,7 @@ def _dask(
             )
             client = stack.enter_context(Client(cluster))
         client.run(_worker_init)
-        futures = {client.submit(run_task, t, settings, pure=False): t for t in tasks}
+        futures = {client.submit(fn, t, settings, pure=False): t for t in tasks}
         for fut in as_completed(list(futures)):
             task = futures.pop(fut)
             try:
@@ -261,10 +266,13 @@ def run_tasks(
     *,
     cache: ResultCache | None = None,
     on_result: Callable[[Task, Outcome | TaskError, bool], None] | None = None,
+    task_function: TaskFunction = run_task,
 ) -> Iterator[tuple[Task, Outcome | TaskError]]:
     """Run tasks on the configured backend, serving cached outcomes first; yields as they finish.
 
     ``on_result(task, result, from_cache)`` is called for each, e.g. to advance a progress bar.
+    ``task_function`` must be importable by worker processes (a module-level function); it exists so
+    tests can stand in a worker that crashes.
     """
     todo: list[Task] = []
     for task in tasks:
@@ -280,11 +288,11 @@ def run_tasks(
     backend, workers = resolve_backend(settings)
     workers = min(workers, len(todo))
     if backend == "serial" or (backend == "processes" and workers == 1):
-        stream = _serial(todo, settings)
+        stream = _serial(todo, settings, task_function)
     elif backend == "processes":
-        stream = _processes(todo, settings, workers)
+        stream = _processes(todo, settings, workers, task_function)
     else:
-        stream = _dask(todo, settings, workers, settings.scheduler)
+        stream = _dask(todo, settings, workers, settings.scheduler, task_function)
     for task, result in stream:
         if cache is not None and isinstance(result, Outcome):
             cache.put(task, result)

@@ -71,8 +71,12 @@ class Settings:
         def bad(key: str, why: str) -> MetadataError:
             return MetadataError(f"{where}: '{key}' {why}")
 
-        if self.px_per_mm is not None and not (float(self.px_per_mm) > 0):
-            raise bad("px_per_mm", f"must be a positive number, got {self.px_per_mm!r}")
+        if self.px_per_mm is not None:
+            if isinstance(self.px_per_mm, bool) or not isinstance(self.px_per_mm, (int, float)):
+                raise bad("px_per_mm", f"must be a positive number, got {self.px_per_mm!r}")
+            if not self.px_per_mm > 0:
+                raise bad("px_per_mm", f"must be a positive number, got {self.px_per_mm!r}")
+            self.px_per_mm = float(self.px_per_mm)  # 20 and 20.0 must give the same cache key
         if self.pattern is not None:
             compile_pattern(self.pattern)
         if self.backend not in (*BACKENDS, "auto"):
