@@ -102,12 +102,17 @@ class _Occupancy:
 
 
 def _arc(rng: np.random.Generator, length_mm: float, width_mm: float, height_mm: float) -> np.ndarray:
+    """A circular arc of the given length whose midpoint is uniform in the field."""
     radius = rng.uniform(12.0, 40.0)
-    start = rng.uniform(0, 2 * np.pi)
-    direction = rng.choice([-1.0, 1.0])
-    centre = rng.uniform((0, 0), (width_mm, height_mm))
+    heading = rng.uniform(0, np.pi)
+    bend = rng.choice([-1.0, 1.0])
+    mid = rng.uniform((0, 0), (width_mm, height_mm))
+    normal = bend * np.array([-np.sin(heading), np.cos(heading)])
+    centre = mid + radius * normal
+    mid_angle = np.arctan2(mid[1] - centre[1], mid[0] - centre[0])
     n = max(2, int(np.ceil(length_mm / 0.05)) + 1)
-    phi = start + direction * np.linspace(0.0, length_mm / radius, n)
+    half = length_mm / radius / 2
+    phi = mid_angle + np.linspace(-half, half, n)
     return np.column_stack([centre[0] + radius * np.cos(phi), centre[1] + radius * np.sin(phi)])
 
 
@@ -198,7 +203,7 @@ def render_skin(
     # its own random stream so that adding spots does not move the pores.
     rng = np.random.default_rng([seed, 1])
     lines: list[np.ndarray] = []
-    for _ in range(50 * max(n_lines, 1)):
+    for _ in range(300 * max(n_lines, 1)):
         if len(lines) >= n_lines:
             break
         pts = _arc(rng, rng.uniform(*line_length_mm), width_mm, height_mm)
