@@ -188,6 +188,8 @@ class ChartDetection:
         white corner.
     chart_mask : ndarray of bool (rows, cols)
         Pixels covered by the chart (patches and frame): exclude them from skin measurements.
+    outline : ndarray (4, 2)
+        The polygon (x, y) filled to make ``chart_mask`` (``corners`` widened by 15 % for the frame).
     method : str
         ``"mcc"`` (OpenCV's Macbeth chart detector), ``"grid"`` (this module's fallback) or ``"corners"``
         (corners given by the user).
@@ -198,6 +200,7 @@ class ChartDetection:
     corners: np.ndarray
     chart_mask: np.ndarray
     method: str
+    outline: np.ndarray
 
 
 def _sample_patches(rgb: np.ndarray, polygons: np.ndarray, *, shrink: float = 0.5) -> np.ndarray:
@@ -222,11 +225,14 @@ def _sample_patches(rgb: np.ndarray, polygons: np.ndarray, *, shrink: float = 0.
     return linear_to_srgb(out)
 
 
-def _chart_mask(shape: tuple[int, int], corners: np.ndarray, *, margin: float) -> np.ndarray:
+def _outline(corners: np.ndarray, *, margin: float = 0.15) -> np.ndarray:
     centre = corners.mean(axis=0)
-    outer = centre + (1.0 + margin) * (corners - centre)
+    return centre + (1.0 + margin) * (corners - centre)
+
+
+def _chart_mask(shape: tuple[int, int], outline: np.ndarray) -> np.ndarray:
     mask = np.zeros(shape, np.uint8)
-    cv2.fillConvexPoly(mask, np.round(outer * 16).astype(np.int32), 1, shift=4)
+    cv2.fillConvexPoly(mask, np.round(outline * 16).astype(np.int32), 1, shift=4)
     return mask.astype(bool)
 
 
@@ -278,7 +284,8 @@ def chart_from_corners(rgb: np.ndarray, corners: np.ndarray) -> ChartDetection:
         patch_rgb=_sample_patches(rgb, polygons),
         patch_centers=polygons.mean(axis=1),
         corners=corners,
-        chart_mask=_chart_mask(rgb.shape[:2], corners, margin=0.15),
+        chart_mask=_chart_mask(rgb.shape[:2], _outline(corners)),
+        outline=_outline(corners),
         method="corners",
     )
 
@@ -321,7 +328,8 @@ def _detect_mcc(rgb: np.ndarray) -> ChartDetection | None:
             patch_rgb=_sample_patches(rgb, polygons),
             patch_centers=centres,
             corners=corners,
-            chart_mask=_chart_mask(rgb.shape[:2], corners, margin=0.15),
+            chart_mask=_chart_mask(rgb.shape[:2], _outline(corners)),
+            outline=_outline(corners),
             method="mcc",
         )
     return None
@@ -633,7 +641,8 @@ def _detect_grid(rgb: np.ndarray, *, work_size: int = 800) -> ChartDetection | N
                     patch_rgb=patch_rgb,
                     patch_centers=polygons.mean(axis=1),
                     corners=corners,
-                    chart_mask=_chart_mask((rows, cols), corners, margin=0.15),
+                    chart_mask=_chart_mask((rows, cols), _outline(corners)),
+                    outline=_outline(corners),
                     method="grid",
                 ),
             )

@@ -79,22 +79,26 @@ class Registration:
         return float(np.sqrt(abs(np.linalg.det(self.matrix[:, :2]))))
 
 
-def _to_grey(image: np.ndarray, name: str) -> np.ndarray:
+def _check_image(image: np.ndarray, name: str) -> np.ndarray:
     arr = np.asarray(image)
-    if arr.ndim == 3 and arr.shape[2] == 3:
-        pass
-    elif arr.ndim != 2:
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)):
         raise ValueError(f"{name} must be grey (rows, cols) or RGB (rows, cols, 3), got shape {arr.shape}")
     if min(arr.shape[:2]) < 16:
         raise ValueError(f"{name} is too small to register (shape {arr.shape})")
     if arr.dtype.kind not in "fiub":
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
+    arr = arr.astype(np.float32, copy=False)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite values")
-    if arr.ndim == 3:
-        return (rgb2lab(np.clip(arr, 0.0, 1.0))[..., 0] / 100.0).astype(np.float32)
-    return arr.astype(np.float32)
+    return arr
+
+
+def _grey_at(image: np.ndarray, scale: float) -> np.ndarray:
+    """Downscale first (cheap on a 12-megapixel photo), then take L* / 100 of RGB; grey stays as is."""
+    small = _resize(image, scale)
+    if small.ndim == 3:
+        return (rgb2lab(np.clip(small, 0.0, 1.0))[..., 0] / 100.0).astype(np.float32)
+    return small.astype(np.float32)
 
 
 def _scale_matrix(s: float) -> np.ndarray:
@@ -150,10 +154,11 @@ def register_to_baseline(
     baseline: np.ndarray,
     *,
     mask: np.ndarray | None = None,
-    max_features: int = 4000,
+    max_features: int = 2000,
     refine: bool = True,
     detector: str = "sift",
     work_size: int = 1024,
+    ecc_size: int = 512,
     min_inliers: int = 20,
     max_rotation_deg: float = 45.0,
     scale_range: tuple[float, float] = (0.5, 2.0),
@@ -179,7 +184,10 @@ def register_to_baseline(
         Refine the RANSAC transform by ECC.
     detector : {"sift", "orb"}
     work_size : int
-        Long side (pixels) of the working copies used for features and ECC.
+        Long side (pixels) of the working copies the keypoints are found on.
+    ecc_size : int
+        Long side (pixels) of the coarser copies ECC refines on (it is the slow step; its sub-pixel
+        precision at this scale is ample for photos a few thousand pixels wide).
     min_inliers : int
         Fewer RANSAC inliers than this is a failure (unrelated images give a handful by chance).
     max_rotation_deg : float
@@ -198,14 +206,14 @@ def register_to_baseline(
     """
     if detector not in ("sift", "orb"):
         raise ValueError(f"detector must be 'sift' or 'orb', got {detector!r}")
-    grey_m = _to_grey(moving, "moving")
-    grey_b = _to_grey(baseline, "baseline")
-    base_mask = None if mask is None else check_mask(mask, grey_b.shape)
+    image_m = _check_image(moving, "moving")
+    image_b = _check_image(baseline, "baseline")
+    base_mask = None if mask is None else check_mask(mask, image_b.shape[:2])
     if base_mask is not None and not base_mask.any():
         raise ValueError("mask selects no pixels")
-    s_m = min(1.0, work_size / max(grey_m.shape))
-    s_b = min(1.0, work_size / max(grey_b.shape))
-    work_m, work_b = _resize(grey_m, s_m), _resize(grey_b, s_b)
+    s_m = min(1.0, work_size / max(image_m.shape[:2]))
+    s_b = min(1.0, work_size / max(image_b.shape[:2]))
+    work_m, work_b = _grey_at(image_m, s_m), _grey_at(image_b, s_b)
     work_mask = None
     if base_mask is not None:
         work_mask = _resize(base_mask.astype(np.uint8), s_b, cv2.INTER_NEAREST).astype(bool)
@@ -260,30 +268,33 @@ def register_to_baseline(
     final_matrix, notes, ecc_rho, moved = feature_matrix, [], float("nan"), 0.0
     if refine:
         if max_refinement_px is None:
-            max_refinement_px = max(3.0, 0.02 * float(np.hypot(*grey_b.shape)))
+            max_refinement_px = max(3.0, 0.02 * float(np.hypot(*image_b.shape[:2])))
+        e_m = min(1.0, ecc_size / max(image_m.shape[:2]))
+        e_b = min(1.0, ecc_size / max(image_b.shape[:2]))
+        ecc_m, ecc_b = _grey_at(image_m, e_m), _grey_at(image_b, e_b)
+        template_mask = np.ones(ecc_b.shape, np.uint8)
+        if base_mask is not None:
+            template_mask = _resize(base_mask.astype(np.uint8), e_b, cv2.INTER_NEAREST)
         try:
             # ECC's warp maps template (baseline) coordinates to input (moving) coordinates.
-            init = _scale_matrix(s_m) @ np.linalg.inv(_h(feature_matrix)) @ np.linalg.inv(_scale_matrix(s_b))
-            init = init[:2].astype(np.float32)
-            template_mask = (
-                np.ones(work_b.shape, np.uint8) if work_mask is None else work_mask.astype(np.uint8)
-            )
-            criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-6)
+            init = _scale_matrix(e_m) @ np.linalg.inv(_h(feature_matrix)) @ np.linalg.inv(_scale_matrix(e_b))
+            # The start is already within a pixel or so: a few dozen iterations converge.
+            criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 60, 1e-5)
             ecc_rho, warp = cv2.findTransformECCWithMask(
-                work_b,
-                work_m,
+                ecc_b,
+                ecc_m,
                 template_mask,
-                np.ones(work_m.shape, np.uint8),
-                init,
+                np.ones(ecc_m.shape, np.uint8),
+                init[:2].astype(np.float32),
                 cv2.MOTION_AFFINE,
                 criteria,
                 5,
             )
             ecc_full = np.linalg.inv(
-                np.linalg.inv(_scale_matrix(s_m)) @ _h(warp.astype(np.float64)) @ _scale_matrix(s_b)
+                np.linalg.inv(_scale_matrix(e_m)) @ _h(warp.astype(np.float64)) @ _scale_matrix(e_b)
             )[:2]
             singular = np.linalg.svd(ecc_full[:, :2], compute_uv=False)
-            moved = _grid_rms(ecc_full, feature_matrix, grey_b.shape)
+            moved = _grid_rms(ecc_full, feature_matrix, image_b.shape[:2])
             if singular[0] / singular[1] > 1.1:
                 notes.append("ECC refinement rejected (shear: not a similarity)")
                 ecc_rho = float("nan")

@@ -1,0 +1,195 @@
+"""Registration against known truth: follow-ups made from one scene by known rotations, shifts, scales and
+exposure changes must be mapped back onto the baseline; unrelated images must fail loudly.
+
+The last tests exercise ``pipelines.alignment.align_series``, the pipeline wrapper of this module.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import io as skio
+
+from pipelines.alignment import align_series
+from texture.phantoms.colorchart import skin_background
+from texture.registration import (
+    Registration,
+    common_overlap,
+    register_to_baseline,
+    warp_to_baseline,
+)
+
+VIEW = 480  # side of the baseline / follow-up photos, px
+
+
+@pytest.fixture(scope="module")
+def scene() -> np.ndarray:
+    return skin_background((700, 700), seed=3, pore_density=0.003)
+
+
+def view(scene: np.ndarray, angle_deg: float = 0.0, shift=(0.0, 0.0), scale: float = 1.0, exposure=1.0):
+    """A VIEW x VIEW photo of ``scene``: content rotated ``angle_deg`` counter-clockwise on screen, scaled,
+    and the camera shifted by ``shift`` (x, y) scene pixels. Returns the photo and the 2x3 map
+    scene (x, y) -> photo (x, y)."""
+    th = np.radians(angle_deg)
+    # Counter-clockwise on screen with rows going down: x' = x cos + y sin, y' = -x sin + y cos.
+    rot = scale * np.array([[np.cos(th), np.sin(th)], [-np.sin(th), np.cos(th)]])
+    scene_centre = np.array([(scene.shape[1] - 1) / 2, (scene.shape[0] - 1) / 2]) + np.asarray(shift)
+    view_centre = np.array([(VIEW - 1) / 2, (VIEW - 1) / 2])
+    to_view = np.hstack([rot, (view_centre - rot @ scene_centre)[:, None]])
+    photo = cv2.warpAffine(scene, to_view, (VIEW, VIEW), flags=cv2.INTER_CUBIC)
+    # A brighter flash multiplies linear light: apply the gain on the linearised values.
+    linear = np.where(photo <= 0.04045, photo / 12.92, ((photo + 0.055) / 1.055) ** 2.4) * exposure
+    photo = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.clip(linear, 0, 1) ** (1 / 2.4) - 0.055)
+    return np.clip(photo, 0.0, 1.0), to_view
+
+
+def true_moving_to_baseline(to_baseline: np.ndarray, to_moving: np.ndarray) -> np.ndarray:
+    h = lambda m: np.vstack([m, [0, 0, 1]])  # noqa: E731
+    return (h(to_baseline) @ np.linalg.inv(h(to_moving)))[:2]
+
+
+def grid_error(estimate: np.ndarray, truth: np.ndarray) -> float:
+    """Largest displacement difference between two moving->baseline maps over the follow-up's pixels."""
+    ys, xs = np.meshgrid(np.linspace(0, VIEW - 1, 9), np.linspace(0, VIEW - 1, 9))
+    pts = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
+    return float(np.max(np.linalg.norm(estimate @ pts - truth @ pts, axis=0)))
+
+
+@pytest.mark.parametrize(
+    ("angle", "shift", "exposure"),
+    [(4.0, (15.0, -12.0), 1.04), (-3.0, (-18.0, 10.0), 0.96), (5.0, (12.0, 17.0), 1.0)],
+)
+def test_recovers_rotation_shift_under_exposure_change(scene, angle, shift, exposure):
+    baseline, to_b = view(scene)
+    moving, to_m = view(scene, angle, shift, exposure=exposure)
+    reg = register_to_baseline(moving, baseline)
+    truth = true_moving_to_baseline(to_b, to_m)
+    print(
+        f"\nrot {angle:+.1f} shift {shift} exp {exposure}: recovered rot {reg.rotation_deg:+.4f} deg, "
+        f"grid err {grid_error(reg.matrix, truth):.3f} px, error_px {reg.error_px:.3f}, "
+        f"inliers {reg.n_inliers}, ECC rho {reg.ecc_correlation:.3f}"
+    )
+    assert reg.success, reg.message
+    # The follow-up content was rotated +angle, so mapping it back is a rotation of -angle.
+    assert reg.rotation_deg == pytest.approx(-angle, abs=0.3)
+    centre = np.array([(VIEW - 1) / 2, (VIEW - 1) / 2, 1.0])
+    assert np.linalg.norm(reg.matrix @ centre - truth @ centre) < 1.0
+    assert grid_error(reg.matrix, truth) < 1.0
+    assert reg.error_px < 1.0
+    assert np.isfinite(reg.ecc_correlation)
+
+
+def test_features_alone_and_orb_also_meet_the_tolerance(scene):
+    baseline, to_b = view(scene)
+    moving, to_m = view(scene, 4.0, (15.0, -12.0), exposure=1.04)
+    truth = true_moving_to_baseline(to_b, to_m)
+    for kwargs in ({"refine": False}, {"detector": "orb"}):
+        reg = register_to_baseline(moving, baseline, **kwargs)
+        assert reg.success, (kwargs, reg.message)
+        assert reg.rotation_deg == pytest.approx(-4.0, abs=0.3), kwargs
+        assert grid_error(reg.matrix, truth) < 1.0, kwargs
+
+
+def test_recovers_scale_change(scene):
+    baseline, to_b = view(scene)
+    moving, to_m = view(scene, 2.0, (5.0, 5.0), scale=1.08)
+    reg = register_to_baseline(moving, baseline)
+    assert reg.success, reg.message
+    assert reg.scale == pytest.approx(1 / 1.08, rel=0.003)
+    assert grid_error(reg.matrix, true_moving_to_baseline(to_b, to_m)) < 1.0
+
+
+def test_grey_input_and_baseline_mask(scene):
+    baseline, to_b = view(scene)
+    moving, to_m = view(scene, -4.0, (10.0, 10.0))
+    mask = np.zeros(baseline.shape[:2], bool)
+    mask[:, : VIEW // 2] = True  # align on the left half only
+    reg = register_to_baseline(moving.mean(axis=2), baseline.mean(axis=2), mask=mask)
+    assert reg.success, reg.message
+    assert grid_error(reg.matrix, true_moving_to_baseline(to_b, to_m)) < 1.0
+
+
+def test_real_photo_rotated_and_shifted_is_registered(shared_data):
+    photo = skio.imread(shared_data / "dermoscopy" / "ISIC_0000000.jpg")[..., :3] / 255.0
+    baseline, to_b = view(photo)
+    moving, to_m = view(photo, 3.5, (-14.0, 11.0), exposure=1.04)
+    reg = register_to_baseline(moving, baseline)
+    err = grid_error(reg.matrix, true_moving_to_baseline(to_b, to_m))
+    print(f"\nreal photo: rot {reg.rotation_deg:+.4f} (truth -3.5), grid err {err:.3f} px, {reg.message}")
+    assert reg.success, reg.message
+    assert reg.rotation_deg == pytest.approx(-3.5, abs=0.3)
+    assert err < 1.0
+
+
+def test_unrelated_images_fail_with_a_message(scene):
+    baseline, _ = view(scene)
+    noise = np.random.default_rng(0).random(baseline.shape)
+    other_skin = skin_background(baseline.shape[:2], seed=11, pore_density=0.003)
+    for moving in (noise, other_skin):
+        reg = register_to_baseline(moving, baseline)
+        assert not reg.success
+        assert "failed" in reg.message
+        with pytest.raises(ValueError, match="failed registration"):
+            warp_to_baseline(moving, reg, output_shape=baseline.shape)
+
+
+def test_flat_image_fails_without_crashing(scene):
+    baseline, _ = view(scene)
+    reg = register_to_baseline(np.full_like(baseline, 0.5), baseline)
+    assert not reg.success and "failed" in reg.message
+
+
+def test_bad_input_raises(scene):
+    baseline, _ = view(scene)
+    bad = baseline.copy()
+    bad[3, 3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        register_to_baseline(bad, baseline)
+    with pytest.raises(ValueError, match="no pixels"):
+        register_to_baseline(baseline, baseline, mask=np.zeros(baseline.shape[:2], bool))
+    with pytest.raises(ValueError, match="shape"):
+        register_to_baseline(baseline[..., :2], baseline)
+
+
+def test_warp_of_a_pure_shift_and_its_valid_mask():
+    rng = np.random.default_rng(1)
+    image = rng.random((40, 60, 3))
+    reg = Registration(np.array([[1.0, 0, 20], [0, 1.0, 0]]), 0.0, 100, True, "shift")
+    warped, valid = warp_to_baseline(image, reg, output_shape=(40, 60, 3))
+    assert warped.shape == (40, 60, 3)
+    np.testing.assert_allclose(warped[:, 20:], image[:, :40], atol=1e-12)
+    assert valid[:, 20:].all() and not valid[:, :20].any()
+    overlap = common_overlap(valid, margin_px=2)
+    # Eroded at the follow-up's edge (x = 20, 21) but not at the image border.
+    assert not overlap[:, :22].any() and overlap[:, 22:].all()
+    baseline_mask = np.zeros((40, 60), bool)
+    baseline_mask[10:30, :] = True
+    assert (common_overlap(valid, baseline_mask=baseline_mask, margin_px=0) == valid & baseline_mask).all()
+
+
+def test_align_series_gives_the_baseline_back_on_the_overlap(scene):
+    baseline, _ = view(scene)
+    moving, _ = view(scene, 4.0, (15.0, -12.0))
+    before = np.abs(moving - baseline).mean()
+    result = align_series(baseline, moving)
+    assert result.success, result.message
+    assert result.warped_rgb.shape == baseline.shape
+    assert result.registration_error_px < 1.0
+    overlap = result.overlap_mask
+    # The rotated follow-up cannot cover the baseline's corners; most of it is covered.
+    assert 0.75 < overlap.mean() < 0.99
+    after = np.abs(result.warped_rgb - baseline)[overlap].mean()
+    print(f"\nmean |follow-up - baseline|: {before:.4f} unaligned, {after:.4f} aligned on overlap")
+    assert after < 0.01 < before
+
+
+def test_align_series_reports_failure_without_numbers(scene):
+    baseline, _ = view(scene)
+    noise = np.random.default_rng(2).random(baseline.shape)
+    result = align_series(baseline, noise)
+    assert not result.success
+    assert result.warped_rgb is None and result.overlap_mask is None
+    assert np.isnan(result.registration_error_px)
+    assert "failed" in result.message
