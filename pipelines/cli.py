@@ -117,24 +117,32 @@ def demo(
     _build_report(out)
     import pandas as pd
 
-    with pd.option_context("display.width", 120, "display.max_columns", 12):
+    key_columns = (
+        "pore_count",
+        "pore_mean_diameter_mm",
+        "spot_area_fraction",
+        "ita_deg",
+        "wrinkle_count",
+        "collagen_area_fraction",
+        "collagen_orientation_deg",
+        "collagen_coherency",
+        "fibre_count",
+    )
+    with pd.option_context("display.width", 140, "display.max_columns", 12, "display.precision", 3):
         for modality, frame in result.metrics.groupby("modality"):
-            cols = ["file", "session"] + [
-                c
-                for c in frame.columns
-                if c
-                in (
-                    "pore_count",
-                    "pore_mean_diameter_mm",
-                    "spot_area_fraction",
-                    "ita_deg",
-                    "collagen_area_fraction",
-                    "collagen_orientation_deg",
-                    "collagen_coherency",
-                )
-            ]
-            print(f"\n{modality} metrics (first columns):")
+            cols = ["file", "session"] + [c for c in key_columns if c in frame and frame[c].notna().any()]
+            print(f"\n{modality} metrics (key columns; all in metrics.csv):")
             print(frame[cols].to_string(index=False))
+        changes = result.changes
+        if not changes.empty:
+            last = changes[changes["session"] == changes["session"].max()]
+            last = last[last["metric"].isin(key_columns)]
+            print("\nchange at the last session against baseline (changes.csv):")
+            print(
+                last[["subject", "metric", "session", "baseline_value", "value", "pct_change"]].to_string(
+                    index=False
+                )
+            )
     _summarise(result, out)
     raise typer.Exit(code=result.exit_status)
 
