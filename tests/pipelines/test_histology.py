@@ -85,3 +85,51 @@ def test_threshold_option_overrides_the_automatic_threshold():
     rgb = aligned_fibres((128, 128), stain="psr", seed=3).rgb
     m = analyze_histology(rgb, stain="psr", px_per_mm=None, options={"threshold": 0.9}).metrics
     assert m["collagen_threshold"] == pytest.approx(0.9)
+
+
+def test_he_section_measures_epidermis_and_collagen_beneath_it():
+    from texture.phantoms.histology import he_section
+
+    phantom = he_section(px_per_um=1.0, thickness_um=60.0, seed=5)
+    result = analyze_histology(phantom.rgb, stain="he", px_per_mm=1000.0)
+    m = result.metrics
+    assert m["epidermis_thickness_mean_um"] == pytest.approx(phantom.truth["thickness_mean_um"], rel=0.10)
+    # Collagen is measured in the dermis only: its tissue area excludes glass and epidermis.
+    dermis_px = (~phantom.truth["glass"] & ~phantom.truth["epidermis"]).sum()
+    assert m["tissue_area_px"] == pytest.approx(dermis_px, rel=0.05)
+    assert m["collagen_coherency"] < 0.3  # the dermis phantom is a basket-weave
+    assert result.overlays["epidermis"].shape == phantom.rgb.shape
+    assert not result.warnings
+
+
+def test_real_he_crop_gives_sane_values(shared_data):
+    from PIL import Image
+
+    path = shared_data / "histology" / "OS-1-detail_crop_y0-550_x0-550.png"
+    rgb = np.asarray(Image.open(path).convert("RGB"), dtype=float) / 255.0
+    result = analyze_histology(rgb, stain="he", px_per_mm=1000.0 / 0.2271)
+    m = result.metrics
+    # A tumour with collagen-rich stroma, no skin surface in this crop.
+    assert 0.05 < m["collagen_area_fraction"] < 0.7
+    assert m["tissue_area_mm2"] > 0.8 * (550 * 0.2271e-3) ** 2
+    assert 0.0 <= m["collagen_orientation_deg"] < 180.0
+    assert 0.0 <= m["collagen_coherency"] <= 1.0 and 0.0 <= m["collagen_alignment"] <= 1.0
+    assert m["fibre_count"] > 0 and 0.5 < m["fibre_width_mean_um"] < 20.0
+    assert np.isnan(m["epidermis_thickness_mean_um"])
+    assert any("no epidermis" in w for w in result.warnings)
+
+
+def test_immunohistochemistry_with_custom_vectors_runs():
+    from skimage.color import rgb_from_hdx
+    from skimage.data import immunohistochemistry
+
+    rgb = immunohistochemistry() / 255.0
+    # Collagen index 1 = DAB here: any custom brown stain is unmixed and measured the same way.
+    m = analyze_histology(
+        rgb,
+        stain="custom",
+        px_per_mm=None,
+        options={"stain_vectors": rgb_from_hdx[:2].tolist(), "collagen_index": 1, "fibres": False},
+    ).metrics
+    assert 0.01 < m["collagen_area_fraction"] < 0.9
+    assert 0.0 <= m["collagen_coherency"] <= 1.0
