@@ -1,0 +1,201 @@
+"""Chart colour correction and exposure normalisation against known truth: a synthetic chart photo with a
+known cast, published CIEDE2000 test pairs, exact matrix recovery, and known exposure gains.
+
+The last tests exercise ``pipelines.alignment.correct_colour``, the pipeline wrapper of this module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipelines.alignment import correct_colour
+from texture.color import rgb_to_lab, srgb_to_linear
+from texture.colorchart import (
+    COLORCHECKER_LAB_D50,
+    COLORCHECKER_LAB_D65,
+    COLORCHECKER_LINEAR_SRGB,
+    COLORCHECKER_SRGB,
+    apply_color_correction,
+    chart_delta_e,
+    chart_from_corners,
+    color_correction_matrix,
+    delta_e,
+    detect_colorchecker,
+    linear_to_srgb,
+    median_l_star,
+    normalize_exposure,
+)
+from texture.phantoms.colorchart import colorchart_photo, skin_background
+
+
+def sample_at(rgb: np.ndarray, centres: np.ndarray, half: int = 4) -> np.ndarray:
+    """Mean colour of a (2 half + 1)^2 square around each true patch centre (independent of the detector)."""
+    out = []
+    for x, y in np.round(centres).astype(int):
+        out.append(rgb[y - half : y + half + 1, x - half : x + half + 1].reshape(-1, 3).mean(axis=0))
+    return np.array(out)
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    return colorchart_photo((420, 560), chart_angle_deg=7.0, seed=2)
+
+
+def test_ciede2000_matches_sharma_test_pairs():
+    # Sharma, Wu & Dalal (2005), Color Res. Appl. 30:21-30, Table 1, pairs 1, 7 and 17.
+    lab1 = np.array([[50.0, 2.6772, -79.7751], [50.0, 0.0, 0.0], [50.0, 2.5, 0.0]])
+    lab2 = np.array([[50.0, 0.0, -82.7485], [50.0, -1.0, 2.0], [73.0, 25.0, -18.0]])
+    np.testing.assert_allclose(delta_e(lab1, lab2), [2.0425, 2.3669, 27.1492], atol=1e-4)
+    with pytest.raises(ValueError):
+        delta_e(lab1[:, :2], lab2[:, :2])
+
+
+def test_reference_values_are_consistent():
+    # Bradford adaptation maps the D50 white onto the D65 white with the same Y, so near-neutral patches keep
+    # their L* (the chart's greys are slightly chromatic, b* up to 2.9, hence a few hundredths of drift).
+    neutrals = slice(18, 24)
+    np.testing.assert_allclose(
+        COLORCHECKER_LAB_D65[neutrals, 0], COLORCHECKER_LAB_D50[neutrals, 0], atol=0.05
+    )
+    assert np.all(np.abs(COLORCHECKER_LAB_D65[neutrals, 1:]) < 3.0)
+    # The sRGB rendering reproduces the reference except cyan, which lies outside the sRGB gamut.
+    rendered = chart_delta_e(COLORCHECKER_SRGB)
+    assert np.all(np.delete(rendered, 17) < 0.1)
+    assert COLORCHECKER_LINEAR_SRGB[17, 0] < 0 and 2.0 < rendered[17] < 5.0
+    # Dark skin as 8-bit sRGB, close to X-Rite's published (115, 82, 68) for the chart.
+    assert np.all(np.abs(np.round(COLORCHECKER_SRGB[0] * 255) - [115, 82, 68]) <= 4)
+    with pytest.raises(ValueError):
+        COLORCHECKER_SRGB[0, 0] = 0.0
+
+
+def test_matrix_recovers_a_known_linear_cast_exactly():
+    cast = np.array([[1.1, 0.05, 0.02], [0.03, 0.9, 0.04], [0.0, 0.06, 0.75]])
+    reference = linear_to_srgb(np.clip(COLORCHECKER_LINEAR_SRGB, 0, 1))
+    measured = linear_to_srgb(srgb_to_linear(reference) @ cast.T)
+    matrix = color_correction_matrix(measured, reference)
+    np.testing.assert_allclose(matrix, np.linalg.inv(cast), atol=1e-9)
+    offset = np.array([0.01, 0.02, 0.0])
+    measured_affine = linear_to_srgb(srgb_to_linear(reference) @ cast.T + offset)
+    affine = color_correction_matrix(measured_affine, reference, affine=True)
+    assert affine.shape == (3, 4)
+    np.testing.assert_allclose(affine[:, :3], np.linalg.inv(cast), atol=1e-6)
+    np.testing.assert_allclose(affine[:, 3], -np.linalg.inv(cast) @ offset, atol=1e-6)
+
+
+def test_saturated_patches_are_left_out_of_the_fit():
+    gain = np.diag([1.3, 1.3, 1.3])  # overexposed: white and neutral 8 clip
+    reference = linear_to_srgb(np.clip(COLORCHECKER_LINEAR_SRGB, 0, 1))
+    measured = linear_to_srgb(srgb_to_linear(reference) @ gain.T)
+    assert np.any(measured >= 0.98)
+    np.testing.assert_allclose(color_correction_matrix(measured, reference), np.linalg.inv(gain), atol=1e-9)
+    with pytest.raises(ValueError, match="too few"):
+        color_correction_matrix(np.ones((24, 3)), reference)
+
+
+@pytest.mark.parametrize("method", ["mcc", "grid"])
+@pytest.mark.parametrize("angle", [0.0, 12.0, 180.0])
+def test_chart_is_found_where_it_was_drawn(method, angle):
+    ph = colorchart_photo((420, 560), chart_angle_deg=angle, seed=1)
+    found = detect_colorchecker(ph.rgb, method=method)
+    assert found is not None, (method, angle)
+    pitch = np.linalg.norm(ph.patch_centers[1] - ph.patch_centers[0])
+    # Reading order recovered whatever the orientation; centres within 10 % of the patch pitch.
+    assert np.max(np.linalg.norm(found.patch_centers - ph.patch_centers, axis=1)) < 0.1 * pitch
+    assert found.chart_mask[~ph.skin_mask].mean() > 0.9
+    assert found.chart_mask[ph.skin_mask].mean() < 0.02
+
+
+def test_no_chart_in_plain_skin():
+    assert detect_colorchecker(skin_background((300, 400), seed=5)) is None
+
+
+def test_cast_is_corrected_to_within_delta_e_3(phantom):
+    found = detect_colorchecker(phantom.rgb)
+    assert found is not None
+    matrix = color_correction_matrix(found.patch_rgb)
+    corrected = apply_color_correction(phantom.rgb, matrix)
+    before = chart_delta_e(sample_at(phantom.rgb, phantom.patch_centers))
+    after = chart_delta_e(sample_at(corrected, phantom.patch_centers))
+    skin = phantom.skin_mask
+    skin_before = delta_e(rgb_to_lab(phantom.rgb)[skin], rgb_to_lab(phantom.reference_rgb)[skin])
+    skin_after = delta_e(rgb_to_lab(corrected)[skin], rgb_to_lab(phantom.reference_rgb)[skin])
+    print(
+        f"\n[{found.method}] chart mean dE00 {before.mean():.2f} -> {after.mean():.2f} "
+        f"(max {after.max():.2f}); skin mean dE00 {skin_before.mean():.2f} -> {skin_after.mean():.2f}"
+    )
+    assert before.mean() > 6.0  # the cast is real
+    assert after.mean() < 3.0
+    assert skin_after.mean() < 3.0 < skin_before.mean()
+
+
+def test_chart_from_user_corners(phantom):
+    grid = phantom.patch_centers.reshape(4, 6, 2)
+    ex, ey = (grid[0, -1] - grid[0, 0]) / 5, (grid[-1, 0] - grid[0, 0]) / 3
+    h = 0.4  # patches are 0.8 pitch wide in the phantom
+    corners = [
+        grid[0, 0] - h * ex - h * ey,
+        grid[0, -1] + h * ex - h * ey,
+        grid[-1, -1] + h * ex + h * ey,
+        grid[-1, 0] - h * ex + h * ey,
+    ]
+    found = chart_from_corners(phantom.rgb, corners)
+    assert found.method == "corners"
+    np.testing.assert_allclose(found.patch_centers, phantom.patch_centers, atol=0.5)
+    with pytest.raises(ValueError):
+        chart_from_corners(phantom.rgb, corners[:3])
+
+
+@pytest.mark.parametrize("exposure", [1.04, 0.96])
+def test_exposure_change_is_normalised_to_baseline_median_l_star(exposure):
+    baseline = skin_background((256, 256), seed=4)
+    linear = srgb_to_linear(baseline)
+    brighter = linear_to_srgb(linear * exposure)
+    mask = np.ones(baseline.shape[:2], bool)
+    mask[:20] = False
+    target = median_l_star(baseline, mask=mask)
+    raw = median_l_star(brighter, mask=mask)
+    corrected, gain = normalize_exposure(brighter, mask=mask, reference_l_star=target)
+    after = median_l_star(corrected, mask=mask)
+    print(
+        f"\nexposure x{exposure}: median L* {raw:.2f} -> {after:.3f} (baseline {target:.3f}), gain {gain:.4f}"
+    )
+    assert abs(raw - target) > 0.8  # a 4 % flash change is visible in L*
+    assert abs(after - target) < 0.5
+    assert gain == pytest.approx(1 / exposure, rel=2e-3)
+    # median_l_star agrees with the library's float Lab.
+    assert target == pytest.approx(np.median(rgb_to_lab(baseline)[..., 0][mask]), abs=0.01)
+
+
+def test_exposure_bad_input():
+    rgb = skin_background((64, 64), seed=4)
+    with pytest.raises(ValueError, match="no pixels"):
+        normalize_exposure(rgb, mask=np.zeros((64, 64), bool), reference_l_star=60.0)
+    with pytest.raises(ValueError, match="gain"):
+        normalize_exposure(rgb * 0.05, mask=None, reference_l_star=90.0)
+    with pytest.raises(ValueError):
+        normalize_exposure(rgb, mask=None, reference_l_star=float("nan"))
+
+
+def test_correct_colour_uses_the_chart_when_there_is_one(phantom):
+    corrected, info = correct_colour(phantom.rgb, baseline_l_star=50.0)
+    assert info["colour_correction"] == "chart"
+    assert info["color_delta_e_before"] > 6.0 > 3.0 > info["color_delta_e_after"]
+    assert np.isnan(info["exposure_gain"])
+    assert len(info["chart_outline_xy"]) == 4 and np.array(info["color_correction_matrix"]).shape == (3, 3)
+    after = chart_delta_e(sample_at(corrected, phantom.patch_centers))
+    assert after.mean() < 3.0
+
+
+def test_correct_colour_falls_back_to_exposure_then_none():
+    baseline = skin_background((200, 200), seed=6)
+    followup = linear_to_srgb(srgb_to_linear(baseline) * 1.04)
+    target = median_l_star(baseline)
+    corrected, info = correct_colour(followup, baseline_l_star=target)
+    assert info["colour_correction"] == "exposure"
+    assert info["exposure_gain"] == pytest.approx(1 / 1.04, rel=2e-3)
+    assert np.isnan(info["color_delta_e_before"]) and np.isnan(info["color_delta_e_after"])
+    assert abs(median_l_star(corrected) - target) < 0.5
+    unchanged, info = correct_colour(followup)
+    assert info["colour_correction"] == "none" and unchanged is not None
+    np.testing.assert_array_equal(unchanged, followup)
