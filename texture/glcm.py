@@ -244,3 +244,310 @@ def glcm_features(
         raise ValueError(f"no pair of neighbouring pixels (distance {distance}) lies inside the mask")
     values = features_from_matrices(stack)
     return {f"glcm_{name}": float(values[name].mean()) for name in GLCM_FEATURES}
+
+
+# Sliding-window maps -------------------------------------------------------------------------
+
+#: Features :func:`glcm_map` supports: those that are expectations over the pairs of the window of
+#: a function of the pair, or combinations of such moments. Not supported (not linear in the
+#: matrix): joint maximum, the three entropies, angular second moment, information correlations.
+GLCM_MAP_FEATURES: tuple[str, ...] = (
+    "joint_average",
+    "joint_variance",
+    "difference_average",
+    "difference_variance",
+    "sum_average",
+    "sum_variance",
+    "contrast",
+    "dissimilarity",
+    "inverse_difference",
+    "normalised_inverse_difference",
+    "inverse_difference_moment",
+    "normalised_inverse_difference_moment",
+    "inverse_variance",
+    "correlation",
+    "autocorrelation",
+    "cluster_tendency",
+    "cluster_shade",
+    "cluster_prominence",
+)
+
+# Pair moments each map feature needs. "t1".."t4": powers of the centred pair sum
+# t = a + b - (Ng + 1); "d1", "d2": powers of |a - b|; the rest are functions of |a - b|.
+_MAP_STRIP_ROWS = 128
+
+_MAP_MOMENTS = {
+    "joint_average": {"t1"},
+    "joint_variance": {"t1", "t2", "d2"},
+    "difference_average": {"d1"},
+    "difference_variance": {"d1", "d2"},
+    "sum_average": {"t1"},
+    "sum_variance": {"t1", "t2"},
+    "contrast": {"d2"},
+    "dissimilarity": {"d1"},
+    "inverse_difference": {"id"},
+    "normalised_inverse_difference": {"nid"},
+    "inverse_difference_moment": {"idm"},
+    "normalised_inverse_difference_moment": {"nidm"},
+    "inverse_variance": {"iv"},
+    "correlation": {"t1", "t2", "d2"},
+    "autocorrelation": {"t1", "t2", "d2"},
+    "cluster_tendency": {"t1", "t2"},
+    "cluster_shade": {"t1", "t2", "t3"},
+    "cluster_prominence": {"t1", "t2", "t3", "t4"},
+}
+
+
+def _difference_functions(n_levels: int) -> dict[str, np.ndarray]:
+    # 256 entries so that cv2.LUT can index uint8 differences directly.
+    k = np.arange(max(n_levels, 256), dtype=np.float64)
+    inverse_square = np.zeros(len(k))
+    inverse_square[1:] = 1.0 / k[1:] ** 2
+    return {
+        "d1": k,
+        "d2": k**2,
+        "id": 1.0 / (1.0 + k),
+        "nid": 1.0 / (1.0 + k / n_levels),
+        "idm": 1.0 / (1.0 + k**2),
+        "nidm": 1.0 / (1.0 + k**2 / n_levels**2),
+        "iv": inverse_square,
+    }
+
+
+def _direction_features(names: list[str], m: dict[str, np.ndarray], n_levels: int) -> dict[str, np.ndarray]:
+    """Features of one direction from the window means of the pair moments.
+
+    The matrix is symmetric, so mu_x = mu_y = E[a + b] / 2; with s = a + b and d = |a - b|,
+    a^2 + b^2 = (s^2 + d^2) / 2 and ab = (s^2 - d^2) / 4.
+    """
+    out: dict[str, np.ndarray] = {}
+    sum_variance = None
+    if m.keys() & {"t2"}:
+        sum_variance = np.maximum(m["t2"] - m["t1"] * m["t1"], 0.0)
+    simple = {
+        "difference_average": "d1",
+        "dissimilarity": "d1",
+        "contrast": "d2",
+        "inverse_difference": "id",
+        "normalised_inverse_difference": "nid",
+        "inverse_difference_moment": "idm",
+        "normalised_inverse_difference_moment": "nidm",
+        "inverse_variance": "iv",
+    }
+    for name in names:
+        if name in simple:
+            out[name] = m[simple[name]]
+        elif name == "sum_average":
+            out[name] = m["t1"] + (n_levels + 1)
+        elif name == "joint_average":
+            out[name] = (m["t1"] + (n_levels + 1)) / 2
+        elif name == "difference_variance":
+            out[name] = np.maximum(m["d2"] - m["d1"] * m["d1"], 0.0)
+        elif name in ("sum_variance", "cluster_tendency"):
+            out[name] = sum_variance
+        elif name == "joint_variance":
+            out[name] = (sum_variance + m["d2"]) / 4
+        elif name == "correlation":
+            spread = sum_variance + m["d2"]
+            flat = spread <= 0
+            spread[flat] = 1.0
+            corr = (sum_variance - m["d2"]) / spread
+            corr[flat] = 1.0
+            out[name] = corr
+        elif name == "autocorrelation":
+            sum_mean = m["t1"] + (n_levels + 1)
+            out[name] = (sum_variance + sum_mean * sum_mean - m["d2"]) / 4
+        elif name == "cluster_shade":
+            t1 = m["t1"]
+            out[name] = m["t3"] - t1 * (3 * m["t2"] - 2 * t1 * t1)
+        elif name == "cluster_prominence":
+            t1 = m["t1"]
+            t1_sq = t1 * t1
+            out[name] = m["t4"] - t1 * (4 * m["t3"] - t1 * (6 * m["t2"] - 3 * t1_sq))
+        else:
+            raise AssertionError(name)
+    return out
+
+
+def _take(index: np.ndarray, table: np.ndarray) -> np.ndarray:
+    return table[index]
+
+
+def _window_sum(
+    values: np.ndarray,
+    placed: np.ndarray,
+    anchor: tuple[slice, slice],
+    valid: np.ndarray | None,
+    ksize: tuple[int, int],
+    box_anchor: tuple[int, int],
+) -> np.ndarray:
+    """Sum of per-pair ``values`` (placed at each pair's first pixel) over each pixel's window.
+
+    ``placed`` is a zeroed buffer of the image's shape whose ``anchor`` region gets overwritten.
+    """
+    if valid is None:
+        placed[anchor] = values
+    else:
+        np.multiply(values, valid, out=placed[anchor])
+    return cv2.boxFilter(
+        placed, -1, ksize, anchor=box_anchor, normalize=False, borderType=cv2.BORDER_CONSTANT
+    )
+
+
+def glcm_map(
+    image: np.ndarray,
+    *,
+    window: int,
+    levels: int | None,
+    features: tuple[str, ...] | list[str] = GLCM_MAP_FEATURES,
+    mask: np.ndarray | None = None,
+    distance: int = 1,
+) -> dict[str, np.ndarray]:
+    """Per-pixel GLCM feature maps over a sliding square window, for overlays.
+
+    The value at a pixel is the IBSI "2D, averaged" feature of the window centred on it: the
+    symmetric co-occurrence matrix of the pairs lying entirely inside the window (and the mask),
+    per direction, features averaged over the directions that have pairs. No matrix is built per
+    pixel: every supported feature is a combination of window means of functions of the pair
+    (a, b) - powers of a + b and functions of |a - b| - and a window mean is a box filter
+    (``cv2.boxFilter``, unnormalised, one per moment and direction) over the image of that function
+    placed at each pair's first pixel, divided by the box-filtered pair count. Equals
+    :func:`glcm_features` on the window crop (tested). Supported features:
+    :data:`GLCM_MAP_FEATURES`; the rest are non-linear in the matrix and would need one box filter
+    per matrix cell.
+
+    Parameters
+    ----------
+    image : ndarray (rows, cols)
+        Grey levels 1..Ng when ``levels`` is None, otherwise any real intensities (discretised
+        once over the whole masked image, IBSI fixed bin number).
+    window : int
+        Odd window side in pixels (>= 3).
+    levels : int or None
+        As in :func:`glcm_features`.
+    features : sequence of str
+        Feature names, with or without the ``glcm_`` prefix. Default: all supported.
+    mask : ndarray of bool, optional
+        Only pairs with both pixels inside count; the maps are NaN outside the mask.
+    distance : int
+        Chebyshev distance of the pairs.
+
+    Returns
+    -------
+    dict
+        ``glcm_<name>`` -> float64 map (rows, cols); NaN where the window holds no pair.
+    """
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"glcm_map needs a 2D image, got shape {image.shape}")
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)):
+        raise ValueError(f"window must be an odd integer >= 3, got {window!r}")
+    if window < 3 or window % 2 == 0:
+        raise ValueError(f"window must be an odd integer >= 3, got {window}")
+    if isinstance(distance, bool) or not isinstance(distance, (int, np.integer)) or distance < 1:
+        raise ValueError(f"distance must be a positive integer, got {distance!r}")
+    names = [f.removeprefix("glcm_") for f in features]
+    unsupported = sorted(set(names) - set(GLCM_MAP_FEATURES))
+    if unsupported or not names:
+        raise ValueError(
+            f"glcm_map cannot compute {unsupported or 'no feature'}; supported: {GLCM_MAP_FEATURES}"
+        )
+    stack, stack_mask = validate_stack(image, mask)
+    codes, n_levels = discretise(stack, stack_mask, levels)
+    codes, inside = codes[0], stack_mask[0]
+    full_mask = bool(inside.all())
+    needed = set().union(*(_MAP_MOMENTS[n] for n in names))
+    difference_functions = _difference_functions(n_levels)
+    half = window // 2
+    rows, cols = codes.shape
+    maps = {f"glcm_{name}": np.empty((rows, cols)) for name in names}
+    # Horizontal strips with a halo of half a window: the same result as the whole image (box
+    # sums never reach further), in arrays small enough to stay in cache and be reused.
+    for top in range(0, rows, _MAP_STRIP_ROWS):
+        bottom = min(rows, top + _MAP_STRIP_ROWS)
+        lo, hi = max(0, top - half), min(rows, bottom + half)
+        strip = _map_block(
+            codes[lo:hi],
+            None if full_mask else inside[lo:hi],
+            names,
+            needed,
+            window,
+            distance,
+            n_levels,
+            difference_functions,
+        )
+        for name in names:
+            maps[f"glcm_{name}"][top:bottom] = strip[name][top - lo : bottom - lo]
+    return maps
+
+
+def _map_block(
+    codes: np.ndarray,
+    inside: np.ndarray | None,
+    names: list[str],
+    needed: set[str],
+    window: int,
+    distance: int,
+    n_levels: int,
+    difference_functions: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Direction-averaged window features over a 2D block (``inside`` None: no mask)."""
+    half = window // 2
+    rows, cols = codes.shape
+    totals = {n: np.zeros((rows, cols)) for n in names}
+    n_directions = np.zeros((rows, cols))
+    placed = np.zeros((rows, cols))
+    for dy, dx in IN_PLANE_OFFSETS:
+        dy, dx = dy * distance, dx * distance
+        if abs(dy) >= window or abs(dx) >= window:
+            continue
+        a, b = shifted_pair_views(codes, (dy, dx))
+        anchor = (slice(max(0, -dy), rows - max(0, dy)), slice(max(0, -dx), cols - max(0, dx)))
+        valid = None
+        if inside is not None:
+            ma, mb = shifted_pair_views(inside, (dy, dx))
+            valid = ma & mb
+        # Pairs entirely inside the window centred at (r, c) have their first pixel in rows
+        # r - half + max(0, -dy) .. r + half - max(0, dy), and likewise for columns.
+        box = (placed, anchor, valid, (window - abs(dx), window - abs(dy)))
+        box_anchor = (half - max(0, -dx), half - max(0, -dy))
+        placed.fill(0.0)
+
+        count = _window_sum(np.ones(a.shape), *box, box_anchor)
+        has_pairs = count > 0.5
+        inverse_count = np.divide(1.0, count, out=np.zeros_like(count), where=has_pairs)
+        t = a.astype(np.float64)
+        t += b
+        t -= n_levels - 1  # a + b - (Ng + 1) with 1-based levels
+        powers = {"t1": t}
+        if needed & {"t2", "t3", "t4"}:
+            powers["t2"] = t * t
+        if "t3" in needed:
+            powers["t3"] = powers["t2"] * t
+        if "t4" in needed:
+            powers["t4"] = powers["t2"] * powers["t2"]
+        if codes.dtype == np.uint8:
+            d = cv2.absdiff(a, b)
+            lookup = cv2.LUT
+        else:
+            d = np.abs(a.astype(np.int64) - b)
+            lookup = _take
+        means = {}
+        for moment in needed:
+            if moment in powers:
+                values = powers[moment]
+            else:
+                values = lookup(d, difference_functions[moment])
+            means[moment] = _window_sum(values, *box, box_anchor)
+            means[moment] *= inverse_count
+        for name, value in _direction_features(names, means, n_levels).items():
+            np.add(totals[name], value, out=totals[name], where=has_pairs)
+        n_directions += has_pairs
+
+    no_pairs = n_directions == 0
+    n_directions[no_pairs] = 1.0
+    blank = no_pairs if inside is None else no_pairs | ~inside
+    for value in totals.values():
+        value /= n_directions
+        value[blank] = np.nan
+    return totals

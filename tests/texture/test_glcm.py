@@ -8,7 +8,14 @@ import pytest
 from skimage.feature import graycomatrix, graycoprops
 
 from texture.discretisation import IN_PLANE_OFFSETS
-from texture.glcm import GLCM_FEATURES, glcm_features, glcm_matrices
+from texture.glcm import (
+    GLCM_FEATURES,
+    GLCM_MAP_FEATURES,
+    features_from_matrices,
+    glcm_features,
+    glcm_map,
+    glcm_matrices,
+)
 
 SKIMAGE_ANGLES = [0, np.pi / 4, np.pi / 2, 3 * np.pi / 4]
 # scikit-image property -> IBSI feature
@@ -165,3 +172,71 @@ def test_bad_input():
     nan_image[1, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         glcm_features(nan_image, levels=8)
+
+
+# glcm_map ------------------------------------------------------------------------------------
+
+
+def _window_reference(levels_image, mask, r, c, window, n_levels):
+    """IBSI 2D-averaged features of the window crop, from explicitly counted matrices."""
+    half = window // 2
+    r0, r1 = max(0, r - half), min(levels_image.shape[0], r + half + 1)
+    c0, c1 = max(0, c - half), min(levels_image.shape[1], c + half + 1)
+    crop, crop_mask = levels_image[r0:r1, c0:c1].copy(), mask[r0:r1, c0:c1]
+    crop[~crop_mask] = 1
+    matrices = glcm_matrices(crop, crop_mask)[0]
+    padded = np.zeros((4, n_levels, n_levels))
+    size = matrices.shape[-1]
+    padded[:, :size, :size] = matrices
+    padded = padded[padded.sum(axis=(1, 2)) > 0]
+    return {name: values.mean() for name, values in features_from_matrices(padded).items()}
+
+
+@pytest.mark.parametrize(("n_levels", "window", "rows"), [(8, 7, 26), (300, 5, 26), (6, 9, 300)])
+def test_map_equals_features_of_each_window(n_levels, window, rows):
+    # 300 rows: the map is computed in strips of 128 rows; check rows next to the seams too.
+    rng = np.random.default_rng(11)
+    image = rng.integers(1, n_levels + 1, size=(rows, 31))
+    image[0, 0] = n_levels
+    mask = rng.random(image.shape) > 0.15
+    mask[0, 0] = True
+    maps = glcm_map(image, window=window, levels=None, mask=mask)
+    assert set(maps) == {f"glcm_{name}" for name in GLCM_MAP_FEATURES}
+    checked = 0
+    points = [(0, 0), (0, 30), (rows - 1, 0), (rows - 1, 30), (3, 4), (12, 15), (20, 9), (7, 28)]
+    if rows > 256:
+        points += [(125, 3), (127, 10), (128, 20), (130, 30), (255, 5), (256, 17), (259, 0)]
+    for r, c in points:
+        if not mask[r, c]:
+            assert np.isnan(maps["glcm_contrast"][r, c])
+            continue
+        reference = _window_reference(image, mask, r, c, window, n_levels)
+        for name in GLCM_MAP_FEATURES:
+            assert maps[f"glcm_{name}"][r, c] == pytest.approx(reference[name], rel=1e-9, abs=1e-12), (
+                name,
+                r,
+                c,
+            )
+        checked += 1
+    assert checked >= 5
+
+
+def test_map_of_discretised_float_image_and_constant_region():
+    image = np.zeros((20, 20))
+    image[:, 10:] = np.tile([0.0, 1.0], (20, 5))  # flat left half, stripes on the right
+    maps = glcm_map(image, window=5, levels=2, features=["glcm_contrast", "correlation"])
+    assert maps["glcm_contrast"][10, 3] == 0.0
+    assert maps["glcm_correlation"][10, 3] == 1.0  # flat window: IBSI/skimage convention
+    assert maps["glcm_contrast"][10, 15] == pytest.approx(0.75)  # as test_vertical_stripes
+
+
+def test_map_bad_input():
+    image = np.ones((10, 10), dtype=np.uint8)
+    with pytest.raises(ValueError, match="joint_entropy"):
+        glcm_map(image, window=5, levels=None, features=["joint_entropy"])
+    with pytest.raises(ValueError, match="odd"):
+        glcm_map(image, window=4, levels=None)
+    with pytest.raises(ValueError, match="2D"):
+        glcm_map(np.ones((2, 10, 10)), window=5, levels=4)
+    with pytest.raises(ValueError, match="empty"):
+        glcm_map(image, window=5, levels=None, mask=np.zeros((10, 10), bool))
