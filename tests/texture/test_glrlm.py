@@ -1,0 +1,88 @@
+"""GLRLM: run matrices against a brute-force line walk, hand-counted runs, invariances.
+
+The IBSI digital phantom conformance is in test_ibsi_conformance.py.
+"""
+
+import numpy as np
+import pytest
+
+from texture.discretisation import IN_PLANE_OFFSETS
+from texture.glrlm import GLRLM_FEATURES, glrlm_features, run_length_matrix
+
+
+def _brute_force_runs(grey, offset):
+    """Walk every line from its start pixel, counting maximal runs of equal non-zero values."""
+    rows, cols = grey.shape
+    dy, dx = offset
+    counts = {}
+    for r in range(rows):
+        for c in range(cols):
+            pr, pc = r - dy, c - dx  # previous pixel on the line
+            if not grey[r, c]:
+                continue
+            if 0 <= pr < rows and 0 <= pc < cols and grey[pr, pc] == grey[r, c]:
+                continue  # not the start of a run
+            length, rr, cc = 0, r, c
+            while 0 <= rr < rows and 0 <= cc < cols and grey[rr, cc] == grey[r, c]:
+                length, rr, cc = length + 1, rr + dy, cc + dx
+            counts[(grey[r, c], length)] = counts.get((grey[r, c], length), 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_run_matrix_matches_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    grey = rng.integers(1, 4, size=(9, 13))
+    grey[rng.random(grey.shape) < 0.2] = 0  # outside the mask
+    for offset in IN_PLANE_OFFSETS:
+        matrix = run_length_matrix(grey, 3, offset)
+        expected = np.zeros_like(matrix)
+        for (level, length), n in _brute_force_runs(grey, offset).items():
+            expected[level - 1, length - 1] = n
+        np.testing.assert_array_equal(matrix, expected)
+
+
+def test_keys():
+    features = glrlm_features(np.array([[1, 2], [2, 2]]))
+    assert list(features) == [f"glrlm_{name}" for name in GLRLM_FEATURES]
+
+
+def test_all_distinct_levels_give_unit_runs():
+    image = np.arange(1, 26).reshape(5, 5)  # every pixel its own level: every run has length 1
+    features = glrlm_features(image)
+    assert features["glrlm_short_runs_emphasis"] == 1.0
+    assert features["glrlm_long_runs_emphasis"] == 1.0
+    assert features["glrlm_run_percentage"] == 1.0
+    assert features["glrlm_run_length_variance"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_constant_square_known_values():
+    # 4x4 constant: 0 and 90 degrees: 4 runs of 4; diagonals: runs 1, 2, 3, 4, 3, 2, 1.
+    features = glrlm_features(np.ones((4, 4), dtype=int))
+    rp_straight, rp_diagonal = 4 / 16, 7 / 16
+    assert features["glrlm_run_percentage"] == pytest.approx((2 * rp_straight + 2 * rp_diagonal) / 4)
+    lre_diagonal = (2 * (1 + 4 + 9) + 16) / 7
+    assert features["glrlm_long_runs_emphasis"] == pytest.approx((2 * 16 + 2 * lre_diagonal) / 4)
+    merged = glrlm_features(np.ones((4, 4), dtype=int), aggregation="slice_merged")
+    assert merged["glrlm_run_percentage"] == pytest.approx((4 + 4 + 7 + 7) / (4 * 16))
+
+
+def test_mask_breaks_runs():
+    image = np.ones((1, 5), dtype=int)
+    mask = np.array([[True, True, False, True, True]])
+    features = glrlm_features(image, mask)
+    # Horizontal: two runs of 2 -> LRE 4; other directions have runs of 1 -> LRE 1.
+    assert features["glrlm_long_runs_emphasis"] == pytest.approx((4 + 1 + 1 + 1) / 4)
+
+
+def test_transpose_invariance():
+    rng = np.random.default_rng(4)
+    image = rng.integers(1, 5, size=(11, 17))
+    assert glrlm_features(image.T) == pytest.approx(glrlm_features(image))
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="aggregation"):
+        glrlm_features(np.ones((3, 3), dtype=int), aggregation="3D")
+    with pytest.raises(ValueError, match="empty"):
+        glrlm_features(np.ones((3, 3)), np.zeros((3, 3), bool))
