@@ -78,9 +78,7 @@ class Outcome:
     seconds: float = 0.0
 
 
-_POLYGON_RX = re.compile(
-    r"^\s*-?\d+(\.\d+)?\s+-?\d+(\.\d+)?(\s*[,;]\s*-?\d+(\.\d+)?\s+-?\d+(\.\d+)?)+\s*$"
-)
+_POLYGON_RX = re.compile(r"^\s*-?\d+(\.\d+)?\s+-?\d+(\.\d+)?(\s*[,;]\s*-?\d+(\.\d+)?\s+-?\d+(\.\d+)?)+\s*$")
 
 
 def roi_mask_from_spec(spec: str, shape: tuple[int, int], input_root: Path) -> np.ndarray | None:
@@ -102,9 +100,7 @@ def roi_mask_from_spec(spec: str, shape: tuple[int, int], input_root: Path) -> n
         with Image.open(path) as im:
             mask = np.asarray(im.convert("L")) > 0
         if mask.shape != shape:
-            raise ValueError(
-                f"ROI mask {spec!r} is {mask.shape[::-1]} px, the image {shape[::-1]} px"
-            )
+            raise ValueError(f"ROI mask {spec!r} is {mask.shape[::-1]} px, the image {shape[::-1]} px")
     if not mask.any():
         raise ValueError("the ROI is empty")
     return mask
@@ -128,9 +124,7 @@ def overlay_dir_for(out_dir: Path, sha256: str) -> Path:
     return out_dir / "overlays" / sha256[:16]
 
 
-def _identity(
-    item: ImageItem, sha256: str, px_per_mm: float | None, shape: tuple[int, int], date: str
-):
+def _identity(item: ImageItem, sha256: str, px_per_mm: float | None, shape: tuple[int, int], date: str):
     return {
         "file": item.file,
         "sha256": sha256,
@@ -147,12 +141,73 @@ def _identity(
     }
 
 
+def _prepare_photo(
+    rgb: np.ndarray, settings: Settings, roi: np.ndarray | None, reference: Reference | None
+) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any], list[str]]:
+    """Make a photo comparable with its baseline before measuring it.
+
+    Order: chart colour correction of both photos when a ColorChecker is found (``colour_correction:
+    auto``); alignment of a follow-up to its baseline (``register``), after which the follow-up is measured
+    on the common overlap; exposure normalisation of a follow-up without a chart, so that its median skin
+    L* over the common skin equals the baseline's. Returns the photo, the ROI to measure in, provenance
+    columns and warnings.
+    """
+    from pipelines.alignment import align_series, correct_colour
+    from texture.colorchart import median_l_star
+    from texture.roi import skin_mask
+
+    warnings: list[str] = []
+    columns: dict[str, Any] = {"colour_correction": "none", "registration_error_px": float("nan")}
+    use_chart = settings.colour_correction == "auto"
+    rgb, info = correct_colour(rgb, detect_chart=use_chart)
+    if info["colour_correction"] == "chart":
+        columns.update(
+            colour_correction="chart",
+            color_delta_e_before=info["color_delta_e_before"],
+            color_delta_e_after=info["color_delta_e_after"],
+        )
+    if reference is None:
+        return rgb, roi, columns, warnings
+
+    baseline = load_image(reference.path, max_pixels=settings.max_pixels).rgb
+    baseline, _ = correct_colour(baseline, detect_chart=use_chart)
+    common = None
+    if settings.register:
+        aligned = align_series(baseline, rgb)
+        if aligned.success:
+            rgb, common = aligned.warped_rgb, aligned.overlap_mask
+            columns["registration_error_px"] = aligned.registration_error_px
+            roi = common if roi is None else (roi & common)
+        else:
+            warnings.append(f"not aligned to baseline {reference.path.name}: {aligned.message}")
+    if info["colour_correction"] != "chart" and settings.colour_correction in ("auto", "exposure"):
+        if baseline.shape != rgb.shape:  # unaligned and of another size: compare skin medians as they are
+            common = None
+        base_skin = skin_mask(baseline) if common is None else (skin_mask(baseline) & common)
+        own_skin = skin_mask(rgb) if common is None else base_skin
+        if base_skin.any() and own_skin.any():
+            rgb, info = correct_colour(
+                rgb,
+                baseline_l_star=median_l_star(baseline, mask=base_skin),
+                skin_mask=own_skin,
+                detect_chart=False,
+            )
+            columns.update(colour_correction="exposure", exposure_gain=info["exposure_gain"])
+    return rgb, roi, columns, warnings
+
+
 def _measure_photo(rgb, item, settings, px_per_mm, roi, reference) -> ImageResult:
     from pipelines.photo import analyze_photo
 
+    rgb, roi, columns, warnings = _prepare_photo(rgb, settings, roi, reference)
     options = dict(settings.photo)
     options.setdefault("glcm_levels", settings.glcm_levels)
-    return analyze_photo(rgb, px_per_mm=px_per_mm, roi=roi, options=options)
+    result = analyze_photo(rgb, px_per_mm=px_per_mm, roi=roi, options=options)
+    result.metrics.update(columns)
+    result.warnings.extend(warnings)
+    if columns["colour_correction"] != "none" or np.isfinite(columns["registration_error_px"]):
+        result.overlays.setdefault("image", rgb)  # the report shows the corrected, aligned photo
+    return result
 
 
 def _measure_histology(rgb, item, settings, px_per_mm, roi) -> ImageResult:
@@ -164,17 +219,13 @@ def _measure_histology(rgb, item, settings, px_per_mm, roi) -> ImageResult:
     return analyze_histology(rgb, stain=item.stain, px_per_mm=px_per_mm, options=options)
 
 
-def _measure_slide(
-    item: ImageItem, settings: Settings
-) -> tuple[ImageResult, str, tuple[int, int], Any]:
+def _measure_slide(item: ImageItem, settings: Settings) -> tuple[ImageResult, str, tuple[int, int], Any]:
     from pipelines.io import sha256_of_file
     from pipelines.slide import analyze_slide, read_scale_px_per_mm
 
     width, height = read_header(item.path)
     px_per_mm = item.px_per_mm or read_scale_px_per_mm(item.path)
-    result = analyze_slide(
-        item.path, stain=item.stain, px_per_mm=px_per_mm, options=settings.histology
-    )
+    result = analyze_slide(item.path, stain=item.stain, px_per_mm=px_per_mm, options=settings.histology)
     return result, sha256_of_file(item.path), (height, width), px_per_mm
 
 
@@ -211,9 +262,7 @@ def analyze_item(
             raise AnalysisError("decode", exc) from exc
         loaded = None
     except MemoryError as exc:
-        raise AnalysisError(
-            "decode", MemoryError("out of memory while decoding the image")
-        ) from exc
+        raise AnalysisError("decode", MemoryError("out of memory while decoding the image")) from exc
     except Exception as exc:
         raise AnalysisError("decode", exc) from exc
 
@@ -256,12 +305,8 @@ def analyze_item(
                 _save_overlay(overlay, target / f"{kind}.jpg")
         except OSError as exc:
             warnings.append(f"overlays not written: {exc}")
-    tables = {
-        name: _long_rows(columns, record) for name, columns in result.tables.items() if columns
-    }
-    return Outcome(
-        record=record, tables=tables, warnings=warnings, seconds=time.perf_counter() - started
-    )
+    tables = {name: _long_rows(columns, record) for name, columns in result.tables.items() if columns}
+    return Outcome(record=record, tables=tables, warnings=warnings, seconds=time.perf_counter() - started)
 
 
 def _long_rows(columns: dict[str, Any], record: dict[str, Any]) -> list[dict[str, Any]]:
