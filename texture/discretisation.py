@@ -55,6 +55,33 @@ def validate_stack(image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarr
     return image, mask
 
 
+#: IBSI texture-matrix aggregations -> the axes of a (slices, directions, ...) matrix array that
+#: are summed before computing features (features of the remaining matrices are then averaged):
+#: "averaged" = IBSI "2D, averaged" (or plain "2D" for the direction-free families),
+#: "slice_merged" = "2D, slice-merged", "direction_merged" = "2.5D, direction-merged",
+#: "merged" = "2.5D, merged" (or plain "2.5D" for the direction-free families).
+MERGED_AXES: dict[str, tuple[int, ...]] = {
+    "averaged": (),
+    "slice_merged": (1,),
+    "direction_merged": (0,),
+    "merged": (0, 1),
+}
+
+
+def check_aggregation(aggregation: str, allowed: tuple[str, ...]) -> None:
+    if aggregation not in allowed:
+        raise ValueError(f"aggregation must be one of {allowed}, got {aggregation!r}")
+
+
+def aggregate_matrices(matrices: np.ndarray, aggregation: str) -> np.ndarray:
+    """Sum a (slices, directions, ...) array over the axes ``aggregation`` merges.
+
+    Returns the matrices to compute features on, stacked along the first axis.
+    """
+    merged = matrices.sum(axis=MERGED_AXES[aggregation], keepdims=True)
+    return merged.reshape(-1, *matrices.shape[2:])
+
+
 def _masked_values(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return image.reshape(-1) if mask.all() else image[mask]
 

@@ -3,11 +3,17 @@
 Definitions follow the IBSI reference manual, section 3.6 (Zwanenburg et al., Radiology 2020;
 https://ibsi.readthedocs.io/en/latest/03_Image_features.html): symmetric matrices at Chebyshev
 distance ``distance`` along the 4 in-plane directions, only pairs with both pixels in the mask,
-entropies in bits (log2). Two IBSI 2D aggregations:
+entropies in bits (log2). Aggregations (IBSI section 3.1.2):
 
 - ``"averaged"`` (IBSI "2D, averaged"): the 25 features of every (slice, direction) matrix, averaged.
 - ``"slice_merged"`` (IBSI "2D, slice-merged"): the 4 direction matrices of a slice summed, features
   per slice, averaged over slices.
+- ``"direction_merged"`` (IBSI "2.5D, direction-merged"): each direction's matrices summed over the
+  slices, features per direction, averaged.
+- ``"merged"`` (IBSI "2.5D, merged"): one matrix summed over all slices and directions.
+
+For a single 2D image "averaged" = "direction_merged" and "slice_merged" = "merged". The IBSI 3D
+aggregations (13 directions through the volume) are not implemented: skin images are 2D.
 
 Matrices without any pair (e.g. the vertical direction of a one-row mask) are left out of the
 average, as PyRadiomics does; if no matrix has a pair, ``ValueError``.
@@ -27,7 +33,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from texture.discretisation import IN_PLANE_OFFSETS, discretise, shifted_pair_views, validate_stack
+from texture.discretisation import (
+    IN_PLANE_OFFSETS,
+    aggregate_matrices,
+    check_aggregation,
+    discretise,
+    shifted_pair_views,
+    validate_stack,
+)
 
 #: The 25 IBSI GLCM features, in IBSI manual order (keys of :func:`glcm_features` without ``glcm_``).
 GLCM_FEATURES: tuple[str, ...] = (
@@ -58,7 +71,7 @@ GLCM_FEATURES: tuple[str, ...] = (
     "information_correlation_2",
 )
 
-_AGGREGATIONS = ("averaged", "slice_merged")
+_AGGREGATIONS = ("averaged", "slice_merged", "direction_merged", "merged")
 
 # calcHist counts in float32, exact up to 2**24 pairs per matrix.
 _CALCHIST_MAX_PAIRS = 2**24
@@ -219,8 +232,9 @@ def glcm_features(
         IBSI fixed bin number discretisation of the masked min-max range into that many levels.
     distance : int
         Chebyshev distance between the pixels of a pair (IBSI default 1).
-    aggregation : {"averaged", "slice_merged"}
-        IBSI "2D, averaged" or "2D, slice-merged" (see module docstring).
+    aggregation : {"averaged", "slice_merged", "direction_merged", "merged"}
+        IBSI "2D, averaged", "2D, slice-merged", "2.5D, direction-merged" or "2.5D, merged" (see
+        module docstring).
 
     Returns
     -------
@@ -233,12 +247,9 @@ def glcm_features(
         Bad shapes, empty mask, NaN in the mask, non-integer grey levels with ``levels=None``, or a
         mask without any pixel pair at ``distance``.
     """
-    if aggregation not in _AGGREGATIONS:
-        raise ValueError(f"aggregation must be one of {_AGGREGATIONS}, got {aggregation!r}")
+    check_aggregation(aggregation, _AGGREGATIONS)
     matrices = glcm_matrices(image, mask, levels=levels, distance=distance)
-    if aggregation == "slice_merged":
-        matrices = matrices.sum(axis=1, keepdims=True)
-    stack = matrices.reshape(-1, *matrices.shape[-2:])
+    stack = aggregate_matrices(matrices, aggregation)
     stack = stack[stack.sum(axis=(1, 2)) > 0]
     if len(stack) == 0:
         raise ValueError(f"no pair of neighbouring pixels (distance {distance}) lies inside the mask")

@@ -5,7 +5,9 @@ https://ibsi.readthedocs.io/en/latest/03_Image_features.html; Thibault et al. 20
 8-connected equal-grey zones of the GLSZM; a zone's distance is the smallest distance to the ROI
 border of its pixels, where the distance map counts 4-connected (city-block) steps to the nearest
 pixel outside the mask or the image, border pixels having distance 1. IBSI "2D" aggregation: one
-matrix per slice, features per slice, averaged over slices. PyRadiomics has no GLDZM.
+matrix per slice, features per slice, averaged over slices; IBSI "2.5D"
+(``aggregation="merged"``): the slices' matrices summed into one. 3D is not implemented.
+PyRadiomics has no GLDZM.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from scipy import ndimage
 
 from texture.discretisation import (
     SIZE_MATRIX_FEATURES,
+    aggregate_matrices,
+    check_aggregation,
     discretise,
     grey_level_image,
     size_matrix_features,
@@ -43,6 +47,7 @@ GLDZM_FEATURES: tuple[str, ...] = (
     "zone_distance_entropy",
 )
 _GENERIC = dict(zip(SIZE_MATRIX_FEATURES[:16], GLDZM_FEATURES, strict=True))
+_AGGREGATIONS = ("averaged", "merged")
 
 
 def border_distance(mask2d: np.ndarray) -> np.ndarray:
@@ -52,7 +57,11 @@ def border_distance(mask2d: np.ndarray) -> np.ndarray:
 
 
 def gldzm_features(
-    image: np.ndarray, mask: np.ndarray | None = None, *, levels: int | None = None
+    image: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    levels: int | None = None,
+    aggregation: str = "averaged",
 ) -> dict[str, float]:
     """The 16 IBSI GLDZM features of a 2D image or a stack of slices (IBSI 2D: slice average).
 
@@ -64,28 +73,37 @@ def gldzm_features(
         Region of interest; also defines the border the distances are measured to.
     levels : int, optional
         None: integer grey levels in ``image``; an integer: IBSI fixed bin number discretisation.
+    aggregation : {"averaged", "merged"}
+        "averaged": IBSI "2D" (features per slice, averaged over slices); "merged": IBSI "2.5D"
+        (the slices' matrices summed into one). Identical for a single 2D image.
 
     Returns
     -------
     dict
         ``gldzm_<IBSI name>`` -> value; zone distance entropy in bits.
     """
+    check_aggregation(aggregation, _AGGREGATIONS)
     image, mask = validate_stack(image, mask)
     codes, n_levels = discretise(image, mask, levels)
     grey = grey_level_image(codes, mask)
-    per_slice = []
+    n_pixels = mask.sum(axis=(1, 2)).reshape(-1, 1).astype(np.float64)
+    zones = []
     for z in range(grey.shape[0]):
-        n_pixels = int(mask[z].sum())
-        if n_pixels == 0:
+        if n_pixels[z, 0] == 0:
+            zones.append((np.zeros(0, np.int64), np.zeros(0, np.int64)))
             continue
         labels, zone_grey, _ = grey_level_zones(grey[z])
         distance = border_distance(mask[z])
         zone_distance = ndimage.minimum(distance, labels, np.arange(1, len(zone_grey) + 1))
-        zone_distance = np.asarray(zone_distance, dtype=np.int64)
-        max_distance = int(distance.max())
-        index = (zone_grey - 1) * max_distance + zone_distance - 1
-        matrix = np.bincount(index, minlength=n_levels * max_distance)
-        matrix = matrix.reshape(n_levels, max_distance).astype(np.float64)
-        per_slice.append(size_matrix_features(matrix, n_pixels))
-    averaged = slice_average(per_slice)
+        zones.append((zone_grey, np.asarray(zone_distance, dtype=np.int64)))
+    max_distance = max(int(d.max()) for _, d in zones if len(d))
+    matrices = np.zeros((grey.shape[0], 1, n_levels, max_distance))
+    for z, (zone_grey, zone_distance) in enumerate(zones):
+        np.add.at(matrices[z, 0], (zone_grey - 1, zone_distance - 1), 1)
+    groups = zip(
+        aggregate_matrices(matrices, aggregation),
+        aggregate_matrices(n_pixels, aggregation),
+        strict=True,
+    )
+    averaged = slice_average([size_matrix_features(m, n) for m, n in groups if n > 0])
     return {f"gldzm_{name}": averaged[generic] for generic, name in _GENERIC.items()}

@@ -3,11 +3,16 @@
 Definitions follow the IBSI reference manual, section 3.7 (Zwanenburg et al., Radiology 2020;
 https://ibsi.readthedocs.io/en/latest/03_Image_features.html). Runs are maximal straight lines of
 equal grey level along the 4 in-plane directions (0, 45, 90, 135 degrees); the mask breaks runs.
-Two IBSI 2D aggregations, as for the GLCM:
+Aggregations as for the GLCM (IBSI section 3.1.2):
 
 - ``"averaged"`` ("2D, averaged"): features of every (slice, direction) matrix, averaged.
 - ``"slice_merged"`` ("2D, slice-merged"): the 4 direction matrices of a slice summed, features per
-  slice, averaged over slices; the run percentage then divides by 4x the slice's pixel count.
+  slice, averaged over slices.
+- ``"direction_merged"`` ("2.5D, direction-merged"): each direction's matrices summed over slices.
+- ``"merged"`` ("2.5D, merged"): one matrix over all slices and directions.
+
+The run percentage divides by the pixel count of the merged matrices (e.g. 4x the slice's pixel
+count when slice-merged), as IBSI prescribes. 3D aggregations are not implemented.
 
 Runs are found without Python loops over pixels: all lines of one direction are laid end to end
 (separated by a background 0) and run boundaries are where consecutive values change.
@@ -20,6 +25,8 @@ import numpy as np
 from texture.discretisation import (
     IN_PLANE_OFFSETS,
     SIZE_MATRIX_FEATURES,
+    aggregate_matrices,
+    check_aggregation,
     discretise,
     grey_level_image,
     line_stream,
@@ -48,7 +55,7 @@ GLRLM_FEATURES: tuple[str, ...] = (
     "run_entropy",
 )
 _GENERIC = dict(zip(SIZE_MATRIX_FEATURES[:16], GLRLM_FEATURES, strict=True))
-_AGGREGATIONS = ("averaged", "slice_merged")
+_AGGREGATIONS = ("averaged", "slice_merged", "direction_merged", "merged")
 
 
 def run_length_matrix(grey: np.ndarray, n_levels: int, offset: tuple[int, int]) -> np.ndarray:
@@ -81,28 +88,29 @@ def glrlm_features(
         Region of interest; pixels outside it break runs. Default: the whole image.
     levels : int, optional
         None: integer grey levels in ``image``; an integer: IBSI fixed bin number discretisation.
-    aggregation : {"averaged", "slice_merged"}
-        IBSI "2D, averaged" or "2D, slice-merged" (see module docstring).
+    aggregation : {"averaged", "slice_merged", "direction_merged", "merged"}
+        IBSI "2D, averaged", "2D, slice-merged", "2.5D, direction-merged" or "2.5D, merged".
 
     Returns
     -------
     dict
         ``glrlm_<IBSI name>`` -> value; run entropy in bits.
     """
-    if aggregation not in _AGGREGATIONS:
-        raise ValueError(f"aggregation must be one of {_AGGREGATIONS}, got {aggregation!r}")
+    check_aggregation(aggregation, _AGGREGATIONS)
     image, mask = validate_stack(image, mask)
     codes, n_levels = discretise(image, mask, levels)
     grey = grey_level_image(codes, mask)
-    per_matrix = []
-    for z in range(grey.shape[0]):
-        n_pixels = int(mask[z].sum())
-        if n_pixels == 0:
-            continue
-        matrices = [run_length_matrix(grey[z], n_levels, offset) for offset in IN_PLANE_OFFSETS]
-        if aggregation == "slice_merged":
-            per_matrix.append(size_matrix_features(sum(matrices), 4 * n_pixels))
-        else:
-            per_matrix.extend(size_matrix_features(m, n_pixels) for m in matrices)
-    averaged = slice_average(per_matrix)
+    n_slices, rows, cols = grey.shape
+    matrices = np.zeros((n_slices, len(IN_PLANE_OFFSETS), n_levels, max(rows, cols)))
+    n_pixels = np.zeros((n_slices, len(IN_PLANE_OFFSETS)))
+    for z in range(n_slices):
+        n_pixels[z] = mask[z].sum()
+        for d, offset in enumerate(IN_PLANE_OFFSETS):
+            matrices[z, d] = run_length_matrix(grey[z], n_levels, offset)
+    groups = zip(
+        aggregate_matrices(matrices, aggregation),
+        aggregate_matrices(n_pixels, aggregation),
+        strict=True,
+    )
+    averaged = slice_average([size_matrix_features(m, n) for m, n in groups if n > 0])
     return {f"glrlm_{name}": averaged[generic] for generic, name in _GENERIC.items()}

@@ -4,7 +4,8 @@ Definitions follow the IBSI reference manual, section 3.8 (Zwanenburg et al., Ra
 https://ibsi.readthedocs.io/en/latest/03_Image_features.html). A zone is a set of 8-connected
 (in-plane) pixels of equal grey level inside the mask. IBSI "2D" aggregation: one matrix per slice,
 features per slice, averaged over slices. Zones are labelled with ``skimage.measure.label``, which
-connects neighbours of equal value.
+connects neighbours of equal value. IBSI "2.5D" (``aggregation="merged"``): the slices' matrices
+summed into one. 3D zones (26-connected) are not implemented.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from skimage.measure import label
 
 from texture.discretisation import (
     SIZE_MATRIX_FEATURES,
+    aggregate_matrices,
+    check_aggregation,
     discretise,
     grey_level_image,
     size_matrix_features,
@@ -41,6 +44,7 @@ GLSZM_FEATURES: tuple[str, ...] = (
     "zone_size_entropy",
 )
 _GENERIC = dict(zip(SIZE_MATRIX_FEATURES[:16], GLSZM_FEATURES, strict=True))
+_AGGREGATIONS = ("averaged", "merged")
 
 
 def grey_level_zones(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -58,7 +62,11 @@ def grey_level_zones(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def glszm_features(
-    image: np.ndarray, mask: np.ndarray | None = None, *, levels: int | None = None
+    image: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    levels: int | None = None,
+    aggregation: str = "averaged",
 ) -> dict[str, float]:
     """The 16 IBSI GLSZM features of a 2D image or a stack of slices (IBSI 2D: slice average).
 
@@ -70,23 +78,31 @@ def glszm_features(
         Region of interest. Default: the whole image.
     levels : int, optional
         None: integer grey levels in ``image``; an integer: IBSI fixed bin number discretisation.
+    aggregation : {"averaged", "merged"}
+        "averaged": IBSI "2D" (features per slice, averaged over slices); "merged": IBSI "2.5D"
+        (the slices' matrices summed into one). Identical for a single 2D image.
 
     Returns
     -------
     dict
         ``glszm_<IBSI name>`` -> value; zone size entropy in bits.
     """
+    check_aggregation(aggregation, _AGGREGATIONS)
     image, mask = validate_stack(image, mask)
     codes, n_levels = discretise(image, mask, levels)
     grey = grey_level_image(codes, mask)
-    per_slice = []
+    n_pixels = mask.sum(axis=(1, 2)).reshape(-1, 1).astype(np.float64)
+    max_size = int(n_pixels.max())
+    matrices = np.zeros((grey.shape[0], 1, n_levels, max_size))
     for z in range(grey.shape[0]):
-        n_pixels = int(mask[z].sum())
-        if n_pixels == 0:
+        if n_pixels[z, 0] == 0:
             continue
         _, zone_grey, zone_size = grey_level_zones(grey[z])
-        index = (zone_grey - 1) * n_pixels + zone_size - 1
-        matrix = np.bincount(index, minlength=n_levels * n_pixels).reshape(n_levels, n_pixels)
-        per_slice.append(size_matrix_features(matrix.astype(np.float64), n_pixels))
-    averaged = slice_average(per_slice)
+        np.add.at(matrices[z, 0], (zone_grey - 1, zone_size - 1), 1)
+    groups = zip(
+        aggregate_matrices(matrices, aggregation),
+        aggregate_matrices(n_pixels, aggregation),
+        strict=True,
+    )
+    averaged = slice_average([size_matrix_features(m, n) for m, n in groups if n > 0])
     return {f"glszm_{name}": averaged[generic] for generic, name in _GENERIC.items()}

@@ -4,8 +4,9 @@ Definitions follow the IBSI reference manual, section 3.11 (Zwanenburg et al., R
 https://ibsi.readthedocs.io/en/latest/03_Image_features.html; Sun and Wee 1983). For every pixel in
 the mask, its dependence count k is 1 plus the number of its 8 in-plane neighbours (Chebyshev
 distance 1) inside the mask whose grey level equals its own (coarseness parameter alpha = 0). IBSI
-"2D" aggregation: one matrix per slice, features per slice, averaged over slices. PyRadiomics calls
-this the GLDM.
+"2D" aggregation: one matrix per slice, features per slice, averaged over slices; IBSI "2.5D"
+(``aggregation="merged"``): the slices' matrices summed into one. 3D is not implemented.
+PyRadiomics calls this the GLDM.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import numpy as np
 
 from texture.discretisation import (
     SIZE_MATRIX_FEATURES,
+    aggregate_matrices,
+    check_aggregation,
     discretise,
     grey_level_image,
     shifted_pair_views,
@@ -43,6 +46,7 @@ NGLDM_FEATURES: tuple[str, ...] = (
     "dependence_count_energy",
 )
 _GENERIC = dict(zip(SIZE_MATRIX_FEATURES, NGLDM_FEATURES, strict=True))
+_AGGREGATIONS = ("averaged", "merged")
 _NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
 
 
@@ -57,7 +61,11 @@ def dependence_counts(grey: np.ndarray) -> np.ndarray:
 
 
 def ngldm_features(
-    image: np.ndarray, mask: np.ndarray | None = None, *, levels: int | None = None
+    image: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    levels: int | None = None,
+    aggregation: str = "averaged",
 ) -> dict[str, float]:
     """The 17 IBSI NGLDM features of a 2D image or a stack of slices (IBSI 2D: slice average).
 
@@ -69,25 +77,31 @@ def ngldm_features(
         Region of interest; neighbours outside it do not count. Default: the whole image.
     levels : int, optional
         None: integer grey levels in ``image``; an integer: IBSI fixed bin number discretisation.
+    aggregation : {"averaged", "merged"}
+        "averaged": IBSI "2D" (features per slice, averaged over slices); "merged": IBSI "2.5D"
+        (the slices' matrices summed into one). Identical for a single 2D image.
 
     Returns
     -------
     dict
         ``ngldm_<IBSI name>`` -> value; dependence count entropy in bits.
     """
+    check_aggregation(aggregation, _AGGREGATIONS)
     image, mask = validate_stack(image, mask)
     codes, n_levels = discretise(image, mask, levels)
     grey = grey_level_image(codes, mask)
     n_counts = len(_NEIGHBOURS) + 1
-    per_slice = []
+    n_pixels = mask.sum(axis=(1, 2)).reshape(-1, 1).astype(np.float64)
+    matrices = np.zeros((grey.shape[0], 1, n_levels, n_counts))
     for z in range(grey.shape[0]):
         inside = mask[z]
-        n_pixels = int(inside.sum())
-        if n_pixels == 0:
-            continue
         counts = dependence_counts(grey[z])
         index = (grey[z][inside] - 1) * n_counts + counts[inside] - 1
-        matrix = np.bincount(index, minlength=n_levels * n_counts).reshape(n_levels, n_counts)
-        per_slice.append(size_matrix_features(matrix.astype(np.float64), n_pixels))
-    averaged = slice_average(per_slice)
+        matrices[z, 0] = np.bincount(index, minlength=n_levels * n_counts).reshape(n_levels, n_counts)
+    groups = zip(
+        aggregate_matrices(matrices, aggregation),
+        aggregate_matrices(n_pixels, aggregation),
+        strict=True,
+    )
+    averaged = slice_average([size_matrix_features(m, n) for m, n in groups if n > 0])
     return {f"ngldm_{name}": averaged[generic] for generic, name in _GENERIC.items()}

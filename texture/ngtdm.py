@@ -5,7 +5,8 @@ https://ibsi.readthedocs.io/en/latest/03_Image_features.html; Amadasun and King 
 pixel in the mask, the neighbourhood average is the mean grey level of its 8 in-plane neighbours
 (Chebyshev distance 1) that lie inside the mask; pixels without any such neighbour are left out
 (they count neither in n_i nor in N_v,c). s_i sums |i - neighbourhood average| over the pixels of
-grey level i. IBSI "2D" aggregation: features per slice, averaged over slices.
+grey level i. IBSI "2D" aggregation: features per slice, averaged over slices; IBSI "2.5D"
+(``aggregation="merged"``): the slices' n and s summed. 3D is not implemented.
 
 Degenerate cases (PyRadiomics conventions): coarseness is 1e6 when sum p_i s_i = 0 (a flat ROI);
 contrast is 0 with a single grey level present; busyness 0 when its denominator is 0; strength 0
@@ -17,7 +18,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from texture.discretisation import discretise, grey_level_image, slice_average, validate_stack
+from texture.discretisation import (
+    aggregate_matrices,
+    check_aggregation,
+    discretise,
+    grey_level_image,
+    slice_average,
+    validate_stack,
+)
 
 #: The 5 IBSI NGTDM features (keys of :func:`ngtdm_features` without ``ngtdm_``), IBSI order.
 NGTDM_FEATURES: tuple[str, ...] = ("coarseness", "contrast", "busyness", "complexity", "strength")
@@ -67,7 +75,11 @@ def features_from_vectors(n: np.ndarray, s: np.ndarray) -> dict[str, float]:
 
 
 def ngtdm_features(
-    image: np.ndarray, mask: np.ndarray | None = None, *, levels: int | None = None
+    image: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    levels: int | None = None,
+    aggregation: str = "averaged",
 ) -> dict[str, float]:
     """The 5 IBSI NGTDM features of a 2D image or a stack of slices (IBSI 2D: slice average).
 
@@ -79,6 +91,9 @@ def ngtdm_features(
         Region of interest; neighbours outside it do not count. Default: the whole image.
     levels : int, optional
         None: integer grey levels in ``image``; an integer: IBSI fixed bin number discretisation.
+    aggregation : {"averaged", "merged"}
+        "averaged": IBSI "2D" (features per slice, averaged over slices); "merged": IBSI "2.5D"
+        (the slices' matrices summed into one). Identical for a single 2D image.
 
     Returns
     -------
@@ -90,15 +105,14 @@ def ngtdm_features(
     ValueError
         As :func:`texture.glcm.glcm_features`, or when no mask pixel has a neighbour in the mask.
     """
+    check_aggregation(aggregation, ("averaged", "merged"))
     image, mask = validate_stack(image, mask)
     codes, n_levels = discretise(image, mask, levels)
     grey = grey_level_image(codes, mask)
-    per_slice = []
-    for z in range(grey.shape[0]):
-        n, s = ngtdm_vectors(grey[z], mask[z], n_levels)
-        if n.sum() > 0:
-            per_slice.append(features_from_vectors(n, s))
-    if not per_slice:
+    vectors = np.stack([ngtdm_vectors(grey[z], mask[z], n_levels) for z in range(grey.shape[0])])
+    groups = aggregate_matrices(vectors[:, None], aggregation)
+    per_group = [features_from_vectors(n, s) for n, s in groups if n.sum() > 0]
+    if not per_group:
         raise ValueError("no pixel of the mask has a neighbour inside the mask")
-    averaged = slice_average(per_slice)
+    averaged = slice_average(per_group)
     return {f"ngtdm_{name}": float(averaged[name]) for name in NGTDM_FEATURES}

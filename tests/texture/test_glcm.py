@@ -240,3 +240,27 @@ def test_map_bad_input():
         glcm_map(np.ones((2, 10, 10)), window=5, levels=4)
     with pytest.raises(ValueError, match="empty"):
         glcm_map(image, window=5, levels=None, mask=np.zeros((10, 10), bool))
+
+
+def test_25d_aggregations_reduce_to_2d_ones_for_one_slice():
+    rng = np.random.default_rng(12)
+    image = rng.integers(1, 6, size=(15, 16))
+    assert glcm_features(image, aggregation="direction_merged") == pytest.approx(
+        glcm_features(image, aggregation="averaged")
+    )
+    assert glcm_features(image, aggregation="merged") == pytest.approx(
+        glcm_features(image, aggregation="slice_merged")
+    )
+
+
+def test_merged_stack_pools_pairs_of_all_slices():
+    # Slice 0: horizontal stripes, slice 1: vertical stripes. Merged over everything, contrast is
+    # the fraction of differing pairs among all pairs of both slices.
+    a = np.tile([[1], [2]], (3, 6))  # 6x6, rows alternate
+    stack = np.stack([a, a.T])
+    merged = glcm_features(stack, aggregation="merged")
+    # Per slice: differing pairs = vertical (5*6) + two diagonals (5*5 each); all = 110 pairs.
+    assert merged["glcm_contrast"] == pytest.approx(80 / 110)
+    direction_merged = glcm_features(stack, aggregation="direction_merged")
+    # 0 and 90 degrees: half the pairs differ (30 of 60); diagonals: all differ.
+    assert direction_merged["glcm_contrast"] == pytest.approx((0.5 + 0.5 + 1 + 1) / 4)

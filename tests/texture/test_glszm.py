@@ -50,3 +50,13 @@ def test_discretised_float_and_bad_input():
     assert glszm_features(image, levels=2) == glszm_features(np.array([[1, 1], [2, 2]]))
     with pytest.raises(ValueError, match="empty"):
         glszm_features(np.ones((3, 3)), np.zeros((3, 3), bool))
+
+
+def test_merged_stack_pools_the_zones_of_all_slices():
+    a = np.array([[1, 1], [2, 2]])  # zones: (1, size 2), (2, size 2)
+    b = np.array([[1, 2], [2, 2]])  # zones: (1, size 1), (2, size 3)
+    merged = glszm_features(np.stack([a, b]), aggregation="merged")
+    assert merged["glszm_small_zone_emphasis"] == pytest.approx((2 / 4 + 1 + 1 / 9) / 4)
+    assert merged["glszm_zone_percentage"] == pytest.approx(4 / 8)
+    with pytest.raises(ValueError, match="aggregation"):
+        glszm_features(a, aggregation="slice_merged")

@@ -2,8 +2,9 @@
 
 Every row of ``ibsi_phantom/reference_values.csv`` becomes one test. Rows with 2D aggregations
 ("2D, averaged", "2D, slice-merged", "2D") and first-order rows (no aggregation: the whole 3D ROI)
-are checked within the CSV's tolerance; 2.5D and 3D rows are skipped explicitly because the
-library implements the IBSI 2D aggregations only (skin photos and sections are 2D).
+and 2.5D rows (slice matrices merged) are checked within the CSV's tolerance; 3D rows are skipped
+explicitly: the 3D aggregations (13 directions / 26-connected zones through the volume) are not
+implemented, as skin photos and sections are 2D.
 """
 
 import csv
@@ -31,7 +32,10 @@ FAMILIES = {
 AGGREGATIONS = {
     "2D, averaged": {"aggregation": "averaged"},
     "2D, slice-merged": {"aggregation": "slice_merged"},
-    "2D": {},
+    "2D": {"aggregation": "averaged"},
+    "2.5D, direction-merged": {"aggregation": "direction_merged"},
+    "2.5D, merged": {"aggregation": "merged"},
+    "2.5D": {"aggregation": "merged"},
     "": {},
 }
 
@@ -48,7 +52,7 @@ def _rows() -> list:
         marks = ()
         if row["aggregation"] not in AGGREGATIONS:
             marks = pytest.mark.skip(
-                reason=f"IBSI {row['aggregation']} aggregation not implemented (2D only)"
+                reason=f"IBSI {row['aggregation']} aggregation not implemented (2D and 2.5D only)"
             )
         params.append(pytest.param(row, id=test_id, marks=marks))
     return params
