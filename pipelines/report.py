@@ -79,7 +79,7 @@ OVERLAY_KINDS: tuple[str, ...] = (
     "epidermis",
 )
 OVERLAY_CAPTIONS = {
-    "image": "Image (aligned to baseline for follow-ups)",
+    "image": "Image",
     "roi": "Region of interest",
     "pores": "Pores",
     "spots": "Pigmented spots",
@@ -368,10 +368,12 @@ def _cohort_view(cohort: pd.DataFrame) -> dict[str, Any]:
         _session=cohort["session"] if "session" in cohort else np.nan,
     ).sort_values(["_key", "metric", "_session"], kind="stable")
     rows = []
+    previous = None
     for rec in cohort.to_dict("records"):
         n = rec.get("n_subjects")
         rows.append(
             {
+                "first": rec["metric"] != previous,
                 "metric": str(rec["metric"]),
                 "label": metric_label(str(rec["metric"])),
                 "session": _session_text(rec.get("session")),
@@ -384,6 +386,7 @@ def _cohort_view(cohort: pd.DataFrame) -> dict[str, Any]:
                 "note": _cell(rec.get("note")),
             }
         )
+        previous = rec["metric"]
     return {"rows": rows, "has_note": "note" in cohort}
 
 
@@ -498,7 +501,9 @@ def _dates_by_session(*tables: pd.DataFrame) -> dict[float, str]:
 def _fill_captures(view: _SubjectView, images: pd.DataFrame, days: dict) -> None:
     if images.empty:
         return
-    view.quality_columns = [c for c in images.columns if _QUALITY_PATTERN.search(c)]
+    view.quality_columns = [
+        c for c in images.columns if _QUALITY_PATTERN.search(c) and images[c].notna().any()
+    ]
     order = [c for c in ("session", "file") if c in images]
     for rec in images.sort_values(order, kind="stable").to_dict("records"):
         session = rec.get("session")
@@ -602,7 +607,7 @@ def _trend_figure(values: pd.DataFrame, metrics: list[str], x_column: str, x_lab
     ncols = min(4, len(metrics))
     nrows = math.ceil(len(metrics) / ncols)
     # Figure is used directly (no pyplot): no global figure registry, nothing left open.
-    width, height = 3.1 * ncols, 2.5 * nrows + 0.5
+    width, height = 3.1 * ncols, 2.6 * nrows + 0.5
     fig = Figure(figsize=(width, height), dpi=110)
     FigureCanvasAgg(fig)
     # Fixed margins in inches: a constrained layout would cost a second full draw.
@@ -611,12 +616,12 @@ def _trend_figure(values: pd.DataFrame, metrics: list[str], x_column: str, x_lab
         ncols,
         squeeze=False,
         gridspec_kw={
-            "left": 0.62 / width,
+            "left": 0.72 / width,
             "right": 1 - 0.12 / width,
-            "bottom": 0.5 / height,
-            "top": 1 - 0.78 / height,
-            "wspace": 0.85 / (3.1 - 0.85),
-            "hspace": 0.95 / (2.5 - 0.95),
+            "bottom": 0.55 / height,
+            "top": 1 - 0.8 / height,
+            "wspace": 0.95 / (3.1 - 0.95),
+            "hspace": 1.05 / (2.6 - 1.05),
         },
     ).ravel()
     for ax, metric in zip(axes, metrics, strict=False):
@@ -637,14 +642,14 @@ def _trend_figure(values: pd.DataFrame, metrics: list[str], x_column: str, x_lab
                 x[flagged], y[flagged], ls="none", marker="o", ms=8, mfc="#e07b00",
                 mec="#1a1a1a", mew=0.8, zorder=4,
             )  # fmt: skip
-        ax.set_title(_plain(metric_label(metric, unit=False)), fontsize=9.5, loc="left")
+        ax.set_title(_plain(metric_label(metric, unit=False)), fontsize=11, loc="left")
         unit = metric_unit(metric)
         if unit:
-            ax.set_ylabel(_plain(unit), fontsize=8)
+            ax.set_ylabel(_plain("degrees" if unit == "°" else unit), fontsize=9.5)
         ax.set_xticks(np.unique(x))
-        ax.set_xticklabels([f"{v:g}" for v in np.unique(x)], fontsize=7.5)
-        ax.tick_params(axis="y", labelsize=7.5)
-        ax.set_xlabel(x_label, fontsize=8)
+        ax.set_xticklabels([f"{v:g}" for v in np.unique(x)], fontsize=9)
+        ax.tick_params(axis="y", labelsize=9)
+        ax.set_xlabel(x_label, fontsize=9.5)
         ax.grid(True, axis="y", color="#e3e7ee", lw=0.6)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
@@ -669,7 +674,7 @@ def _trend_figure(values: pd.DataFrame, metrics: list[str], x_column: str, x_lab
         loc="upper center",
         bbox_to_anchor=(0.5, 1.0),
         ncols=4,
-        fontsize=8,
+        fontsize=9.5,
         frameon=False,
     )
     buffer = io.BytesIO()

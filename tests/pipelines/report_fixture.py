@@ -256,10 +256,13 @@ def _cohort(changes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_series_output(out: Path, *, hostile_name: str = HOSTILE_SUBJECT) -> Path:
+def write_series_output(
+    out: Path, *, hostile_name: str = HOSTILE_SUBJECT, session_marks: bool = True
+) -> Path:
     """Write a finished 3 subjects x 4 sessions output folder into ``out`` and return it.
 
-    ``hostile_name`` names the third (photo, no overlays) subject.
+    ``hostile_name`` names the third (photo, no overlays) subject; ``session_marks`` paints the
+    ``SESSION_MARK`` corners into the photo subject's images.
     """
     out.mkdir(parents=True, exist_ok=True)
     metrics = pd.DataFrame(_metric_rows(hostile_name))
@@ -301,7 +304,7 @@ def write_series_output(out: Path, *, hostile_name: str = HOSTILE_SUBJECT) -> Pa
         photo, pores = _photo(s)
         folder = out / "overlays" / sha_for(PHOTO_SUBJECT, session)[:16]
         image = photo.copy()
-        if session in SESSION_MARK:
+        if session_marks and session in SESSION_MARK:
             image[:40, :40] = SESSION_MARK[session]
         _save_jpeg(folder / "image.jpg", image, exif_secret=True)
         _save_jpeg(folder / "pores.jpg", _outline(photo, pores, (40, 220, 90)))

@@ -72,6 +72,11 @@ def _article(html: str, subject_html: str) -> str:
     raise AssertionError(f"no article for {subject_html}")
 
 
+def _panel(article: str, kind: str) -> str:
+    """The before/after row of one overlay kind."""
+    return article.split(f'data-kind="{kind}"')[1].split('data-kind="')[0]
+
+
 def _decode(uri: str) -> Image.Image:
     return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
 
@@ -142,7 +147,7 @@ def test_user_data_is_escaped(series_report):
 def test_before_after_shows_baseline_left_and_latest_right(series_report):
     _, html = series_report
     article = _article(html, PHOTO_SUBJECT)
-    row = article.split('data-kind="image"')[1].split('<div class="ba-row"')[0]
+    row = _panel(article, "image")
     before, after = DATA_IMG.findall(row)
     # The fixture paints the top-left corner red at baseline and blue at the latest session.
     for uri, colour in ((before, SESSION_MARK[0]), (after, SESSION_MARK[3])):
@@ -301,10 +306,10 @@ def test_overlays_outside_the_output_folder_are_not_embedded(tmp_path, trend_cal
     (out / "metrics.csv").write_text(metrics, encoding="utf-8")
     html = build_report(out).read_text(encoding="utf-8")
     histology = _article(html, HISTOLOGY_SUBJECT)
-    image_row = histology.split('data-kind="image"')[1].split('<div class="ba-row"')[0]
+    image_row = _panel(histology, "image")
     assert len(DATA_IMG.findall(image_row)) == 1  # only the latest; baseline link refused
     photo = _article(html, PHOTO_SUBJECT)
-    image_row = photo.split('data-kind="image"')[1].split('<div class="ba-row"')[0]
+    image_row = _panel(photo, "image")
     assert len(DATA_IMG.findall(image_row)) == 1 and "not available" in image_row
 
 
@@ -313,7 +318,7 @@ def test_corrupt_overlay_is_skipped(tmp_path, trend_calls):
     folder = out / "overlays" / sha_for(PHOTO_SUBJECT, 0)[:16]
     (folder / "pores.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     html = build_report(out).read_text(encoding="utf-8")
-    row = _article(html, PHOTO_SUBJECT).split('data-kind="pores"')[1].split("</div>\n")[0]
+    row = _panel(_article(html, PHOTO_SUBJECT), "pores")
     assert len(DATA_IMG.findall(row)) == 1
 
 
