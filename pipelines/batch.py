@@ -172,12 +172,15 @@ def _serial(
         yield task, fn(task, settings)
 
 
-def _process_context() -> multiprocessing.context.BaseContext:
+def _process_context(tasks: list[Task]) -> multiprocessing.context.BaseContext:
     # forkserver: workers start from a clean server process that already imported the analysis code,
     # so each worker starts fast without inheriting the parent's threads (fork + OpenCV threads can hang).
     if sys.platform.startswith("linux"):
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["pipelines.analyze", "pipelines.photo", "pipelines.histology"])
+        preload = ["pipelines.analyze", "pipelines.photo", "pipelines.alignment"]
+        if any(t.item.modality == "histology" for t in tasks):
+            preload += ["pipelines.histology", "pipelines.warmup"]
+        ctx.set_forkserver_preload(preload)
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -201,7 +204,7 @@ def _crashed(task: Task, exc: BaseException) -> TaskError:
 def _processes(
     tasks: list[Task], settings: Settings, workers: int, fn: TaskFunction
 ) -> Iterator[tuple[Task, Outcome | TaskError]]:
-    ctx = _process_context()
+    ctx = _process_context(tasks)
     pending = list(tasks)
     suspects: list[Task] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
