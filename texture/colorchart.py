@@ -206,7 +206,6 @@ class ChartDetection:
 def _sample_patches(rgb: np.ndarray, polygons: np.ndarray, *, shrink: float = 0.5) -> np.ndarray:
     """Mean sRGB colour (averaged in linear light) inside each patch polygon shrunk about its centre,
     so that blurred edges and the black gaps do not leak in."""
-    linear = srgb_to_linear(rgb)
     rows, cols = rgb.shape[:2]
     out = np.empty((len(polygons), 3))
     for k, poly in enumerate(polygons):
@@ -221,7 +220,8 @@ def _sample_patches(rgb: np.ndarray, polygons: np.ndarray, *, shrink: float = 0.
         cv2.fillConvexPoly(local, np.round((inner - [x0, y0]) * 16).astype(np.int32), 1, shift=4)
         if not local.any():
             raise ValueError(f"chart patch {k + 1} is too small to sample")
-        out[k] = linear[y0:y1, x0:x1][local.astype(bool)].mean(axis=0)
+        # Linearise only the patch's box: a 12-megapixel photo is never converted as a whole.
+        out[k] = srgb_to_linear(rgb[y0:y1, x0:x1][local.astype(bool)]).mean(axis=0)
     return linear_to_srgb(out)
 
 
@@ -290,14 +290,23 @@ def chart_from_corners(rgb: np.ndarray, corners: np.ndarray) -> ChartDetection:
     )
 
 
-def _detect_mcc(rgb: np.ndarray) -> ChartDetection | None:
+def _detect_mcc(rgb: np.ndarray, *, work_size: int = 1200) -> ChartDetection | None:
     if not hasattr(cv2, "mcc"):
         return None
-    bgr = np.round(rgb[..., ::-1] * 255).astype(np.uint8)
+    # A chart is large in the frame: finding it on a copy at most ``work_size`` wide is enough (and a
+    # 12-megapixel photo takes cv2.mcc seconds); the patches are then sampled on the full image.
+    base = min(1.0, work_size / max(rgb.shape[:2]))
+    small = rgb if base == 1.0 else cv2.resize(rgb, None, fx=base, fy=base, interpolation=cv2.INTER_AREA)
+    bgr = np.round(np.clip(small[..., ::-1], 0.0, 1.0) * 255).astype(np.uint8)
     # cv2.mcc misses some charts at one scale and finds them at another (e.g. a perfectly axis-aligned
-    # synthetic chart), so try the image as given and then slightly reduced.
-    for scale in (1.0, 0.8):
-        img = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    # synthetic chart), so try the copy as it is and then slightly reduced.
+    for factor in (1.0, 0.8):
+        scale = base * factor
+        img = (
+            bgr
+            if factor == 1.0
+            else cv2.resize(bgr, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        )
         detector = cv2.mcc.CCheckerDetector_create()
         if not detector.process(img, 1):
             continue

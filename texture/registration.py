@@ -198,7 +198,9 @@ def register_to_baseline(
         Minimum fraction of the baseline (or its mask) the aligned follow-up must cover.
     max_refinement_px : float, optional
         ECC may move the image by at most this RMS distance from the RANSAC estimate (baseline pixels);
-        default 2 % of the baseline diagonal, at least 3 px.
+        default 4 x the RANSAC estimate's keypoint residual, at least 2 px. ECC is also rejected when it
+        raises the median keypoint residual by more than 0.5 px: it refines, it must not overrule
+        hundreds of consistent matches.
 
     Returns
     -------
@@ -268,13 +270,20 @@ def register_to_baseline(
     final_matrix, notes, ecc_rho, moved = feature_matrix, [], float("nan"), 0.0
     if refine:
         if max_refinement_px is None:
-            max_refinement_px = max(3.0, 0.02 * float(np.hypot(*image_b.shape[:2])))
+            max_refinement_px = max(2.0, 4.0 * candidate.error_px)
         e_m = min(1.0, ecc_size / max(image_m.shape[:2]))
         e_b = min(1.0, ecc_size / max(image_b.shape[:2]))
         ecc_m, ecc_b = _grey_at(image_m, e_m), _grey_at(image_b, e_b)
-        template_mask = np.ones(ecc_b.shape, np.uint8)
+        # Pure black (zero padding of an already-warped image, clipped shadow) carries no alignment
+        # information and would pull ECC towards the padding's edge.
+        template_mask = (ecc_b > 0).astype(np.uint8)
         if base_mask is not None:
-            template_mask = _resize(base_mask.astype(np.uint8), e_b, cv2.INTER_NEAREST)
+            template_mask &= _resize(base_mask.astype(np.uint8), e_b, cv2.INTER_NEAREST)
+        input_mask = (ecc_m > 0).astype(np.uint8)
+        # ECC blurs (5 x 5 Gaussian) before comparing: keep its window clear of the black.
+        kernel = np.ones((7, 7), np.uint8)
+        template_mask = cv2.erode(template_mask, kernel)
+        input_mask = cv2.erode(input_mask, kernel)
         try:
             # ECC's warp maps template (baseline) coordinates to input (moving) coordinates.
             init = _scale_matrix(e_m) @ np.linalg.inv(_h(feature_matrix)) @ np.linalg.inv(_scale_matrix(e_b))
@@ -284,7 +293,7 @@ def register_to_baseline(
                 ecc_b,
                 ecc_m,
                 template_mask,
-                np.ones(ecc_m.shape, np.uint8),
+                input_mask,
                 init[:2].astype(np.float32),
                 cv2.MOTION_AFFINE,
                 criteria,
@@ -300,6 +309,9 @@ def register_to_baseline(
                 ecc_rho = float("nan")
             elif moved > max_refinement_px:
                 notes.append(f"ECC refinement rejected (moved {moved:.1f} px from the feature estimate)")
+                ecc_rho = float("nan")
+            elif residual(ecc_full) > candidate.error_px + 0.5:
+                notes.append("ECC refinement rejected (it misplaces the matched keypoints)")
                 ecc_rho = float("nan")
             else:
                 final_matrix = ecc_full

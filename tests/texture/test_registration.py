@@ -92,6 +92,17 @@ def test_features_alone_and_orb_also_meet_the_tolerance(scene):
         assert grid_error(reg.matrix, truth) < 1.0, kwargs
 
 
+def test_black_padding_of_a_prewarped_followup_does_not_pull_the_alignment(scene):
+    baseline, _ = view(scene)
+    # A follow-up made by rotating the baseline itself: black wedges in its corners.
+    rotate = cv2.getRotationMatrix2D(((VIEW - 1) / 2, (VIEW - 1) / 2), 4.0, 1.0)
+    rotate[:, 2] += [12.0, -9.0]
+    moving = cv2.warpAffine(baseline, rotate, (VIEW, VIEW), flags=cv2.INTER_LINEAR)
+    reg = register_to_baseline(moving, baseline)
+    assert reg.success, reg.message
+    assert grid_error(reg.matrix, np.linalg.inv(np.vstack([rotate, [0, 0, 1]]))[:2]) < 0.5
+
+
 def test_recovers_scale_change(scene):
     baseline, to_b = view(scene)
     moving, to_m = view(scene, 2.0, (5.0, 5.0), scale=1.08)
