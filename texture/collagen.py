@@ -22,7 +22,8 @@ Method
    Pass ``threshold=`` to override it (same units as the channel).
 4. **Orientation** (structure tensor, as OrientationJ: Rezakhaniha et al. 2012,
    *Biomech Model Mechanobiol* 11:461): :func:`skimage.feature.structure_tensor` of the collagen
-   channel with a Gaussian window of ``orientation_scale_um``. The tensors of collagen pixels are
+   channel (pre-smoothed by a 1 px Gaussian: the derivative scale) with a Gaussian window of
+   ``orientation_scale_um``. The tensors of collagen pixels are
    summed; the eigenvector of the smallest eigenvalue of that mean tensor is the dominant fibre
    direction (``collagen_orientation_deg``) and (l1 - l2) / (l1 + l2) is ``collagen_coherency``
    (0 isotropic, 1 perfectly parallel). Per-pixel fibre angles give the orientation histogram
@@ -217,10 +218,11 @@ def collagen_channel(rgb: np.ndarray, model: StainModel, *, smooth_px: float = 0
 
     Smoothed by a Gaussian of ``smooth_px`` against pixel noise before thresholding.
     """
+    # float32 halves the memory of every filter downstream (whole-slide tiles).
     if model.collagen is None:
-        channel = rgb.mean(axis=2)
+        channel = rgb.mean(axis=2, dtype=np.float32)
     else:
-        channel = separate(rgb, model)[..., model.collagen]
+        channel = separate(rgb, model)[..., model.collagen].astype(np.float32)
     if smooth_px > 0:
         channel = ndi.gaussian_filter(channel, smooth_px, mode="reflect")
     return channel
@@ -581,7 +583,8 @@ def analyze_collagen(
     rgb = check_rgb(rgb, name="rgb")
     model = stain_model(stain, vectors=vectors, collagen_index=collagen_index)
     roi = check_mask(mask, rgb.shape[:2])
-    channel = collagen_channel(rgb, model)
+    raw = collagen_channel(rgb, model, smooth_px=0.0)
+    channel = ndi.gaussian_filter(raw, 0.5, mode="reflect")
     tissue = detect_tissue(rgb, model, od_threshold=tissue_od_threshold) & roi
     counted = np.zeros_like(tissue)
     if count_region is None:
@@ -595,7 +598,10 @@ def analyze_collagen(
     coll = tissue & (channel > threshold)
 
     sigma = max(_scale_px(orientation_scale_um, orientation_scale_px, px_per_mm), 0.5)
-    jxx, jxy, jyy = orientation_tensor(channel, sigma_px=sigma)
+    # Derivative scale of 1 px (as OrientationJ's pre-filter): smoother than the mask channel so
+    # anti-aliased fibre edges do not bias the gradient directions towards the pixel axes.
+    jxx, jxy, jyy = orientation_tensor(ndi.gaussian_filter(raw, 1.0, mode="reflect"), sigma_px=sigma)
+    del raw
     angle, coherency = tensor_orientation(jxx, jxy, jyy)
     sel = coll & counted
     doubled = np.deg2rad(2.0 * angle[sel])
@@ -603,11 +609,11 @@ def analyze_collagen(
     sums = CollagenSums(
         tissue_px=int(np.count_nonzero(tissue & counted)),
         collagen_px=int(np.count_nonzero(sel)),
-        jxx=float(jxx[sel].sum()),
-        jxy=float(jxy[sel].sum()),
-        jyy=float(jyy[sel].sum()),
-        cos2=float(np.cos(doubled).sum()),
-        sin2=float(np.sin(doubled).sum()),
+        jxx=float(jxx[sel].sum(dtype=np.float64)),
+        jxy=float(jxy[sel].sum(dtype=np.float64)),
+        jyy=float(jyy[sel].sum(dtype=np.float64)),
+        cos2=float(np.cos(doubled).sum(dtype=np.float64)),
+        sin2=float(np.sin(doubled).sum(dtype=np.float64)),
         angle_counts=np.bincount(bins, minlength=N_BINS).astype(np.int64),
     )
 

@@ -125,7 +125,9 @@ def segment_epidermis(
         candidate = ndi.binary_closing(candidate, structure=disk, border_value=0) & tissue
     candidate = ndi.binary_fill_holes(candidate)
 
-    surface = tissue & ndi.binary_dilation(glass, structure=np.ones((3, 3)), iterations=2)
+    # The band's edge is blurred by the smoothing: look for contact within ~2 sigma of the glass.
+    reach = int(np.ceil(2 * sigma)) + 2
+    surface = tissue & ndi.binary_dilation(glass, structure=np.ones((3, 3)), iterations=reach)
     n_surface = int(surface.sum())
     lab, n = ndi.label(candidate)
     if n == 0 or n_surface == 0:
