@@ -24,6 +24,12 @@ import numpy as np
 #: the symmetric matrices / undirected runs.
 IN_PLANE_OFFSETS: tuple[tuple[int, int], ...] = ((0, 1), (-1, 1), (-1, 0), (-1, -1))
 
+#: The 13 (slice, row, col) offsets of IBSI 3D texture matrices: one of each opposite pair of the
+#: 26 neighbours at Chebyshev distance 1.
+VOLUME_OFFSETS: tuple[tuple[int, int, int], ...] = tuple(
+    (dz, dy, dx) for dz in (-1, 0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dz, dy, dx) > (0, 0, 0)
+)
+
 
 def validate_stack(image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(image, mask)`` as 3D (slices, rows, cols) arrays after checking them.
@@ -59,18 +65,33 @@ def validate_stack(image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarr
 #: are summed before computing features (features of the remaining matrices are then averaged):
 #: "averaged" = IBSI "2D, averaged" (or plain "2D" for the direction-free families),
 #: "slice_merged" = "2D, slice-merged", "direction_merged" = "2.5D, direction-merged",
-#: "merged" = "2.5D, merged" (or plain "2.5D" for the direction-free families).
+#: "merged" = "2.5D, merged" (or plain "2.5D" for the direction-free families). The 3D
+#: aggregations use one (1, directions, ...) volume array: "3d_averaged" averages over its
+#: directions, "3d_merged" (or plain "3d") sums them.
 MERGED_AXES: dict[str, tuple[int, ...]] = {
     "averaged": (),
     "slice_merged": (1,),
     "direction_merged": (0,),
     "merged": (0, 1),
+    "3d_averaged": (),
+    "3d_merged": (0, 1),
+    "3d": (0, 1),
 }
 
 
 def check_aggregation(aggregation: str, allowed: tuple[str, ...]) -> None:
     if aggregation not in allowed:
         raise ValueError(f"aggregation must be one of {allowed}, got {aggregation!r}")
+
+
+def texture_blocks(
+    grey: np.ndarray, mask: np.ndarray, aggregation: str
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The arrays a direction-free family builds one matrix from: each slice, or (``"3d"``) the
+    whole (slices, rows, cols) volume. Pairs ``(grey, mask)``."""
+    if aggregation == "3d":
+        return [(grey, mask)]
+    return list(zip(grey, mask, strict=True))
 
 
 def aggregate_matrices(matrices: np.ndarray, aggregation: str) -> np.ndarray:
@@ -163,13 +184,11 @@ def grey_level_image(codes: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask, codes.astype(np.int64) + 1, 0)
 
 
-def shifted_pair_views(array: np.ndarray, offset: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Views ``(a, b)`` of a 2D array such that ``b[r, c]`` is ``a[r, c]``'s neighbour at ``offset``."""
-    dy, dx = offset
-    rows, cols = array.shape
-    a = array[max(0, -dy) : rows - max(0, dy), max(0, -dx) : cols - max(0, dx)]
-    b = array[max(0, dy) : rows + min(0, dy), max(0, dx) : cols + min(0, dx)]
-    return a, b
+def shifted_pair_views(array: np.ndarray, offset: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Views ``(a, b)`` of an n-D array such that ``b[p]`` is ``a[p]``'s neighbour at ``offset``."""
+    a = tuple(slice(max(0, -o), n - max(0, o)) for o, n in zip(offset, array.shape, strict=True))
+    b = tuple(slice(max(0, o), n + min(0, o)) for o, n in zip(offset, array.shape, strict=True))
+    return array[a], array[b]
 
 
 def line_stream(grey: np.ndarray, offset: tuple[int, int]) -> np.ndarray:
@@ -195,6 +214,25 @@ def line_stream(grey: np.ndarray, offset: tuple[int, int]) -> np.ndarray:
     else:
         raise ValueError(f"unsupported in-plane offset {offset}")
     return np.pad(lines, ((0, 0), (0, 1))).reshape(-1)
+
+
+def volume_line_stream(grey: np.ndarray, offset: tuple[int, ...]) -> np.ndarray:
+    """As :func:`line_stream` for any array and offset, e.g. the 13 directions through a volume.
+
+    Gathers every line from its first voxel (the voxels whose predecessor ``p - offset`` lies
+    outside the array); memory is (number of lines) x (longest side), fine for ROI-sized volumes.
+    """
+    shape = np.array(grey.shape)
+    step = np.array(offset)
+    coords = np.indices(grey.shape).reshape(grey.ndim, -1).T
+    previous = coords - step
+    starts = coords[~((previous >= 0) & (previous < shape)).all(axis=1)]
+    length = int(shape.max())
+    points = starts[:, None, :] + np.arange(length)[None, :, None] * step
+    inside = ((points >= 0) & (points < shape)).all(axis=-1)
+    lines = np.zeros((len(starts), length + 1), dtype=grey.dtype)
+    lines[:, :length][inside] = grey[tuple(points[inside].T)]
+    return lines.reshape(-1)
 
 
 #: Generic names of the features shared by the grey level x size matrices (run length, zone size,

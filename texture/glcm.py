@@ -12,8 +12,12 @@ entropies in bits (log2). Aggregations (IBSI section 3.1.2):
   slices, features per direction, averaged.
 - ``"merged"`` (IBSI "2.5D, merged"): one matrix summed over all slices and directions.
 
-For a single 2D image "averaged" = "direction_merged" and "slice_merged" = "merged". The IBSI 3D
-aggregations (13 directions through the volume) are not implemented: skin images are 2D.
+- ``"3d_averaged"`` (IBSI "3D, averaged"): one matrix per direction of the 13 through the volume
+  (Chebyshev distance in 3D, pairs across slices included), features averaged.
+- ``"3d_merged"`` (IBSI "3D, merged"): the 13 direction matrices summed.
+
+For a single 2D image "averaged" = "direction_merged" = "3d_averaged" and "slice_merged" =
+"merged" = "3d_merged" (matrices without pairs are left out).
 
 Matrices without any pair (e.g. the vertical direction of a one-row mask) are left out of the
 average, as PyRadiomics does; if no matrix has a pair, ``ValueError``.
@@ -35,6 +39,7 @@ import numpy as np
 
 from texture.discretisation import (
     IN_PLANE_OFFSETS,
+    VOLUME_OFFSETS,
     aggregate_matrices,
     check_aggregation,
     discretise,
@@ -71,16 +76,23 @@ GLCM_FEATURES: tuple[str, ...] = (
     "information_correlation_2",
 )
 
-_AGGREGATIONS = ("averaged", "slice_merged", "direction_merged", "merged")
+_AGGREGATIONS = (
+    "averaged",
+    "slice_merged",
+    "direction_merged",
+    "merged",
+    "3d_averaged",
+    "3d_merged",
+)
 
 # calcHist counts in float32, exact up to 2**24 pairs per matrix.
 _CALCHIST_MAX_PAIRS = 2**24
 
 
 def _pair_counts(
-    codes: np.ndarray, mask: np.ndarray, full_mask: bool, n_levels: int, offset: tuple[int, int]
+    codes: np.ndarray, mask: np.ndarray, full_mask: bool, n_levels: int, offset: tuple[int, ...]
 ) -> np.ndarray:
-    """Symmetric co-occurrence counts (Ng, Ng) of one 2D slice for one offset."""
+    """Symmetric co-occurrence counts (Ng, Ng) of one 2D slice (or volume) for one offset."""
     a, b = shifted_pair_views(codes, offset)
     if a.size == 0:
         return np.zeros((n_levels, n_levels))
@@ -88,7 +100,7 @@ def _pair_counts(
     if not full_mask:
         ma, mb = shifted_pair_views(mask, offset)
         valid = ma & mb
-    if codes.dtype == np.uint8 and a.size <= _CALCHIST_MAX_PAIRS:
+    if codes.dtype == np.uint8 and codes.ndim == 2 and a.size <= _CALCHIST_MAX_PAIRS:
         valid_u8 = None if valid is None else valid.view(np.uint8)
         counts = cv2.calcHist(
             [a, b], [0, 1], valid_u8, [n_levels, n_levels], [0, n_levels, 0, n_levels]
@@ -190,24 +202,30 @@ def glcm_matrices(
     *,
     levels: int | None = None,
     distance: int = 1,
+    volume: bool = False,
 ) -> np.ndarray:
-    """Symmetric co-occurrence counts per slice and in-plane direction.
+    """Symmetric co-occurrence counts per slice and in-plane direction (or per 3D direction).
 
     Returns
     -------
-    ndarray, shape (slices, 4, Ng, Ng)
+    ndarray, shape (slices, 4, Ng, Ng), or (1, 13, Ng, Ng) when ``volume``
         Pair counts (each unordered pair counted in both orders) for the directions
-        :data:`texture.discretisation.IN_PLANE_OFFSETS` (0, 45, 90, 135 degrees).
+        :data:`texture.discretisation.IN_PLANE_OFFSETS` (0, 45, 90, 135 degrees), or the 13
+        :data:`texture.discretisation.VOLUME_OFFSETS` through the whole stack.
     """
     image, mask = validate_stack(image, mask)
     if isinstance(distance, bool) or not isinstance(distance, (int, np.integer)) or distance < 1:
         raise ValueError(f"distance must be a positive integer, got {distance!r}")
     codes, n_levels = discretise(image, mask, levels)
-    out = np.empty((image.shape[0], len(IN_PLANE_OFFSETS), n_levels, n_levels))
-    for z in range(image.shape[0]):
+    if volume:
+        codes, mask = codes[None], mask[None]
+    offsets = VOLUME_OFFSETS if volume else IN_PLANE_OFFSETS
+    out = np.empty((codes.shape[0], len(offsets), n_levels, n_levels))
+    for z in range(codes.shape[0]):
         full_mask = bool(mask[z].all())
-        for d, (dy, dx) in enumerate(IN_PLANE_OFFSETS):
-            out[z, d] = _pair_counts(codes[z], mask[z], full_mask, n_levels, (dy * distance, dx * distance))
+        for d, offset in enumerate(offsets):
+            scaled = tuple(o * distance for o in offset)
+            out[z, d] = _pair_counts(codes[z], mask[z], full_mask, n_levels, scaled)
     return out
 
 
@@ -232,9 +250,10 @@ def glcm_features(
         IBSI fixed bin number discretisation of the masked min-max range into that many levels.
     distance : int
         Chebyshev distance between the pixels of a pair (IBSI default 1).
-    aggregation : {"averaged", "slice_merged", "direction_merged", "merged"}
-        IBSI "2D, averaged", "2D, slice-merged", "2.5D, direction-merged" or "2.5D, merged" (see
-        module docstring).
+    aggregation : str
+        "averaged", "slice_merged", "direction_merged", "merged", "3d_averaged" or "3d_merged":
+        IBSI "2D, averaged", "2D, slice-merged", "2.5D, direction-merged", "2.5D, merged",
+        "3D, averaged" or "3D, merged" (see module docstring).
 
     Returns
     -------
@@ -248,7 +267,8 @@ def glcm_features(
         mask without any pixel pair at ``distance``.
     """
     check_aggregation(aggregation, _AGGREGATIONS)
-    matrices = glcm_matrices(image, mask, levels=levels, distance=distance)
+    volume = aggregation.startswith("3d")
+    matrices = glcm_matrices(image, mask, levels=levels, distance=distance, volume=volume)
     stack = aggregate_matrices(matrices, aggregation)
     stack = stack[stack.sum(axis=(1, 2)) > 0]
     if len(stack) == 0:

@@ -6,8 +6,8 @@ https://ibsi.readthedocs.io/en/latest/03_Image_features.html; Thibault et al. 20
 border of its pixels, where the distance map counts 4-connected (city-block) steps to the nearest
 pixel outside the mask or the image, border pixels having distance 1. IBSI "2D" aggregation: one
 matrix per slice, features per slice, averaged over slices; IBSI "2.5D"
-(``aggregation="merged"``): the slices' matrices summed into one. 3D is not implemented.
-PyRadiomics has no GLDZM.
+(``aggregation="merged"``): the slices' matrices summed into one; IBSI "3D" (``"3d"``):
+26-connected zones, 6-connected distances through the volume. PyRadiomics has no GLDZM.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from texture.discretisation import (
     grey_level_image,
     size_matrix_features,
     slice_average,
+    texture_blocks,
     validate_stack,
 )
 from texture.glszm import grey_level_zones
@@ -47,13 +48,17 @@ GLDZM_FEATURES: tuple[str, ...] = (
     "zone_distance_entropy",
 )
 _GENERIC = dict(zip(SIZE_MATRIX_FEATURES[:16], GLDZM_FEATURES, strict=True))
-_AGGREGATIONS = ("averaged", "merged")
+_AGGREGATIONS = ("averaged", "merged", "3d")
 
 
-def border_distance(mask2d: np.ndarray) -> np.ndarray:
-    """City-block distance of each mask pixel to the ROI border (1 on the border, 0 outside)."""
-    padded = np.pad(mask2d, 1)
-    return ndimage.distance_transform_cdt(padded, metric="taxicab")[1:-1, 1:-1]
+def border_distance(mask: np.ndarray) -> np.ndarray:
+    """City-block distance of each mask pixel (voxel) to the ROI border (1 on it, 0 outside).
+
+    Steps are 4-connected in 2D, 6-connected in 3D; outside the array counts as outside the ROI.
+    """
+    padded = np.pad(mask, 1)
+    inner = tuple(slice(1, -1) for _ in range(mask.ndim))
+    return ndimage.distance_transform_cdt(padded, metric="taxicab")[inner]
 
 
 def gldzm_features(
@@ -73,9 +78,10 @@ def gldzm_features(
         Region of interest; also defines the border the distances are measured to.
     levels : int, optional
         None: integer grey levels in ``image``; an integer: IBSI fixed bin number discretisation.
-    aggregation : {"averaged", "merged"}
+    aggregation : {"averaged", "merged", "3d"}
         "averaged": IBSI "2D" (features per slice, averaged over slices); "merged": IBSI "2.5D"
-        (the slices' matrices summed into one). Identical for a single 2D image.
+        (the slices' matrices summed into one); "3d": IBSI "3D" (one matrix over the volume,
+        26-connected neighbourhoods). The first two are identical for a single 2D image.
 
     Returns
     -------
@@ -86,18 +92,19 @@ def gldzm_features(
     image, mask = validate_stack(image, mask)
     codes, n_levels = discretise(image, mask, levels)
     grey = grey_level_image(codes, mask)
-    n_pixels = mask.sum(axis=(1, 2)).reshape(-1, 1).astype(np.float64)
+    blocks = texture_blocks(grey, mask, aggregation)
+    n_pixels = np.array([[inside.sum()] for _, inside in blocks], dtype=np.float64)
     zones = []
-    for z in range(grey.shape[0]):
-        if n_pixels[z, 0] == 0:
+    for block, inside in blocks:
+        if not inside.any():
             zones.append((np.zeros(0, np.int64), np.zeros(0, np.int64)))
             continue
-        labels, zone_grey, _ = grey_level_zones(grey[z])
-        distance = border_distance(mask[z])
+        labels, zone_grey, _ = grey_level_zones(block)
+        distance = border_distance(inside)
         zone_distance = ndimage.minimum(distance, labels, np.arange(1, len(zone_grey) + 1))
         zones.append((zone_grey, np.asarray(zone_distance, dtype=np.int64)))
     max_distance = max(int(d.max()) for _, d in zones if len(d))
-    matrices = np.zeros((grey.shape[0], 1, n_levels, max_distance))
+    matrices = np.zeros((len(blocks), 1, n_levels, max_distance))
     for z, (zone_grey, zone_distance) in enumerate(zones):
         np.add.at(matrices[z, 0], (zone_grey - 1, zone_distance - 1), 1)
     groups = zip(

@@ -5,7 +5,7 @@ https://ibsi.readthedocs.io/en/latest/03_Image_features.html). A zone is a set o
 (in-plane) pixels of equal grey level inside the mask. IBSI "2D" aggregation: one matrix per slice,
 features per slice, averaged over slices. Zones are labelled with ``skimage.measure.label``, which
 connects neighbours of equal value. IBSI "2.5D" (``aggregation="merged"``): the slices' matrices
-summed into one. 3D zones (26-connected) are not implemented.
+summed into one. IBSI "3D" (``aggregation="3d"``): 26-connected zones through the volume.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from texture.discretisation import (
     grey_level_image,
     size_matrix_features,
     slice_average,
+    texture_blocks,
     validate_stack,
 )
 
@@ -44,16 +45,18 @@ GLSZM_FEATURES: tuple[str, ...] = (
     "zone_size_entropy",
 )
 _GENERIC = dict(zip(SIZE_MATRIX_FEATURES[:16], GLSZM_FEATURES, strict=True))
-_AGGREGATIONS = ("averaged", "merged")
+_AGGREGATIONS = ("averaged", "merged", "3d")
 
 
 def grey_level_zones(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Label the 8-connected equal-grey zones of a 2D slice (1-based levels, 0 = outside).
+    """Label the equal-grey zones of a 2D slice (8-connected) or volume (26-connected).
+
+    ``grey`` holds 1-based levels with 0 outside the mask.
 
     Returns ``(labels, zone_grey, zone_size)``: the label image (0 outside) and, for labels 1..n,
     each zone's grey level and pixel count.
     """
-    labels = label(grey, background=0, connectivity=2)
+    labels = label(grey, background=0, connectivity=grey.ndim)
     n_zones = int(labels.max())
     zone_grey = np.zeros(n_zones + 1, dtype=np.int64)
     zone_grey[labels.reshape(-1)] = grey.reshape(-1)
@@ -78,9 +81,10 @@ def glszm_features(
         Region of interest. Default: the whole image.
     levels : int, optional
         None: integer grey levels in ``image``; an integer: IBSI fixed bin number discretisation.
-    aggregation : {"averaged", "merged"}
+    aggregation : {"averaged", "merged", "3d"}
         "averaged": IBSI "2D" (features per slice, averaged over slices); "merged": IBSI "2.5D"
-        (the slices' matrices summed into one). Identical for a single 2D image.
+        (the slices' matrices summed into one); "3d": IBSI "3D" (one matrix over the volume,
+        26-connected neighbourhoods). The first two are identical for a single 2D image.
 
     Returns
     -------
@@ -91,14 +95,13 @@ def glszm_features(
     image, mask = validate_stack(image, mask)
     codes, n_levels = discretise(image, mask, levels)
     grey = grey_level_image(codes, mask)
-    n_pixels = mask.sum(axis=(1, 2)).reshape(-1, 1).astype(np.float64)
-    max_size = int(n_pixels.max())
-    matrices = np.zeros((grey.shape[0], 1, n_levels, max_size))
-    for z in range(grey.shape[0]):
-        if n_pixels[z, 0] == 0:
-            continue
-        _, zone_grey, zone_size = grey_level_zones(grey[z])
-        np.add.at(matrices[z, 0], (zone_grey - 1, zone_size - 1), 1)
+    blocks = texture_blocks(grey, mask, aggregation)
+    n_pixels = np.array([[inside.sum()] for _, inside in blocks], dtype=np.float64)
+    matrices = np.zeros((len(blocks), 1, n_levels, int(n_pixels.max())))
+    for z, (block, inside) in enumerate(blocks):
+        if inside.any():
+            _, zone_grey, zone_size = grey_level_zones(block)
+            np.add.at(matrices[z, 0], (zone_grey - 1, zone_size - 1), 1)
     groups = zip(
         aggregate_matrices(matrices, aggregation),
         aggregate_matrices(n_pixels, aggregation),

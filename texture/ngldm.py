@@ -5,11 +5,14 @@ https://ibsi.readthedocs.io/en/latest/03_Image_features.html; Sun and Wee 1983).
 the mask, its dependence count k is 1 plus the number of its 8 in-plane neighbours (Chebyshev
 distance 1) inside the mask whose grey level equals its own (coarseness parameter alpha = 0). IBSI
 "2D" aggregation: one matrix per slice, features per slice, averaged over slices; IBSI "2.5D"
-(``aggregation="merged"``): the slices' matrices summed into one. 3D is not implemented.
+(``aggregation="merged"``): the slices' matrices summed into one; IBSI "3D" (``"3d"``): 26
+neighbours through the volume.
 PyRadiomics calls this the GLDM.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
@@ -22,6 +25,7 @@ from texture.discretisation import (
     shifted_pair_views,
     size_matrix_features,
     slice_average,
+    texture_blocks,
     validate_stack,
 )
 
@@ -46,14 +50,18 @@ NGLDM_FEATURES: tuple[str, ...] = (
     "dependence_count_energy",
 )
 _GENERIC = dict(zip(SIZE_MATRIX_FEATURES, NGLDM_FEATURES, strict=True))
-_AGGREGATIONS = ("averaged", "merged")
-_NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
+_AGGREGATIONS = ("averaged", "merged", "3d")
 
 
 def dependence_counts(grey: np.ndarray) -> np.ndarray:
-    """1 + number of equal-grey 8-neighbours inside the mask, per pixel (1-based levels, 0 outside)."""
+    """1 + number of equal-grey neighbours inside the mask (8 in 2D, 26 in 3D), per pixel.
+
+    ``grey`` holds 1-based levels with 0 outside the mask.
+    """
     counts = np.ones(grey.shape, dtype=np.int64)
-    for offset in _NEIGHBOURS:
+    for offset in itertools.product((-1, 0, 1), repeat=grey.ndim):
+        if not any(offset):
+            continue
         centre, neighbour = shifted_pair_views(grey, offset)
         target, _ = shifted_pair_views(counts, offset)
         target += (centre == neighbour) & (neighbour > 0)
@@ -77,9 +85,10 @@ def ngldm_features(
         Region of interest; neighbours outside it do not count. Default: the whole image.
     levels : int, optional
         None: integer grey levels in ``image``; an integer: IBSI fixed bin number discretisation.
-    aggregation : {"averaged", "merged"}
+    aggregation : {"averaged", "merged", "3d"}
         "averaged": IBSI "2D" (features per slice, averaged over slices); "merged": IBSI "2.5D"
-        (the slices' matrices summed into one). Identical for a single 2D image.
+        (the slices' matrices summed into one); "3d": IBSI "3D" (one matrix over the volume,
+        26-connected neighbourhoods). The first two are identical for a single 2D image.
 
     Returns
     -------
@@ -90,13 +99,13 @@ def ngldm_features(
     image, mask = validate_stack(image, mask)
     codes, n_levels = discretise(image, mask, levels)
     grey = grey_level_image(codes, mask)
-    n_counts = len(_NEIGHBOURS) + 1
-    n_pixels = mask.sum(axis=(1, 2)).reshape(-1, 1).astype(np.float64)
-    matrices = np.zeros((grey.shape[0], 1, n_levels, n_counts))
-    for z in range(grey.shape[0]):
-        inside = mask[z]
-        counts = dependence_counts(grey[z])
-        index = (grey[z][inside] - 1) * n_counts + counts[inside] - 1
+    blocks = texture_blocks(grey, mask, aggregation)
+    n_counts = 3 ** blocks[0][0].ndim
+    n_pixels = np.array([[inside.sum()] for _, inside in blocks], dtype=np.float64)
+    matrices = np.zeros((len(blocks), 1, n_levels, n_counts))
+    for z, (block, inside) in enumerate(blocks):
+        counts = dependence_counts(block)
+        index = (block[inside] - 1) * n_counts + counts[inside] - 1
         matrices[z, 0] = np.bincount(index, minlength=n_levels * n_counts).reshape(n_levels, n_counts)
     groups = zip(
         aggregate_matrices(matrices, aggregation),

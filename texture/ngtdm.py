@@ -6,7 +6,8 @@ pixel in the mask, the neighbourhood average is the mean grey level of its 8 in-
 (Chebyshev distance 1) that lie inside the mask; pixels without any such neighbour are left out
 (they count neither in n_i nor in N_v,c). s_i sums |i - neighbourhood average| over the pixels of
 grey level i. IBSI "2D" aggregation: features per slice, averaged over slices; IBSI "2.5D"
-(``aggregation="merged"``): the slices' n and s summed. 3D is not implemented.
+(``aggregation="merged"``): the slices' n and s summed; IBSI "3D" (``"3d"``): 26 neighbours
+through the volume.
 
 Degenerate cases (PyRadiomics conventions): coarseness is 1e6 when sum p_i s_i = 0 (a flat ROI);
 contrast is 0 with a single grey level present; busyness 0 when its denominator is 0; strength 0
@@ -24,20 +25,25 @@ from texture.discretisation import (
     discretise,
     grey_level_image,
     slice_average,
+    texture_blocks,
     validate_stack,
 )
 
 #: The 5 IBSI NGTDM features (keys of :func:`ngtdm_features` without ``ngtdm_``), IBSI order.
 NGTDM_FEATURES: tuple[str, ...] = ("coarseness", "contrast", "busyness", "complexity", "strength")
 
-_RING = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=np.float64)
 _FLAT_COARSENESS = 1e6
 
 
 def ngtdm_vectors(grey: np.ndarray, inside: np.ndarray, n_levels: int) -> tuple[np.ndarray, ...]:
-    """``(n, s)`` per grey level 1..Ng of one 2D slice: pixel counts and summed tone differences."""
-    neighbour_sum = ndimage.correlate(grey.astype(np.float64), _RING, mode="constant")
-    neighbour_count = ndimage.correlate(inside.astype(np.float64), _RING, mode="constant")
+    """``(n, s)`` per grey level 1..Ng of a 2D slice (8 neighbours) or a volume (26 neighbours).
+
+    Pixel counts and summed tone differences; ``grey`` holds 1-based levels, 0 outside the mask.
+    """
+    ring = np.ones((3,) * grey.ndim)
+    ring[(1,) * grey.ndim] = 0
+    neighbour_sum = ndimage.correlate(grey.astype(np.float64), ring, mode="constant")
+    neighbour_count = ndimage.correlate(inside.astype(np.float64), ring, mode="constant")
     valid = inside & (neighbour_count > 0)
     levels = grey[valid]
     difference = np.abs(levels - neighbour_sum[valid] / neighbour_count[valid])
@@ -91,9 +97,10 @@ def ngtdm_features(
         Region of interest; neighbours outside it do not count. Default: the whole image.
     levels : int, optional
         None: integer grey levels in ``image``; an integer: IBSI fixed bin number discretisation.
-    aggregation : {"averaged", "merged"}
+    aggregation : {"averaged", "merged", "3d"}
         "averaged": IBSI "2D" (features per slice, averaged over slices); "merged": IBSI "2.5D"
-        (the slices' matrices summed into one). Identical for a single 2D image.
+        (the slices' matrices summed into one); "3d": IBSI "3D" (one matrix over the volume,
+        26-connected neighbourhoods). The first two are identical for a single 2D image.
 
     Returns
     -------
@@ -105,11 +112,12 @@ def ngtdm_features(
     ValueError
         As :func:`texture.glcm.glcm_features`, or when no mask pixel has a neighbour in the mask.
     """
-    check_aggregation(aggregation, ("averaged", "merged"))
+    check_aggregation(aggregation, ("averaged", "merged", "3d"))
     image, mask = validate_stack(image, mask)
     codes, n_levels = discretise(image, mask, levels)
     grey = grey_level_image(codes, mask)
-    vectors = np.stack([ngtdm_vectors(grey[z], mask[z], n_levels) for z in range(grey.shape[0])])
+    blocks = texture_blocks(grey, mask, aggregation)
+    vectors = np.stack([ngtdm_vectors(block, inside, n_levels) for block, inside in blocks])
     groups = aggregate_matrices(vectors[:, None], aggregation)
     per_group = [features_from_vectors(n, s) for n, s in groups if n.sum() > 0]
     if not per_group:

@@ -264,3 +264,23 @@ def test_merged_stack_pools_pairs_of_all_slices():
     direction_merged = glcm_features(stack, aggregation="direction_merged")
     # 0 and 90 degrees: half the pairs differ (30 of 60); diagonals: all differ.
     assert direction_merged["glcm_contrast"] == pytest.approx((0.5 + 0.5 + 1 + 1) / 4)
+
+
+def test_volume_matrices_match_brute_force_pair_count():
+    from texture.discretisation import VOLUME_OFFSETS
+
+    rng = np.random.default_rng(13)
+    image = rng.integers(1, 4, size=(3, 5, 6))
+    image[0, 0, 0] = 3
+    mask = rng.random(image.shape) > 0.2
+    mask[0, 0, 0] = True
+    matrices = glcm_matrices(image, mask, volume=True)[0]
+    assert matrices.shape == (13, 3, 3)
+    for d, offset in enumerate(VOLUME_OFFSETS):
+        expected = np.zeros((3, 3))
+        for p in np.ndindex(image.shape):
+            q = tuple(np.add(p, offset))
+            if all(0 <= q[k] < image.shape[k] for k in range(3)) and mask[p] and mask[q]:
+                expected[image[p] - 1, image[q] - 1] += 1
+                expected[image[q] - 1, image[p] - 1] += 1
+        np.testing.assert_array_equal(matrices[d], expected)

@@ -86,3 +86,37 @@ def test_bad_input():
         glrlm_features(np.ones((3, 3), dtype=int), aggregation="3D")
     with pytest.raises(ValueError, match="empty"):
         glrlm_features(np.ones((3, 3)), np.zeros((3, 3), bool))
+
+
+def _brute_force_runs_nd(grey, offset):
+    """n-D version of the line walk: runs start where the previous voxel differs or is outside."""
+    shape = np.array(grey.shape)
+    step = np.array(offset)
+    counts = {}
+    for p in np.ndindex(grey.shape):
+        p = np.array(p)
+        level = grey[tuple(p)]
+        previous = p - step
+        if not level:
+            continue
+        if ((previous >= 0) & (previous < shape)).all() and grey[tuple(previous)] == level:
+            continue
+        length, q = 0, p.copy()
+        while ((q >= 0) & (q < shape)).all() and grey[tuple(q)] == level:
+            length, q = length + 1, q + step
+        counts[(level, length)] = counts.get((level, length), 0) + 1
+    return counts
+
+
+def test_volume_run_matrices_match_brute_force():
+    from texture.discretisation import VOLUME_OFFSETS
+
+    rng = np.random.default_rng(9)
+    grey = rng.integers(1, 3, size=(3, 4, 5))
+    grey[rng.random(grey.shape) < 0.15] = 0
+    for offset in VOLUME_OFFSETS:
+        matrix = run_length_matrix(grey, 2, offset)
+        expected = np.zeros_like(matrix)
+        for (level, length), n in _brute_force_runs_nd(grey, offset).items():
+            expected[level - 1, length - 1] = n
+        np.testing.assert_array_equal(matrix, expected, err_msg=str(offset))

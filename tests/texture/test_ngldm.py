@@ -42,3 +42,14 @@ def test_constant_square_known_values():
 def test_bad_input():
     with pytest.raises(ValueError, match="empty"):
         ngldm_features(np.ones((3, 3)), np.zeros((3, 3), bool))
+
+
+def test_volume_dependence_counts_of_a_constant_cube():
+    # 3x3x3 constant: centre 1 + 26; a corner 1 + 7; an edge middle 1 + 11; a face centre 1 + 17.
+    counts = dependence_counts(np.ones((3, 3, 3), dtype=np.int64))
+    assert counts[1, 1, 1] == 27 and counts[0, 0, 0] == 8
+    assert counts[0, 0, 1] == 12 and counts[0, 1, 1] == 18
+    features = ngldm_features(np.ones((3, 3, 3), dtype=int), aggregation="3d")
+    assert features["ngldm_high_dependence_emphasis"] == pytest.approx(
+        (8 * 64 + 12 * 144 + 6 * 324 + 729) / 27
+    )
