@@ -15,7 +15,11 @@ import numpy as np
 from pipelines.record import ImageResult
 from texture import color
 from texture.measurement import check_mask, check_rgb
+from texture.pigment import measure_skin_colour, measure_spots
+from texture.pores import measure_pores
 from texture.roi import skin_mask
+from texture.roughness import measure_roughness
+from texture.wrinkles import measure_wrinkles
 
 __all__ = ["analyze_photo", "DEFAULT_GLCM_FEATURES", "photo_lab", "glcm_columns"]
 
@@ -36,6 +40,11 @@ _SKIMAGE_PROPS = {
 # Medians and percentiles are taken on at most this many ROI pixels (a fixed stride, deterministic):
 # their sampling error is far below a tenth of an L* unit, and a 12-megapixel photo stays cheap.
 _MAX_SAMPLE = 1_000_000
+#: Overlays are returned at most this large (the report shows thumbnails; full-size copies of a
+#: 12-megapixel photo would cost more than the measurements).
+OVERLAY_MAX_SIDE_PX = 1024
+#: Resolution of the copy on which spots, lines, roughness and the skin mask are measured.
+COARSE_PX_PER_MM = 10.0
 
 
 def photo_lab(rgb: np.ndarray) -> np.ndarray:
@@ -48,11 +57,6 @@ def photo_lab(rgb: np.ndarray) -> np.ndarray:
     """
     rgb = check_rgb(rgb)
     return cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.float32), cv2.COLOR_RGB2Lab)
-
-
-def _sample(values: np.ndarray) -> np.ndarray:
-    step = max(1, len(values) // _MAX_SAMPLE)
-    return values[::step]
 
 
 def glcm_columns(
@@ -73,13 +77,19 @@ def glcm_columns(
     """
     if not mask.any():
         raise ValueError("the ROI is empty: no pixel to compute texture on")
-    lo, hi = np.percentile(_sample(lightness[mask]), robust_percentiles)
+    step = max(1, int(np.sqrt(lightness.size / _MAX_SAMPLE)))
+    sample = lightness[::step, ::step][mask[::step, ::step]]
+    lo, hi = np.percentile(sample if sample.size else lightness[mask], robust_percentiles)
     span = float(hi - lo)
     if span <= 0:
         codes = np.ones(lightness.shape, dtype=np.uint8)
     else:
-        scaled = (np.clip(lightness, lo, hi) - np.float32(lo)) * np.float32(levels / span)
-        codes = (np.minimum(scaled.astype(np.int32), levels - 1) + 1).astype(np.uint8)
+        # floor(levels * (L - lo) / span), clipped to 0..levels-1, then 1-based; in place, float32.
+        scaled = np.subtract(lightness, np.float32(lo), dtype=np.float32)
+        np.multiply(scaled, np.float32(levels / span), out=scaled)
+        np.clip(scaled, 0, levels - 1, out=scaled)
+        codes = scaled.astype(np.uint8)
+        codes += 1
     try:
         from texture.glcm import glcm_features
     except ImportError:
@@ -107,23 +117,18 @@ def _glcm_skimage(
     return {f: float(np.mean(graycoprops(m, _SKIMAGE_PROPS[f]))) for f in features}
 
 
-def _colour_indices(rgb: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
-    # texture.color works on whole images in float64; a strided sample of the skin pixels as an
-    # (n, 1, 3) image gives the same medians at a fraction of the cost on large photos.
-    pixels = _sample(rgb[mask]).astype(np.float64)[:, None, :]
-    lab = color.rgb_to_lab(pixels)
-    ita = color.ita_deg(lab)
-    return {
-        "ita_deg": ita,
-        "ita_class": color.ita_class(ita),
-        "melanin_index": color.melanin_index(pixels),
-        "erythema_index": color.erythema_index(pixels),
-    }
+def _thumbnail_size(shape: tuple[int, int]) -> tuple[int, int]:
+    factor = max(1.0, max(shape) / OVERLAY_MAX_SIDE_PX)
+    return max(1, round(shape[1] / factor)), max(1, round(shape[0] / factor))
 
 
-def _tint(rgb: np.ndarray, mask: np.ndarray, colour: tuple[float, float, float]) -> np.ndarray:
-    out = np.array(rgb, dtype=np.float32, copy=True)
-    out[mask] = 0.5 * out[mask] + 0.5 * np.asarray(colour, dtype=np.float32)
+def _overlay(base: np.ndarray, mask: np.ndarray, colour: tuple[float, float, float]) -> np.ndarray:
+    """``base`` (already thumbnail-sized) with ``mask`` (any size) painted half-transparent."""
+    size = (base.shape[1], base.shape[0])
+    # Thin features (pores, lines) must survive the reduction: any hit in the cell counts.
+    small = cv2.resize(mask.astype(np.uint8) * np.uint8(255), size, interpolation=cv2.INTER_AREA) > 0
+    out = base.copy()
+    out[small] = 0.4 * out[small] + 0.6 * np.asarray(colour, dtype=np.float32)
     return out
 
 
@@ -145,15 +150,24 @@ def analyze_photo(
     roi : ndarray of bool, optional
         User region of interest; intersected with the automatic skin mask.
     options : mapping, optional
-        ``glcm_levels`` (32), ``glcm_features`` (the four of ARCHITECTURE.md), ``skin_mask`` (True: use
-        the automatic skin mask; False: the ROI alone).
+        ``glcm_levels`` (32); ``glcm_features`` (the four of ARCHITECTURE.md; any ``glcm_<IBSI name>``);
+        ``skin_mask`` (True: intersect the ROI with :func:`texture.roi.skin_mask`; False: the ROI alone);
+        ``pores``, ``spots``, ``wrinkles``, ``roughness``: dicts of keyword options for
+        :func:`texture.pores.measure_pores`, :func:`texture.pigment.measure_spots`,
+        :func:`texture.wrinkles.measure_wrinkles`, :func:`texture.roughness.measure_roughness`.
 
     Returns
     -------
     ImageResult
-        ``metrics``: numeric columns plus the string ``ita_class``; ``overlays``: RGB float images.
+        ``metrics``: numeric columns plus the string ``ita_class``. ITA, melanin and erythema indices are
+        read on the skin outside pores, spots and lines. ``overlays``: ``roi``, ``pores``, ``spots``,
+        ``wrinkles``, ``roughness`` as RGB float images at most 1024 px on the long side.
     """
     options = dict(options or {})
+    known = {"glcm_levels", "glcm_features", "skin_mask", "pores", "spots", "wrinkles", "roughness"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"unknown photo options {unknown}; known: {sorted(known)}")
     rgb = check_rgb(rgb)
     if px_per_mm is not None and (not np.isfinite(px_per_mm) or px_per_mm <= 0):
         raise ValueError(f"px_per_mm must be a positive number or None, got {px_per_mm!r}")
@@ -163,21 +177,78 @@ def analyze_photo(
         raise ValueError("the ROI is empty")
     lab = photo_lab(rgb)
 
-    region = user_roi.copy()
+    # Spots, lines, roughness and the skin mask are measured on one copy reduced to ~10 px/mm (their
+    # smallest detail, a 0.15 mm line, is still resolved); pores and GLCM texture on the full image.
+    scaled = px_per_mm is not None
+    factor = max(1.0, float(px_per_mm) / COARSE_PX_PER_MM) if scaled else 1.0
+    coarse_ppm = float(px_per_mm) / factor if scaled else None
+    coarse_size = (max(1, round(shape[1] / factor)), max(1, round(shape[0] / factor)))
+    lab_c = lab if factor == 1.0 else cv2.resize(lab, coarse_size, interpolation=cv2.INTER_AREA)
+
+    def to_coarse(mask: np.ndarray) -> np.ndarray:
+        if factor == 1.0:
+            return mask
+        return cv2.resize(mask.view(np.uint8), coarse_size, interpolation=cv2.INTER_NEAREST) > 0
+
+    def to_full(mask: np.ndarray) -> np.ndarray:
+        if factor == 1.0:
+            return mask
+        small = np.ascontiguousarray(mask, dtype=np.uint8)
+        return cv2.resize(small, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+
+    region_c = to_coarse(user_roi)
+    region = user_roi
     if options.get("skin_mask", True):
-        region &= skin_mask(rgb, lab=lab, px_per_mm=px_per_mm)
-    if not region.any():
+        skin_c = skin_mask(None, lab=lab_c, px_per_mm=coarse_ppm)
+        region_c = region_c & skin_c
+        region = user_roi & to_full(skin_c)
+    if not region.any() or not region_c.any():
         raise ValueError("no skin found inside the ROI")
+
+    def opts(name: str) -> dict[str, Any]:
+        value = options.get(name, {})
+        if not isinstance(value, Mapping):
+            raise ValueError(f"photo option {name!r} must be a mapping of keyword options")
+        return dict(value)
+
+    pores = measure_pores(None, px_per_mm=px_per_mm, mask=region, lab=lab, **opts("pores"))
+    coarse = {"px_per_mm": coarse_ppm, "mask": region_c, "lab": lab_c}
+    spots = measure_spots(None, **coarse, **opts("spots"))
+    wrinkles = measure_wrinkles(None, **coarse, **opts("wrinkles"))
+    roughness = measure_roughness(None, **coarse, **opts("roughness"))
+    # Spots and lines found at the coarse scale are widened by one coarse pixel before being left
+    # out of the skin colour, so that their soft edges do not tint it.
+    coarse_features = cv2.dilate(
+        ((spots.labels > 0) | (wrinkles.labels > 0)).astype(np.uint8), np.ones((3, 3), np.uint8)
+    )
+    features = (pores.labels > 0) | to_full(coarse_features)
+    colour = measure_skin_colour(rgb, mask=region, exclude=features)
 
     metrics: dict[str, Any] = {}
     area_px = float(region.sum())
     metrics["roi_area_px"] = area_px
     metrics["roi_area_cm2"] = area_px / float(px_per_mm) ** 2 / 100.0 if px_per_mm else float("nan")
-    metrics.update(_colour_indices(rgb, region))
+    metrics.update(pores.metrics)
+    metrics.update(spots.metrics)
+    ita = colour.metrics["ita_deg"]
+    metrics["ita_deg"] = ita
+    metrics["ita_class"] = color.ita_class(ita)
+    metrics["melanin_index"] = colour.metrics["melanin_index"]
+    metrics["erythema_index"] = colour.metrics["erythema_index"]
+    metrics.update(wrinkles.metrics)
+    metrics.update(roughness.metrics)
 
-    features = tuple(options.get("glcm_features", DEFAULT_GLCM_FEATURES))
+    features_list = tuple(options.get("glcm_features", DEFAULT_GLCM_FEATURES))
     levels = int(options.get("glcm_levels", 32))
-    metrics.update(glcm_columns(lab[..., 0], region, levels=levels, features=features))
+    metrics.update(glcm_columns(lab[..., 0], region, levels=levels, features=features_list))
 
-    overlays = {"roi": _tint(rgb, ~region, (0.0, 0.0, 0.0))}
+    size = _thumbnail_size(shape)
+    base = cv2.resize(np.asarray(rgb, dtype=np.float32), size, interpolation=cv2.INTER_AREA)
+    overlays = {
+        "roi": _overlay(base, ~region, (0.0, 0.0, 0.0)),
+        "pores": _overlay(base, pores.labels > 0, (0.0, 0.9, 0.9)),
+        "spots": _overlay(base, spots.labels > 0, (0.9, 0.0, 0.9)),
+        "wrinkles": _overlay(base, wrinkles.labels > 0, (1.0, 0.9, 0.0)),
+        "roughness": cv2.resize(roughness.overlay, size, interpolation=cv2.INTER_AREA),
+    }
     return ImageResult(metrics=metrics, overlays=overlays)

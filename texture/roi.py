@@ -71,7 +71,7 @@ def skin_mask(
     Parameters
     ----------
     rgb : ndarray, shape (rows, cols, 3)
-        Float sRGB in [0, 1].
+        Float sRGB in [0, 1]; may be None when ``lab`` is given.
     lab : ndarray, optional
         The same image in float CIELAB (:func:`texture.color.rgb_to_lab`), to avoid converting twice.
     px_per_mm : float, optional
