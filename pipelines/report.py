@@ -313,9 +313,9 @@ def _summary(run: dict, metrics: pd.DataFrame, errors: pd.DataFrame) -> dict[str
     )
     n_subjects = metrics["subject"].nunique() if "subject" in metrics else 0
     n_sessions = metrics["session"].nunique() if "session" in metrics else 0
-    version = ""
+    version = str(run.get("skintex_version") or "")
     versions = run.get("versions")
-    if isinstance(versions, dict):
+    if not version and isinstance(versions, dict):
         version = str(versions.get("skintex", ""))
     return {
         "images": len(metrics),
@@ -337,7 +337,7 @@ def _first_key(mapping: dict, keys: Sequence[str]) -> str:
 
 
 def _provenance(run: dict) -> dict[str, Any]:
-    shown = {"versions", "config", "counts"}
+    shown = {"versions", "config", "counts", "skintex_version"}
     corrections = {k: v for k, v in run.items() if re.search("correct|colou?r|exposure", k, re.IGNORECASE)}
     shown |= set(corrections)
     shown |= {"started", "start", "started_at", "start_time"}
@@ -416,6 +416,7 @@ class _SubjectView:
     trend_png: str | None = None
     trend_metrics: list[str] = field(default_factory=list)
     trend_x_label: str = ""
+    trend_without_cv: list[str] = field(default_factory=list)
     table_sessions: list[dict[str, str]] = field(default_factory=list)
     table_rows: list[dict[str, Any]] = field(default_factory=list)
     extra_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -494,7 +495,7 @@ def _dates_by_session(*tables: pd.DataFrame) -> dict[float, str]:
             continue
         for session, date in table.groupby("session")["date"].first().items():
             if not _missing(date):
-                dates.setdefault(session, str(date))
+                dates.setdefault(session, _date_text(date))
     return dates
 
 
@@ -510,7 +511,7 @@ def _fill_captures(view: _SubjectView, images: pd.DataFrame, days: dict) -> None
         view.captures.append(
             {
                 "session": _session_text(session),
-                "date": _cell(rec.get("date")),
+                "date": _date_text(rec.get("date")),
                 "days": _days_text(days.get(session)),
                 "file": _cell(rec.get("file")),
                 "stain": _cell(rec.get("stain")),
@@ -600,6 +601,12 @@ def _fill_trend(view: _SubjectView, changes: pd.DataFrame) -> None:
     x_column = "days_from_baseline" if use_days else "session"
     view.trend_x_label = "days from baseline" if use_days else "session"
     view.trend_metrics = metrics
+    if "repeatability_cv" in values:
+        cv = pd.to_numeric(values["repeatability_cv"], errors="coerce")
+        known = cv.groupby(values["metric"]).apply(lambda c: c.notna().any())
+        view.trend_without_cv = [m for m in metrics if not known.get(m, False)]
+    else:
+        view.trend_without_cv = list(metrics)
     view.trend_png = _trend_figure(values, metrics, x_column, view.trend_x_label)
 
 
@@ -804,6 +811,15 @@ def _session_text(session: Any) -> str:
         return ""
     number = float(session)
     return f"{number:g}"
+
+
+def _date_text(date: Any) -> str:
+    """A date as written in the tables, without a midnight time that only adds noise."""
+    text = _cell(date)
+    for midnight in ("T00:00:00", " 00:00:00"):
+        if text.endswith(midnight):
+            return text[: -len(midnight)]
+    return text
 
 
 def _days_text(days: Any) -> str:

@@ -11,6 +11,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -190,6 +191,7 @@ def test_change_table_flags_changes_beyond_repeatability(series_report):
     assert re.findall(r"[+-]\d+\.\d %", row) == ["-5.0 %", "-10.0 %", "-15.0 %"]
     # SRD column = 1.96 * sqrt(2) * 0.03 * 0.32 mm = 0.02661 mm
     assert "0.02661" in row
+    assert "No repeatability estimate" not in article
     # Only the trend metrics are in the main table, the rest behind <details>
     assert 'title="glcm_contrast"' in article.split('<details class="more-metrics">')[1]
 
@@ -268,6 +270,20 @@ def test_values_shown_from_metrics_when_changes_missing(tmp_path, trend_calls):
     assert "changes.csv is missing or empty" in html
     row = _article(html, PHOTO_SUBJECT).split('title="pore_mean_diameter_mm"')[1]
     assert "0.272" in row.split("</tr>")[0]  # 0.32 mm shrunk by 15 %
+
+
+def test_missing_repeatability_is_said_and_no_band_is_claimed(tmp_path, trend_calls):
+    out = write_series_output(tmp_path / "nocv")
+    changes = pd.read_csv(out / "changes.csv")
+    changes.loc[changes["metric"] == "ita_deg", "repeatability_cv"] = np.nan
+    changes.loc[changes["subject"] == HISTOLOGY_SUBJECT, "repeatability_cv"] = np.nan
+    changes.to_csv(out / "changes.csv", index=False)
+    html = build_report(out).read_text(encoding="utf-8")
+    photo = _article(html, PHOTO_SUBJECT)
+    assert "No repeatability estimate (CV) for ita_deg: no band" in photo
+    assert "No repeatability estimate (CV) for these metrics" in _article(html, HISTOLOGY_SUBJECT)
+    row = photo.split('title="ita_deg"')[1].split("</tr>")[0]
+    assert row.count("–") == 2  # CV and SRD columns
 
 
 def test_not_a_directory_is_refused(tmp_path):
