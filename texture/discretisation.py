@@ -115,7 +115,22 @@ def _code_dtype(n_levels: int) -> type:
     return np.int64
 
 
-def discretise(image: np.ndarray, mask: np.ndarray, levels: int | None) -> tuple[np.ndarray, int]:
+#: Largest Ng the matrix families accept (a 65536-level 16-bit image would need a 32 GB GLCM).
+MAX_MATRIX_LEVELS = 4096
+
+
+def _place(inside_codes: np.ndarray, mask: np.ndarray, dtype: type) -> np.ndarray:
+    """Codes computed for the masked values, put back into an image (0 outside the mask)."""
+    if inside_codes.size == mask.size:
+        return inside_codes.astype(dtype, copy=False).reshape(mask.shape)
+    out = np.zeros(mask.shape, dtype=dtype)
+    out[mask] = inside_codes
+    return out
+
+
+def discretise(
+    image: np.ndarray, mask: np.ndarray, levels: int | None, *, max_levels: int | None = None
+) -> tuple[np.ndarray, int]:
     """Discretise ``image`` inside ``mask`` into IBSI grey levels.
 
     Parameters
@@ -125,6 +140,9 @@ def discretise(image: np.ndarray, mask: np.ndarray, levels: int | None) -> tuple
     levels : int or None
         ``None``: the image holds integer grey levels >= 1 inside the mask. An integer: IBSI fixed
         bin number discretisation of the masked min-max range into that many levels.
+    max_levels : int, optional
+        Raise ``ValueError`` when Ng would exceed it (the matrix families pass
+        :data:`MAX_MATRIX_LEVELS`).
 
     Returns
     -------
@@ -146,15 +164,16 @@ def discretise(image: np.ndarray, mask: np.ndarray, levels: int | None) -> tuple
         if lo < 1:
             raise ValueError(f"levels=None needs grey levels >= 1 inside the mask, found {lo}")
         n_levels = int(hi)
+        _check_levels(n_levels, max_levels)
         dtype = _code_dtype(n_levels)
-        codes = image - np.asarray(1, dtype=image.dtype)
-        if image.dtype.kind == "f" or image.dtype != dtype:
-            codes = np.where(mask, codes, 0).astype(dtype)
-        return codes, n_levels
+        if image.dtype == dtype:
+            return image - np.asarray(1, dtype=dtype), n_levels  # wraps outside the mask only
+        return _place(values - 1, mask, dtype), n_levels
 
     if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 1:
         raise ValueError(f"levels must be None or a positive integer, got {levels!r}")
     n_levels = int(levels)
+    _check_levels(n_levels, max_levels)
     dtype = _code_dtype(n_levels)
     lo, hi = values.min(), values.max()
     if lo == hi:
@@ -176,7 +195,15 @@ def discretise(image: np.ndarray, mask: np.ndarray, levels: int | None) -> tuple
             return cv2.LUT(flat, full).reshape(image.shape), n_levels
         index = np.clip(image.astype(np.int64) - int(lo), 0, len(table) - 1)
         return table[index], n_levels
-    return np.where(mask, fixed_bin_number(image), 0).astype(dtype), n_levels
+    return _place(fixed_bin_number(values), mask, dtype), n_levels
+
+
+def _check_levels(n_levels: int, max_levels: int | None) -> None:
+    if max_levels is not None and n_levels > max_levels:
+        raise ValueError(
+            f"{n_levels} grey levels is more than the {max_levels} a texture matrix supports; "
+            "discretise with levels=N (e.g. 32-256)"
+        )
 
 
 def grey_level_image(codes: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -258,17 +285,23 @@ SIZE_MATRIX_FEATURES: tuple[str, ...] = (
 )
 
 
-def size_matrix_features(matrix: np.ndarray, n_units: float) -> dict[str, float]:
-    """Features of an IBSI grey level x size matrix ``matrix[i - 1, j - 1]`` (IBSI 3.7-3.11).
+def size_matrix_features(
+    matrix: np.ndarray, n_units: float, sizes: np.ndarray | None = None
+) -> dict[str, float]:
+    """Features of an IBSI grey level x size matrix ``matrix[i - 1, column]`` (IBSI 3.7-3.11).
 
     Rows are grey levels i = 1..Ng, columns the run length / zone size / zone distance /
-    dependence count j = 1..; ``n_units`` is the number of voxels (times directions for merged run
-    matrices) for the percentage feature. Entropy in bits. Keys: :data:`SIZE_MATRIX_FEATURES`.
+    dependence count j: 1, 2, ... or, when given, ``sizes[column]`` (so that a zone size matrix
+    needs a column per size present, not per possible size). ``n_units`` is the number of voxels
+    (times directions for merged run matrices) for the percentage feature. Entropy in bits.
+    Keys: :data:`SIZE_MATRIX_FEATURES`.
     """
     total = matrix.sum()
     p = matrix / total
     i = np.arange(1, matrix.shape[0] + 1, dtype=np.float64)[:, None]
-    j = np.arange(1, matrix.shape[1] + 1, dtype=np.float64)[None, :]
+    if sizes is None:
+        sizes = np.arange(1, matrix.shape[1] + 1)
+    j = np.asarray(sizes, dtype=np.float64)[None, :]
     p_grey = p.sum(axis=1)
     p_size = p.sum(axis=0)
     mean_grey = float(p_grey @ i[:, 0])

@@ -39,6 +39,7 @@ import numpy as np
 
 from texture.discretisation import (
     IN_PLANE_OFFSETS,
+    MAX_MATRIX_LEVELS,
     VOLUME_OFFSETS,
     aggregate_matrices,
     check_aggregation,
@@ -216,7 +217,7 @@ def glcm_matrices(
     image, mask = validate_stack(image, mask)
     if isinstance(distance, bool) or not isinstance(distance, (int, np.integer)) or distance < 1:
         raise ValueError(f"distance must be a positive integer, got {distance!r}")
-    codes, n_levels = discretise(image, mask, levels)
+    codes, n_levels = discretise(image, mask, levels, max_levels=MAX_MATRIX_LEVELS)
     if volume:
         codes, mask = codes[None], mask[None]
     offsets = VOLUME_OFFSETS if volume else IN_PLANE_OFFSETS
@@ -484,7 +485,7 @@ def glcm_map(
             f"glcm_map cannot compute {unsupported or 'no feature'}; supported: {GLCM_MAP_FEATURES}"
         )
     stack, stack_mask = validate_stack(image, mask)
-    codes, n_levels = discretise(stack, stack_mask, levels)
+    codes, n_levels = discretise(stack, stack_mask, levels, max_levels=MAX_MATRIX_LEVELS)
     codes, inside = codes[0], stack_mask[0]
     full_mask = bool(inside.all())
     needed = set().union(*(_MAP_MOMENTS[n] for n in names))

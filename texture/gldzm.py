@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from texture.discretisation import (
+    MAX_MATRIX_LEVELS,
     SIZE_MATRIX_FEATURES,
     aggregate_matrices,
     check_aggregation,
@@ -90,7 +91,7 @@ def gldzm_features(
     """
     check_aggregation(aggregation, _AGGREGATIONS)
     image, mask = validate_stack(image, mask)
-    codes, n_levels = discretise(image, mask, levels)
+    codes, n_levels = discretise(image, mask, levels, max_levels=MAX_MATRIX_LEVELS)
     grey = grey_level_image(codes, mask)
     blocks = texture_blocks(grey, mask, aggregation)
     n_pixels = np.array([[inside.sum()] for _, inside in blocks], dtype=np.float64)

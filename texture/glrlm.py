@@ -26,6 +26,7 @@ import numpy as np
 
 from texture.discretisation import (
     IN_PLANE_OFFSETS,
+    MAX_MATRIX_LEVELS,
     SIZE_MATRIX_FEATURES,
     VOLUME_OFFSETS,
     aggregate_matrices,
@@ -114,7 +115,7 @@ def glrlm_features(
     """
     check_aggregation(aggregation, _AGGREGATIONS)
     image, mask = validate_stack(image, mask)
-    codes, n_levels = discretise(image, mask, levels)
+    codes, n_levels = discretise(image, mask, levels, max_levels=MAX_MATRIX_LEVELS)
     grey = grey_level_image(codes, mask)
     if aggregation.startswith("3d"):
         grey, mask = grey[None], mask[None]  # one volume, 13 directions

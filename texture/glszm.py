@@ -14,6 +14,7 @@ import numpy as np
 from skimage.measure import label
 
 from texture.discretisation import (
+    MAX_MATRIX_LEVELS,
     SIZE_MATRIX_FEATURES,
     aggregate_matrices,
     check_aggregation,
@@ -93,19 +94,20 @@ def glszm_features(
     """
     check_aggregation(aggregation, _AGGREGATIONS)
     image, mask = validate_stack(image, mask)
-    codes, n_levels = discretise(image, mask, levels)
+    codes, n_levels = discretise(image, mask, levels, max_levels=MAX_MATRIX_LEVELS)
     grey = grey_level_image(codes, mask)
     blocks = texture_blocks(grey, mask, aggregation)
     n_pixels = np.array([[inside.sum()] for _, inside in blocks], dtype=np.float64)
-    matrices = np.zeros((len(blocks), 1, n_levels, int(n_pixels.max())))
-    for z, (block, inside) in enumerate(blocks):
-        if inside.any():
-            _, zone_grey, zone_size = grey_level_zones(block)
-            np.add.at(matrices[z, 0], (zone_grey - 1, zone_size - 1), 1)
+    zones = [grey_level_zones(block)[1:] for block, _ in blocks]
+    # One column per zone size present: a flat photo region makes zones of a million pixels.
+    sizes = np.unique(np.concatenate([size for _, size in zones]))
+    matrices = np.zeros((len(blocks), 1, n_levels, len(sizes)))
+    for z, (zone_grey, zone_size) in enumerate(zones):
+        np.add.at(matrices[z, 0], (zone_grey - 1, np.searchsorted(sizes, zone_size)), 1)
     groups = zip(
         aggregate_matrices(matrices, aggregation),
         aggregate_matrices(n_pixels, aggregation),
         strict=True,
     )
-    averaged = slice_average([size_matrix_features(m, n) for m, n in groups if n > 0])
+    averaged = slice_average([size_matrix_features(m, n, sizes) for m, n in groups if n > 0])
     return {f"glszm_{name}": averaged[generic] for generic, name in _GENERIC.items()}

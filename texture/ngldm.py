@@ -17,6 +17,7 @@ import itertools
 import numpy as np
 
 from texture.discretisation import (
+    MAX_MATRIX_LEVELS,
     SIZE_MATRIX_FEATURES,
     aggregate_matrices,
     check_aggregation,
@@ -97,7 +98,7 @@ def ngldm_features(
     """
     check_aggregation(aggregation, _AGGREGATIONS)
     image, mask = validate_stack(image, mask)
-    codes, n_levels = discretise(image, mask, levels)
+    codes, n_levels = discretise(image, mask, levels, max_levels=MAX_MATRIX_LEVELS)
     grey = grey_level_image(codes, mask)
     blocks = texture_blocks(grey, mask, aggregation)
     n_counts = 3 ** blocks[0][0].ndim

@@ -20,6 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from texture.discretisation import (
+    MAX_MATRIX_LEVELS,
     aggregate_matrices,
     check_aggregation,
     discretise,
@@ -114,7 +115,7 @@ def ngtdm_features(
     """
     check_aggregation(aggregation, ("averaged", "merged", "3d"))
     image, mask = validate_stack(image, mask)
-    codes, n_levels = discretise(image, mask, levels)
+    codes, n_levels = discretise(image, mask, levels, max_levels=MAX_MATRIX_LEVELS)
     grey = grey_level_image(codes, mask)
     blocks = texture_blocks(grey, mask, aggregation)
     vectors = np.stack([ngtdm_vectors(block, inside, n_levels) for block, inside in blocks])

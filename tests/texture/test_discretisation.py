@@ -121,3 +121,18 @@ def test_size_matrix_features_on_hand_counted_matrix():
     assert f["entropy"] == pytest.approx(1.0)
     assert f["grey_non_uniformity"] == pytest.approx(1.0)
     assert f["normalised_size_non_uniformity"] == pytest.approx(0.5)
+
+
+def test_too_many_levels_for_a_matrix_is_a_clear_error():
+    image = np.arange(1, 5001).reshape(50, 100)
+    codes, n_levels = discretise(*validate_stack(image, None), None)  # fine for first order
+    assert n_levels == 5000
+    with pytest.raises(ValueError, match="levels=N"):
+        discretise(*validate_stack(image, None), None, max_levels=4096)
+
+
+def test_nan_outside_mask_is_ignored_by_fixed_bin_number():
+    image = np.array([[np.nan, 0.0, 1.0, 2.0]])
+    mask = np.array([[False, True, True, True]])
+    codes, _ = discretise(*validate_stack(image, mask), 3)
+    np.testing.assert_array_equal(codes[0, 0, 1:], [0, 1, 2])

@@ -60,3 +60,9 @@ def test_merged_stack_pools_the_zones_of_all_slices():
     assert merged["glszm_zone_percentage"] == pytest.approx(4 / 8)
     with pytest.raises(ValueError, match="aggregation"):
         glszm_features(a, aggregation="slice_merged")
+
+
+def test_one_large_flat_zone():
+    features = glszm_features(np.ones((300, 300), dtype=int))
+    assert features["glszm_large_zone_emphasis"] == pytest.approx(300.0**4)
+    assert features["glszm_zone_percentage"] == pytest.approx(1 / 90000)
