@@ -185,6 +185,7 @@ def analyze_folder(
         bar.close()
 
     metrics = metrics_table(records)
+    error_rows.extend(_scale_warnings(metrics))
     changes = changes_table(metrics)
     cohort = cohort_table(changes)
     errors = errors_table(sorted(error_rows, key=lambda r: (r["file"], r["stage"])))
@@ -219,6 +220,31 @@ def analyze_folder(
     if out is not None:
         write_outputs(result, out)
     return result
+
+
+def _scale_warnings(metrics: pd.DataFrame) -> list[dict[str, Any]]:
+    """Warn about images of one subject/region/modality taken at another scale than its baseline: mm and
+    µm columns stay comparable, ``_px`` columns do not."""
+    rows: list[dict[str, Any]] = []
+    if metrics.empty:
+        return rows
+    for _, group in metrics.groupby(["subject", "region", "modality"], sort=False):
+        scales = group["px_per_mm"].dropna()
+        if scales.nunique() <= 1:
+            continue
+        base = group.sort_values(["session", "file"]).iloc[0]
+        for _, row in group.iterrows():
+            if row["px_per_mm"] != base["px_per_mm"]:
+                rows.append(
+                    {
+                        "file": row["file"],
+                        "stage": "warning",
+                        "error_type": "ScaleMismatch",
+                        "message": f"px_per_mm {row['px_per_mm']:g} differs from the baseline's "
+                        f"{base['px_per_mm']:g} ({base['file']}): mm/µm columns are comparable, _px are not",
+                    }
+                )
+    return rows
 
 
 def _corrections(metrics: pd.DataFrame) -> dict[str, int]:
