@@ -11,7 +11,6 @@ entropies in bits (log2). Aggregations (IBSI section 3.1.2):
 - ``"direction_merged"`` (IBSI "2.5D, direction-merged"): each direction's matrices summed over the
   slices, features per direction, averaged.
 - ``"merged"`` (IBSI "2.5D, merged"): one matrix summed over all slices and directions.
-
 - ``"3d_averaged"`` (IBSI "3D, averaged"): one matrix per direction of the 13 through the volume
   (Chebyshev distance in 3D, pairs across slices included), features averaged.
 - ``"3d_merged"`` (IBSI "3D, merged"): the 13 direction matrices summed.
@@ -27,9 +26,15 @@ for up to 256 levels, ``numpy.bincount`` otherwise), and the features come from 
 marginals (row, sum and difference distributions) in O(Ng^2), so the cost is a few passes over the
 image whatever the number of features.
 
-Degenerate matrices (a constant ROI, Ng = 1 or all pairs on one level) give defined values:
-correlation = 1 (as scikit-image's ``graycoprops`` and PyRadiomics), information correlation 1
-and 2 = 0 (PyRadiomics), all variances/cluster moments 0.
+Grey levels: with ``levels=None`` Ng is the largest level inside the mask (as the IBSI phantom,
+Ng = 6); Ng enters only the normalised inverse difference (moment). To keep Ng fixed across
+images, pass ``levels=N`` (fixed bin number over the masked min-max; clip the image to a robust
+range first if that is the range wanted).
+
+Degenerate matrices (a constant ROI, Ng = 1 or all pairs on one level) give defined values, never
+NaN: correlation = 1 (as scikit-image's ``graycoprops`` and PyRadiomics), information correlation
+1 and 2 = 0 (PyRadiomics), all variances, cluster moments and entropies 0, joint maximum and
+angular second moment 1.
 """
 
 from __future__ import annotations
@@ -444,7 +449,9 @@ def glcm_map(
     (a, b) - powers of a + b and functions of |a - b| - and a window mean is a box filter
     (``cv2.boxFilter``, unnormalised, one per moment and direction) over the image of that function
     placed at each pair's first pixel, divided by the box-filtered pair count. Equals
-    :func:`glcm_features` on the window crop (tested). Supported features:
+    :func:`glcm_features` on the window crop with the whole image's Ng (tested); windows at the
+    image edge are cropped to the image. Computed in strips of rows to bound memory (about 20
+    float64 images of a strip). Supported features:
     :data:`GLCM_MAP_FEATURES`; the rest are non-linear in the matrix and would need one box filter
     per matrix cell.
 
