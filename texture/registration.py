@@ -7,10 +7,17 @@ Method (:func:`register_to_baseline`):
 2. SIFT keypoints (Lowe 2004; ORB on request) matched by brute force with Lowe's ratio test (0.75).
 3. A similarity transform (rotation, uniform scale, shift: what moves between two hand-held follow-up
    photos) fitted by RANSAC (``cv2.estimateAffinePartial2D``, 3 px threshold at working scale).
-4. Refined by ECC image alignment (Evangelidis & Psarakis 2008, ``cv2.findTransformECCWithMask``) on the
-   working-scale L*, affine motion, started from the RANSAC estimate. ECC maximises a correlation
-   coefficient, so it is blind to exposure (gain and offset) changes. The refinement is kept only when it
-   converges, stays a near-similarity and moves the image by less than ``max_refinement_px``.
+4. Refined by ECC image alignment (Evangelidis & Psarakis 2008, ``cv2.findTransformECCWithMask``) on a
+   coarser L* copy (``ecc_size``), affine motion, started from the RANSAC estimate, with pure-black pixels
+   (padding of an already-warped image) masked out. ECC maximises a correlation coefficient, so it is blind
+   to exposure (gain and offset) changes. The refinement is kept only when it converges, stays a
+   near-similarity (singular values within 10 %), moves the image by at most ``max_refinement_px`` and
+   does not raise the keypoints' median residual by more than 0.5 px; otherwise the RANSAC estimate is
+   kept and ``message`` says so.
+
+Only affine (similarity + small shear) transforms are modelled, not homographies: follow-up photos of the
+same region from roughly the same distance differ mostly by rotation, shift and scale, and the overlap
+metrics need no more.
 
 Every step can fail; then ``success`` is False and ``message`` says why: too few RANSAC inliers, an
 implausible rotation or scale, or too little overlap. A failed registration is never warped silently

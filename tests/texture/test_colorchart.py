@@ -15,6 +15,7 @@ from texture.colorchart import (
     COLORCHECKER_LAB_D50,
     COLORCHECKER_LAB_D65,
     COLORCHECKER_LINEAR_SRGB,
+    COLORCHECKER_NAMES,
     COLORCHECKER_SRGB,
     apply_color_correction,
     chart_delta_e,
@@ -40,6 +41,12 @@ def sample_at(rgb: np.ndarray, centres: np.ndarray, half: int = 4) -> np.ndarray
 @pytest.fixture(scope="module")
 def phantom():
     return colorchart_photo((420, 560), chart_angle_deg=7.0, seed=2)
+
+
+@pytest.fixture(scope="module")
+def dim_cool_phantom():
+    """A different cast (bluish, daylight-like) and a flash 15 % too weak."""
+    return colorchart_photo((420, 560), cast=(0.85, 1.0, 1.25), exposure=0.85, chart_angle_deg=-5.0, seed=3)
 
 
 def test_ciede2000_matches_sharma_test_pairs():
@@ -110,8 +117,11 @@ def test_no_chart_in_plain_skin():
     assert detect_colorchecker(skin_background((300, 400), seed=5)) is None
 
 
-def test_cast_is_corrected_to_within_delta_e_3(phantom):
-    found = detect_colorchecker(phantom.rgb)
+@pytest.mark.parametrize("method", ["mcc", "grid"])
+@pytest.mark.parametrize("which", ["phantom", "dim_cool_phantom"])
+def test_cast_is_corrected_to_within_delta_e_3(which, method, request):
+    phantom = request.getfixturevalue(which)
+    found = detect_colorchecker(phantom.rgb, method=method)
     assert found is not None
     matrix = color_correction_matrix(found.patch_rgb)
     corrected = apply_color_correction(phantom.rgb, matrix)
@@ -121,8 +131,9 @@ def test_cast_is_corrected_to_within_delta_e_3(phantom):
     skin_before = delta_e(rgb_to_lab(phantom.rgb)[skin], rgb_to_lab(phantom.reference_rgb)[skin])
     skin_after = delta_e(rgb_to_lab(corrected)[skin], rgb_to_lab(phantom.reference_rgb)[skin])
     print(
-        f"\n[{found.method}] chart mean dE00 {before.mean():.2f} -> {after.mean():.2f} "
-        f"(max {after.max():.2f}); skin mean dE00 {skin_before.mean():.2f} -> {skin_after.mean():.2f}"
+        f"\n{which} [{found.method}] chart mean dE00 {before.mean():.2f} -> {after.mean():.2f} "
+        f"(max {after.max():.2f} at {COLORCHECKER_NAMES[after.argmax()]}); "
+        f"skin mean dE00 {skin_before.mean():.2f} -> {skin_after.mean():.2f}"
     )
     assert before.mean() > 6.0  # the cast is real
     assert after.mean() < 3.0

@@ -86,9 +86,8 @@ class ColorChartPhantom:
     reference_rgb : ndarray (rows, cols, 3)
         The same scene without cast or exposure change (what a perfect correction gives back).
     chart_corners : ndarray (4, 2)
-        Outer corners of the chart frame in (x, y) = (column, row) pixel coordinates, in the order
-        dark-skin corner, black-patch... i.e. top-left, top-right, bottom-right, bottom-left of the chart
-        as printed (patch 1 "dark skin" at top-left).
+        Outer corners of the chart's black frame, (x, y) = (column, row) pixels: top-left, top-right,
+        bottom-right, bottom-left of the chart as printed (patch 1, dark skin, is at the top-left).
     patch_centers : ndarray (24, 2)
         Patch centres (x, y) in reading order of the chart (dark skin ... black).
     skin_mask : ndarray of bool
