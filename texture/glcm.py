@@ -439,13 +439,15 @@ def glcm_map(
     features: tuple[str, ...] | list[str] = GLCM_MAP_FEATURES,
     mask: np.ndarray | None = None,
     distance: int = 1,
+    aggregation: str = "averaged",
 ) -> dict[str, np.ndarray]:
     """Per-pixel GLCM feature maps over a sliding square window, for overlays.
 
-    The value at a pixel is the IBSI "2D, averaged" feature of the window centred on it: the
-    symmetric co-occurrence matrix of the pairs lying entirely inside the window (and the mask),
-    per direction, features averaged over the directions that have pairs. No matrix is built per
-    pixel: every supported feature is a combination of window means of functions of the pair
+    The value at a pixel is the IBSI 2D feature of the window centred on it, from the symmetric
+    co-occurrence matrices of the pairs lying entirely inside the window (and the mask):
+    ``"averaged"`` per direction, features averaged over the directions that have pairs;
+    ``"slice_merged"`` the 4 directions' pairs pooled in one matrix (faster). No matrix is built
+    per pixel: every supported feature is a combination of window means of functions of the pair
     (a, b) - powers of a + b and functions of |a - b| - and a window mean is a box filter
     (``cv2.boxFilter``, unnormalised, one per moment and direction) over the image of that function
     placed at each pair's first pixel, divided by the box-filtered pair count. Equals
@@ -470,6 +472,8 @@ def glcm_map(
         Only pairs with both pixels inside count; the maps are NaN outside the mask.
     distance : int
         Chebyshev distance of the pairs.
+    aggregation : {"averaged", "slice_merged"}
+        As in :func:`glcm_features` for one 2D image.
 
     Returns
     -------
@@ -485,6 +489,7 @@ def glcm_map(
         raise ValueError(f"window must be an odd integer >= 3, got {window}")
     if isinstance(distance, bool) or not isinstance(distance, (int, np.integer)) or distance < 1:
         raise ValueError(f"distance must be a positive integer, got {distance!r}")
+    check_aggregation(aggregation, ("averaged", "slice_merged"))
     names = [f.removeprefix("glcm_") for f in features]
     unsupported = sorted(set(names) - set(GLCM_MAP_FEATURES))
     if unsupported or not names:
@@ -514,6 +519,7 @@ def glcm_map(
             distance,
             n_levels,
             difference_functions,
+            aggregation == "slice_merged",
         )
         for name in names:
             maps[f"glcm_{name}"][top:bottom] = strip[name][top - lo : bottom - lo]
@@ -529,12 +535,16 @@ def _map_block(
     distance: int,
     n_levels: int,
     difference_functions: dict[str, np.ndarray],
+    merged: bool,
 ) -> dict[str, np.ndarray]:
-    """Direction-averaged window features over a 2D block (``inside`` None: no mask)."""
+    """Window features over a 2D block (``inside`` None: no mask), direction-averaged or merged."""
     half = window // 2
     rows, cols = codes.shape
     totals = {n: np.zeros((rows, cols)) for n in names}
     n_directions = np.zeros((rows, cols))
+    # Merged: window sums of every moment over the 4 directions, features once at the end.
+    pooled = {m: np.zeros((rows, cols)) for m in needed} if merged else {}
+    pooled_count = np.zeros((rows, cols))
     placed = np.zeros((rows, cols))
     for dy, dx in IN_PLANE_OFFSETS:
         dy, dx = dy * distance, dx * distance
@@ -553,8 +563,6 @@ def _map_block(
         placed.fill(0.0)
 
         count = _window_sum(np.ones(a.shape), *box, box_anchor)
-        has_pairs = count > 0.5
-        inverse_count = np.divide(1.0, count, out=np.zeros_like(count), where=has_pairs)
         t = a.astype(np.float64)
         t += b
         t -= n_levels - 1  # a + b - (Ng + 1) with 1-based levels
@@ -571,18 +579,30 @@ def _map_block(
         else:
             d = np.abs(a.astype(np.int64) - b)
             lookup = _take
-        means = {}
+        sums = {}
         for moment in needed:
-            if moment in powers:
-                values = powers[moment]
-            else:
-                values = lookup(d, difference_functions[moment])
-            means[moment] = _window_sum(values, *box, box_anchor)
-            means[moment] *= inverse_count
-        for name, value in _direction_features(names, means, n_levels).items():
+            values = powers[moment] if moment in powers else lookup(d, difference_functions[moment])
+            sums[moment] = _window_sum(values, *box, box_anchor)
+        if merged:
+            pooled_count += count
+            for moment, value in sums.items():
+                pooled[moment] += value
+            continue
+        has_pairs = count > 0.5
+        inverse_count = np.divide(1.0, count, out=np.zeros_like(count), where=has_pairs)
+        for value in sums.values():
+            value *= inverse_count
+        for name, value in _direction_features(names, sums, n_levels).items():
             np.add(totals[name], value, out=totals[name], where=has_pairs)
         n_directions += has_pairs
 
+    if merged:
+        n_directions = (pooled_count > 0.5).astype(np.float64)
+        inverse_count = np.divide(1.0, pooled_count, out=np.zeros_like(pooled_count), where=n_directions > 0)
+        for value in pooled.values():
+            value *= inverse_count
+        totals = _direction_features(names, pooled, n_levels)
+        totals = {n: np.array(v, dtype=np.float64, copy=True) for n, v in totals.items()}
     no_pairs = n_directions == 0
     n_directions[no_pairs] = 1.0
     blank = no_pairs if inside is None else no_pairs | ~inside

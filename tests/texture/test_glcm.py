@@ -177,7 +177,7 @@ def test_bad_input():
 # glcm_map ------------------------------------------------------------------------------------
 
 
-def _window_reference(levels_image, mask, r, c, window, n_levels):
+def _window_reference(levels_image, mask, r, c, window, n_levels, merged=False):
     """IBSI 2D-averaged features of the window crop, from explicitly counted matrices."""
     half = window // 2
     r0, r1 = max(0, r - half), min(levels_image.shape[0], r + half + 1)
@@ -188,19 +188,30 @@ def _window_reference(levels_image, mask, r, c, window, n_levels):
     padded = np.zeros((4, n_levels, n_levels))
     size = matrices.shape[-1]
     padded[:, :size, :size] = matrices
+    if merged:
+        padded = padded.sum(axis=0, keepdims=True)
     padded = padded[padded.sum(axis=(1, 2)) > 0]
     return {name: values.mean() for name, values in features_from_matrices(padded).items()}
 
 
-@pytest.mark.parametrize(("n_levels", "window", "rows"), [(8, 7, 26), (300, 5, 26), (6, 9, 300)])
-def test_map_equals_features_of_each_window(n_levels, window, rows):
+@pytest.mark.parametrize(
+    ("n_levels", "window", "rows", "aggregation"),
+    [
+        (8, 7, 26, "averaged"),
+        (300, 5, 26, "averaged"),
+        (6, 9, 300, "averaged"),
+        (8, 7, 26, "slice_merged"),
+        (6, 9, 300, "slice_merged"),
+    ],
+)
+def test_map_equals_features_of_each_window(n_levels, window, rows, aggregation):
     # 300 rows: the map is computed in strips of 128 rows; check rows next to the seams too.
     rng = np.random.default_rng(11)
     image = rng.integers(1, n_levels + 1, size=(rows, 31))
     image[0, 0] = n_levels
     mask = rng.random(image.shape) > 0.15
     mask[0, 0] = True
-    maps = glcm_map(image, window=window, levels=None, mask=mask)
+    maps = glcm_map(image, window=window, levels=None, mask=mask, aggregation=aggregation)
     assert set(maps) == {f"glcm_{name}" for name in GLCM_MAP_FEATURES}
     checked = 0
     points = [(0, 0), (0, 30), (rows - 1, 0), (rows - 1, 30), (3, 4), (12, 15), (20, 9), (7, 28)]
@@ -210,7 +221,9 @@ def test_map_equals_features_of_each_window(n_levels, window, rows):
         if not mask[r, c]:
             assert np.isnan(maps["glcm_contrast"][r, c])
             continue
-        reference = _window_reference(image, mask, r, c, window, n_levels)
+        reference = _window_reference(
+            image, mask, r, c, window, n_levels, merged=aggregation == "slice_merged"
+        )
         for name in GLCM_MAP_FEATURES:
             assert maps[f"glcm_{name}"][r, c] == pytest.approx(reference[name], rel=1e-9, abs=1e-12), (
                 name,
