@@ -288,7 +288,7 @@ SIZE_MATRIX_FEATURES: tuple[str, ...] = (
 def size_matrix_features(
     matrix: np.ndarray, n_units: float, sizes: np.ndarray | None = None
 ) -> dict[str, float]:
-    """Features of an IBSI grey level x size matrix ``matrix[i - 1, column]`` (IBSI 3.7-3.11).
+    """Features of an IBSI grey level x size matrix ``matrix[i - 1, column]`` (IBSI sections 3.7-3.11).
 
     Rows are grey levels i = 1..Ng, columns the run length / zone size / zone distance /
     dependence count j: 1, 2, ... or, when given, ``sizes[column]`` (so that a zone size matrix

@@ -8,7 +8,7 @@ aggregated per slice).
 
 Conventions: variance, skewness and kurtosis use the population (1/N) moments; percentiles use
 numpy's default linear interpolation; entropy in bits (log2). The histogram gradient is the central
-difference, one-sided at the first and last grey level (IBSI 3.4.20). A constant ROI gives 0 for
+difference, one-sided at the first and last grey level (IBSI). A constant ROI gives 0 for
 skewness and excess kurtosis (instead of 0/0) and 0 for the coefficients of variation and
 dispersion when the mean is 0.
 """

@@ -3,7 +3,7 @@
 Definitions follow the IBSI reference manual, section 3.6 (Zwanenburg et al., Radiology 2020;
 https://ibsi.readthedocs.io/en/latest/03_Image_features.html): symmetric matrices at Chebyshev
 distance ``distance`` along the 4 in-plane directions, only pairs with both pixels in the mask,
-entropies in bits (log2). Aggregations (IBSI section 3.1.2):
+entropies in bits (log2). Aggregations (IBSI section 3.6, "aggregating features"):
 
 - ``"averaged"`` (IBSI "2D, averaged"): the 25 features of every (slice, direction) matrix, averaged.
 - ``"slice_merged"`` (IBSI "2D, slice-merged"): the 4 direction matrices of a slice summed, features
@@ -165,7 +165,7 @@ def features_from_matrices(counts: np.ndarray) -> dict[str, np.ndarray]:
 
     joint_entropy = _entropy_bits(p, axis=(1, 2))
     marginal_entropy = _entropy_bits(p_row)
-    # For a symmetric matrix HXY1 = HXY2 = HX + HY = 2 HX (IBSI 3.6.24-25).
+    # For a symmetric matrix HXY1 = HXY2 = HX + HY = 2 HX (IBSI information correlation 1, 2).
     mutual_information = np.maximum(2.0 * marginal_entropy - joint_entropy, 0.0)
     has_spread = variance > 0
     has_entropy = marginal_entropy > 0

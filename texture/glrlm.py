@@ -3,7 +3,7 @@
 Definitions follow the IBSI reference manual, section 3.7 (Zwanenburg et al., Radiology 2020;
 https://ibsi.readthedocs.io/en/latest/03_Image_features.html). Runs are maximal straight lines of
 equal grey level along the 4 in-plane directions (0, 45, 90, 135 degrees); the mask breaks runs.
-Aggregations as for the GLCM (IBSI section 3.1.2):
+Aggregations as for the GLCM (IBSI section 3.7, "aggregating features"):
 
 - ``"averaged"`` ("2D, averaged"): features of every (slice, direction) matrix, averaged.
 - ``"slice_merged"`` ("2D, slice-merged"): the 4 direction matrices of a slice summed, features per
