@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from skimage import io as skio
 
 from pipelines.alignment import correct_colour
 from texture.color import rgb_to_lab, srgb_to_linear
@@ -115,6 +116,22 @@ def test_chart_is_found_where_it_was_drawn(method, angle):
 
 def test_no_chart_in_plain_skin():
     assert detect_colorchecker(skin_background((300, 400), seed=5)) is None
+
+
+def test_a_grid_of_the_wrong_colours_is_not_taken_for_the_chart():
+    ph = colorchart_photo((420, 560), chart_angle_deg=0.0, seed=1)
+    pitch = np.linalg.norm(ph.patch_centers[1] - ph.patch_centers[0])
+    half = int(0.42 * pitch)
+    shuffled = ph.rgb.copy()
+    colours = sample_at(ph.rgb, ph.patch_centers)[np.random.default_rng(0).permutation(24)]
+    for (x, y), colour in zip(np.round(ph.patch_centers).astype(int), colours, strict=True):
+        shuffled[y - half : y + half, x - half : x + half] = colour
+    assert detect_colorchecker(shuffled) is None
+
+
+def test_no_chart_in_a_real_skin_photo(shared_data):
+    photo = skio.imread(shared_data / "dermoscopy" / "ISIC_0000013.jpg")[..., :3] / 255.0
+    assert detect_colorchecker(photo) is None
 
 
 @pytest.mark.parametrize("method", ["mcc", "grid"])
