@@ -18,7 +18,7 @@ from PIL import Image
 from skimage.draw import polygon2mask
 
 from pipelines.config import Settings
-from pipelines.io import ImageTooLargeError, load_image, read_header
+from pipelines.io import load_image, read_header
 from pipelines.metadata import ImageItem, MetadataError
 from pipelines.record import ImageResult
 
@@ -219,13 +219,35 @@ def _measure_histology(rgb, item, settings, px_per_mm, roi) -> ImageResult:
     return analyze_histology(rgb, stain=item.stain, px_per_mm=px_per_mm, options=options)
 
 
+def _is_slide(item: ImageItem, settings: Settings) -> bool:
+    """Histology TIFFs above ``settings.tile_above_pixels`` are analysed tile by tile in bounded memory;
+    everything else is decoded whole (and refused above ``settings.max_pixels``)."""
+    from pipelines.slide import OPENSLIDE_SUFFIXES
+
+    if item.modality != "histology":
+        return False
+    suffix = item.path.suffix.lower()
+    if suffix in OPENSLIDE_SUFFIXES:
+        return True
+    if suffix not in (".tif", ".tiff"):
+        return False
+    width, height = read_header(item.path)
+    return width * height > settings.tile_above_pixels
+
+
 def _measure_slide(item: ImageItem, settings: Settings) -> tuple[ImageResult, str, tuple[int, int], Any]:
     from pipelines.io import sha256_of_file
     from pipelines.slide import analyze_slide, read_scale_px_per_mm
 
     width, height = read_header(item.path)
     px_per_mm = item.px_per_mm or read_scale_px_per_mm(item.path)
-    result = analyze_slide(item.path, stain=item.stain, px_per_mm=px_per_mm, options=settings.histology)
+    result = analyze_slide(
+        item.path,
+        stain=item.stain,
+        px_per_mm=px_per_mm,
+        tile_px=settings.slide_tile_px,
+        options=settings.histology,
+    )
     return result, sha256_of_file(item.path), (height, width), px_per_mm
 
 
@@ -255,12 +277,10 @@ def analyze_item(
     started = time.perf_counter()
     input_root = input_root or item.path.parent
     warnings = list(item.notes)
+    loaded = None
     try:
-        loaded = load_image(item.path, max_pixels=settings.max_pixels)
-    except ImageTooLargeError as exc:
-        if item.modality != "histology" or item.path.suffix.lower() not in (".tif", ".tiff"):
-            raise AnalysisError("decode", exc) from exc
-        loaded = None
+        if not _is_slide(item, settings):
+            loaded = load_image(item.path, max_pixels=settings.max_pixels)
     except MemoryError as exc:
         raise AnalysisError("decode", MemoryError("out of memory while decoding the image")) from exc
     except Exception as exc:

@@ -94,9 +94,7 @@ def metrics_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     frame["session"] = frame["session"].astype("int64")
     for col in ("subject", "region", "modality", "stain", "date", "treatment", "file"):
         frame[col] = frame[col].fillna("").astype(str)
-    return frame.sort_values(["subject", "region", "session", "file"], kind="stable").reset_index(
-        drop=True
-    )
+    return frame.sort_values(["subject", "region", "session", "file"], kind="stable").reset_index(drop=True)
 
 
 def metric_columns(metrics: pd.DataFrame) -> list[str]:
@@ -163,9 +161,7 @@ def changes_table(
     if metrics.empty:
         return pd.DataFrame(columns=list(CHANGES_COLUMNS))
     cv_table = dict(DEFAULT_REPEATABILITY_CV)
-    cv_table.update(
-        repeatability_from_repeats(metrics) if repeatability_cv is None else repeatability_cv
-    )
+    cv_table.update(repeatability_from_repeats(metrics) if repeatability_cv is None else repeatability_cv)
     rows: list[dict[str, Any]] = []
     frame = metrics.copy()
     frame["date"] = frame["date"].fillna("").astype(str)
@@ -192,9 +188,7 @@ def changes_table(
                 value = float(row["value"])
                 if axial:
                     delta = _axial_delta(value, base)
-                    delta_prev = (
-                        _axial_delta(value, previous) if math.isfinite(previous) else math.nan
-                    )
+                    delta_prev = _axial_delta(value, previous) if math.isfinite(previous) else math.nan
                     pct = pct_prev = float("nan")
                 else:
                     delta, delta_prev = value - base, value - previous
@@ -243,9 +237,7 @@ def cohort_table(changes: pd.DataFrame) -> pd.DataFrame:
     follow = changes[changes["session"] != _baseline_sessions(changes)]
     rows = []
     for (metric, session), group in follow.groupby(["metric", "session"], sort=True):
-        per_subject = group.groupby("subject").agg(
-            pct=("pct_change", "mean"), delta=("delta", "mean")
-        )
+        per_subject = group.groupby("subject").agg(pct=("pct_change", "mean"), delta=("delta", "mean"))
         deltas = per_subject["delta"].dropna().to_numpy()
         pct = per_subject["pct"].dropna().to_numpy()
         n = int(len(deltas))

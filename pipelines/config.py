@@ -33,6 +33,10 @@ class Settings:
     backend, workers, scheduler : execution (see ``pipelines.batch``).
     max_pixels : int
         Refuse images whose header declares more pixels (decompression bombs).
+    tile_above_pixels : int
+        Histology TIFFs (and OpenSlide formats) larger than this are analysed tile by tile.
+    slide_tile_px : int
+        Side of one tile (memory grows with its square).
     time_limit_s : float or None
         Per-image time limit (enforced inside the worker).
     register : bool
@@ -55,6 +59,8 @@ class Settings:
     workers: int | None = None
     scheduler: str | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
+    tile_above_pixels: int = 40_000_000
+    slide_tile_px: int = 2048
     time_limit_s: float | None = None
     register: bool = True
     colour_correction: str = "auto"
@@ -80,17 +86,17 @@ class Settings:
         if self.pattern is not None:
             compile_pattern(self.pattern)
         if self.backend not in (*BACKENDS, "auto"):
-            raise bad(
-                "backend", f"must be one of auto, {', '.join(BACKENDS)}; got {self.backend!r}"
-            )
+            raise bad("backend", f"must be one of auto, {', '.join(BACKENDS)}; got {self.backend!r}")
         if self.workers is not None and (not isinstance(self.workers, int) or self.workers < 1):
             raise bad("workers", f"must be a whole number >= 1, got {self.workers!r}")
         if not isinstance(self.max_pixels, int) or self.max_pixels < 1:
             raise bad("max_pixels", f"must be a whole number >= 1, got {self.max_pixels!r}")
+        if not isinstance(self.tile_above_pixels, int) or self.tile_above_pixels < 1:
+            raise bad("tile_above_pixels", f"must be a whole number >= 1, got {self.tile_above_pixels!r}")
+        if not isinstance(self.slide_tile_px, int) or self.slide_tile_px < 64:
+            raise bad("slide_tile_px", f"must be a whole number >= 64, got {self.slide_tile_px!r}")
         if self.time_limit_s is not None and not (float(self.time_limit_s) > 0):
-            raise bad(
-                "time_limit_s", f"must be a positive number of seconds, got {self.time_limit_s!r}"
-            )
+            raise bad("time_limit_s", f"must be a positive number of seconds, got {self.time_limit_s!r}")
         if self.colour_correction not in COLOUR_CORRECTIONS:
             raise bad("colour_correction", f"must be one of {', '.join(COLOUR_CORRECTIONS)}")
         if not isinstance(self.glcm_levels, int) or not 2 <= self.glcm_levels <= 256:
@@ -144,9 +150,7 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Settings:
     try:
         settings = Settings.__new__(Settings)
         for f in dataclasses.fields(Settings):
-            default = (
-                f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-            )
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
             setattr(settings, f.name, values.get(f.name, default))
         settings.validate(where)
     except (TypeError, ValueError) as exc:

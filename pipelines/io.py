@@ -271,9 +271,7 @@ def load_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         return LoadedImage(rgb=rgb, sha256=sha, px_per_mm=scale, source_bit_depth=bits)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore"
-            )  # Pillow warns on some EXIF quirks; not the user's business
+            warnings.simplefilter("ignore")  # Pillow warns on some EXIF quirks; not the user's business
             with Image.open(io.BytesIO(data)) as im:
                 when = _exif_datetime(im)
                 im.load()  # raises on truncated data instead of returning grey padding

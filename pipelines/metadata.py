@@ -70,9 +70,7 @@ class ImageItem:
     date: str = ""  # ISO 8601 date or date-time; empty when unknown (EXIF may fill it at load)
     px_per_mm: float | None = None
     treatment: str = ""
-    roi: str = (
-        ""  # polygon "x1 y1, x2 y2, ..." in pixels or a mask file relative to the input folder
-    )
+    roi: str = ""  # polygon "x1 y1, x2 y2, ..." in pixels or a mask file relative to the input folder
     notes: list[str] = field(default_factory=list)
 
 
@@ -171,9 +169,7 @@ def read_manifest(manifest: str | Path, input_dir: str | Path | None = None) -> 
             raise MetadataError(f"{where}, column 'file': {name!r} does not exist")
         file_id = path.resolve().relative_to(root.resolve()).as_posix()
         if file_id in seen:
-            raise MetadataError(
-                f"{where}, column 'file': {name!r} already listed in row {seen[file_id]}"
-            )
+            raise MetadataError(f"{where}, column 'file': {name!r} already listed in row {seen[file_id]}")
         seen[file_id] = rowno
         modality, stain = _modality_and_stain(
             row.get("modality", ""), row.get("stain", ""), f"{where}, column 'modality'/'stain'"
@@ -184,9 +180,7 @@ def read_manifest(manifest: str | Path, input_dir: str | Path | None = None) -> 
                 path=path,
                 file=file_id,
                 subject=row.get("subject", "") or rel.stem,
-                session=_parse_session(session_text, f"{where}, column 'session'")
-                if session_text
-                else 0,
+                session=_parse_session(session_text, f"{where}, column 'session'") if session_text else 0,
                 modality=modality,
                 region=row.get("region", ""),
                 stain=stain,
@@ -204,14 +198,10 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     try:
         rx = re.compile(pattern)
     except re.error as exc:
-        raise MetadataError(
-            f"pattern {pattern!r} is not a valid regular expression: {exc}"
-        ) from exc
+        raise MetadataError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from exc
     missing = {"subject", "session"} - set(rx.groupindex)
     if missing:
-        raise MetadataError(
-            f"pattern {pattern!r} lacks the named group(s) {', '.join(sorted(missing))}"
-        )
+        raise MetadataError(f"pattern {pattern!r} lacks the named group(s) {', '.join(sorted(missing))}")
     return rx
 
 
@@ -219,22 +209,19 @@ def parse_filename(path: Path, root: Path, rx: re.Pattern[str]) -> ImageItem:
     """Metadata of one file from its name; a name the pattern does not match is its own subject's
     baseline photo (and says so in ``notes``)."""
     file_id = path.relative_to(root).as_posix()
-    match = rx.search(path.stem)
+    stem = path.stem[: -len(".ome")] if path.stem.lower().endswith(".ome") else path.stem  # x.ome.tif
+    match = rx.search(stem)
     if match is None:
         return ImageItem(
             path=path,
             file=file_id,
             subject=path.stem,
             session=0,
-            notes=[
-                f"file name does not match the pattern; treated as baseline of subject {path.stem!r}"
-            ],
+            notes=[f"file name does not match the pattern; treated as baseline of subject {path.stem!r}"],
         )
     groups = {k: (v or "") for k, v in match.groupdict().items()}
     where = f"{file_id}: file name"
-    modality, stain = _modality_and_stain(
-        groups.get("modality", ""), groups.get("stain", ""), where
-    )
+    modality, stain = _modality_and_stain(groups.get("modality", ""), groups.get("stain", ""), where)
     return ImageItem(
         path=path,
         file=file_id,

@@ -111,3 +111,35 @@ def test_unscaled_photo_has_nan_mm_and_px_twins(series):
     result = analyze_folder(series, backend="serial", register=False)
     photo = result.metrics[result.metrics["modality"] == "photo"].iloc[0]
     assert math.isnan(photo["px_per_mm"])
+
+
+def test_real_ome_tiff_scale_comes_from_its_metadata(shared_data, tmp_path):
+    folder = tmp_path / "slides"
+    folder.mkdir()
+    (folder / "H1_s0_skin_he.ome.tif").symlink_to(shared_data / "histology" / "OS-1-detail.ome.tif")
+    result = analyze_folder(folder, backend="serial")
+    row = result.metrics.iloc[0]
+    assert row["px_per_mm"] == pytest.approx(1000 / 0.2271, rel=1e-3)
+    assert 0 < row["collagen_area_fraction"] < 1
+
+
+def test_large_histology_tiff_is_analysed_tile_by_tile_like_whole(tmp_path):
+    import tifffile
+
+    rgb = psr_section((1024, 1024), density=0.4, seed=5)
+    folder = tmp_path / "big"
+    folder.mkdir()
+    tifffile.imwrite(
+        folder / "P1_s0_biopsy_psr.tif",
+        (rgb * 255).round().astype(np.uint8),
+        tile=(256, 256),
+        photometric="rgb",
+    )
+    whole = analyze_folder(folder, backend="serial", px_per_mm=1000).metrics.iloc[0]
+    tiled = analyze_folder(
+        folder, backend="serial", px_per_mm=1000, tile_above_pixels=500_000, slide_tile_px=512
+    ).metrics.iloc[0]
+    assert "slide_tiles" in tiled and tiled["slide_tiles"] > 1
+    assert tiled["collagen_area_fraction"] == pytest.approx(whole["collagen_area_fraction"], rel=0.005)
+    delta = (tiled["collagen_orientation_deg"] - whole["collagen_orientation_deg"] + 90) % 180 - 90
+    assert abs(delta) < 0.5
