@@ -203,6 +203,7 @@ def render_report(out_dir: str | Path) -> str:
     changes = _read_table(out / "changes.csv", notes)
     cohort = _read_table(out / "cohort.csv", notes)
     errors = _read_table(out / "errors.csv", notes)
+    orientations = _read_table(out / "orientations.csv", notes)
     run = _read_run(out / "run.json", notes)
 
     if changes.empty and not metrics.empty:
@@ -220,7 +221,9 @@ def render_report(out_dir: str | Path) -> str:
         "summary": _summary(run, metrics, errors),
         "provenance": _provenance(run),
         "errors": _errors_view(errors),
-        "subjects": _subject_views(out, metrics, changes),
+        "subjects": _subject_views(
+            out, {"metrics": metrics, "changes": changes, "orientations": orientations}
+        ),
         "cohort": _cohort_view(cohort),
         "srd_factor": SRD_FACTOR,
     }
@@ -413,6 +416,7 @@ class _SubjectView:
     captures: list[dict[str, Any]] = field(default_factory=list)
     quality_columns: list[str] = field(default_factory=list)
     panels: list[_Panel] = field(default_factory=list)
+    orientation_png: str | None = None
     trend_png: str | None = None
     trend_metrics: list[str] = field(default_factory=list)
     trend_x_label: str = ""
@@ -423,9 +427,10 @@ class _SubjectView:
     missing_images: int = 0
 
 
-def _subject_views(out: Path, metrics: pd.DataFrame, changes: pd.DataFrame) -> list[_SubjectView]:
+def _subject_views(out: Path, tables: dict[str, pd.DataFrame]) -> list[_SubjectView]:
+    """One view per subject x region found in any of ``tables`` (metrics, changes, ...)."""
     groups: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}
-    for name, table in (("metrics", metrics), ("changes", changes)):
+    for name, table in tables.items():
         if table.empty or "subject" not in table:
             continue
         if "region" not in table:
@@ -434,22 +439,16 @@ def _subject_views(out: Path, metrics: pd.DataFrame, changes: pd.DataFrame) -> l
             groups.setdefault((str(key[0]), str(key[1])), {})[name] = part
     views = []
     for i, (key, parts) in enumerate(sorted(groups.items(), key=lambda kv: kv[0]), start=1):
-        views.append(
-            _subject_view(
-                out,
-                f"subject-{i}",
-                key,
-                parts.get("metrics", pd.DataFrame()),
-                parts.get("changes", pd.DataFrame()),
-            )
-        )
+        views.append(_subject_view(out, f"subject-{i}", key, parts))
     return views
 
 
 def _subject_view(
-    out: Path, anchor: str, key: tuple[str, str], images: pd.DataFrame, changes: pd.DataFrame
+    out: Path, anchor: str, key: tuple[str, str], parts: dict[str, pd.DataFrame]
 ) -> _SubjectView:
     subject, region = key
+    images = parts.get("metrics", pd.DataFrame())
+    changes = parts.get("changes", pd.DataFrame())
     modality = ""
     for table in (images, changes):
         if "modality" in table and table["modality"].notna().any():
@@ -475,6 +474,7 @@ def _subject_view(
     ]
     _fill_captures(view, images, days)
     _fill_panels(view, out, images, sessions)
+    _fill_orientation(view, parts.get("orientations", pd.DataFrame()))
     _fill_trend(view, changes)
     _fill_change_table(view, changes, sessions)
     return view
@@ -585,6 +585,56 @@ def _image_data_uri(path: Path) -> str | None:
     buffer = io.BytesIO()
     clean.save(buffer, format="JPEG", quality=88, optimize=True)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _fill_orientation(view: _SubjectView, orientations: pd.DataFrame) -> None:
+    """Baseline vs latest distribution of fibre orientation from ``orientations.csv``."""
+    needed = {"session", "bin_start_deg", "fraction"}
+    if orientations.empty or not needed <= set(orientations.columns):
+        return
+    table = orientations.assign(
+        bin_start_deg=pd.to_numeric(orientations["bin_start_deg"], errors="coerce"),
+        fraction=pd.to_numeric(orientations["fraction"], errors="coerce"),
+    ).dropna(subset=["session", "bin_start_deg", "fraction"])
+    if table.empty:
+        return
+    # Repeat captures in a session are averaged bin by bin.
+    per_session = table.groupby(["session", "bin_start_deg"])["fraction"].mean()
+    sessions = sorted(per_session.index.get_level_values(0).unique())
+    shown = [sessions[0]] if len(sessions) == 1 else [sessions[0], sessions[-1]]
+    view.orientation_png = _orientation_figure(
+        [
+            (f"{'baseline' if i == 0 else 'latest'} · session {_session_text(s)}", per_session.loc[s])
+            for i, s in enumerate(shown)
+        ]
+    )
+
+
+def _orientation_figure(distributions: list[tuple[str, pd.Series]]) -> str:
+    """Half-rose plots (0-180 deg, counter-clockwise from +x as on screen) side by side."""
+    fig = Figure(figsize=(3.4 * len(distributions), 2.0), dpi=110)
+    FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=0.05, right=0.95, bottom=0.1, top=0.88, wspace=0.3)
+    rmax = max(float(d.max()) for _, d in distributions) * 1.08 or 1.0
+    for i, (title, dist) in enumerate(distributions, start=1):
+        ax = fig.add_subplot(1, len(distributions), i, projection="polar")
+        starts = dist.index.to_numpy(float)
+        width = float(np.min(np.diff(starts))) if len(starts) > 1 else 180.0
+        ax.bar(
+            np.deg2rad(starts + width / 2), dist.to_numpy(float), width=np.deg2rad(width),
+            color="#1f4e8c" if i == 1 else "#c2185b", alpha=0.8, edgecolor="white", lw=0.6,
+        )  # fmt: skip
+        ax.set_thetamin(0)
+        ax.set_thetamax(180)
+        ax.set_rmax(rmax)
+        ax.set_xticks(np.deg2rad([0, 45, 90, 135, 180]))
+        ax.set_xticklabels(["0°", "45°", "90°", "135°", "180°"], fontsize=8.5)
+        ax.set_yticklabels([])
+        ax.set_title(title, fontsize=10, pad=2)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    fig.clear()
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _fill_trend(view: _SubjectView, changes: pd.DataFrame) -> None:

@@ -256,13 +256,31 @@ def _cohort(changes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _orientations(metrics: pd.DataFrame) -> pd.DataFrame:
+    """18 bins of 10 deg per histology image, peaked at ``collagen_orientation_deg``."""
+    rows = []
+    identity = ["file", "sha256", "subject", "session", "date", "modality", "region", "stain"]
+    for rec in metrics[metrics["modality"] == "histology"].to_dict("records"):
+        centres = np.arange(5.0, 180.0, 10.0)
+        diff = np.deg2rad(centres - rec["collagen_orientation_deg"])
+        weight = np.exp(2.0 * np.cos(2 * diff))  # axial von Mises
+        for start, fraction in zip(centres - 5.0, weight / weight.sum(), strict=True):
+            rows.append({**{k: rec[k] for k in identity}, "bin_start_deg": start, "fraction": fraction})
+    return pd.DataFrame(rows)
+
+
 def write_series_output(
-    out: Path, *, hostile_name: str = HOSTILE_SUBJECT, session_marks: bool = True
+    out: Path,
+    *,
+    hostile_name: str = HOSTILE_SUBJECT,
+    session_marks: bool = True,
+    overlays: bool = True,
 ) -> Path:
     """Write a finished 3 subjects x 4 sessions output folder into ``out`` and return it.
 
     ``hostile_name`` names the third (photo, no overlays) subject; ``session_marks`` paints the
-    ``SESSION_MARK`` corners into the photo subject's images.
+    ``SESSION_MARK`` corners into the photo subject's images; ``overlays=False`` writes the
+    tables only.
     """
     out.mkdir(parents=True, exist_ok=True)
     metrics = pd.DataFrame(_metric_rows(hostile_name))
@@ -299,6 +317,13 @@ def write_series_output(
         "color_correction": {"method": "exposure", "reference": "baseline skin median L*"},
     }
     (out / "run.json").write_text(json.dumps(run, indent=2), encoding="utf-8")
+    _orientations(metrics).to_csv(out / "orientations.csv", index=False)
+    if overlays:
+        _write_overlays(out, session_marks=session_marks)
+    return out
+
+
+def _write_overlays(out: Path, *, session_marks: bool) -> None:
 
     for s, session in enumerate(SESSIONS):
         photo, pores = _photo(s)
@@ -319,7 +344,6 @@ def write_series_output(
         _save_jpeg(folder / "orientation.jpg", orientation)
         collagen = np.where(fibres[..., 1:2] < 120, np.array([200, 30, 60]), 255).astype(np.uint8)
         _save_jpeg(folder / "collagen.jpg", collagen)
-    return out
 
 
 def write_failed_output(out: Path) -> Path:

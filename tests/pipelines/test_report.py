@@ -49,8 +49,8 @@ def series_report(tmp_path_factory) -> tuple[Path, str]:
 
 @pytest.fixture
 def trend_calls(monkeypatch) -> list[dict]:
-    """Replace the matplotlib trend figure by a 1-pixel PNG and record what it was asked to draw
-    (for tests about something else: keeps the suite fast on a loaded machine)."""
+    """Replace the matplotlib figures by a 1-pixel PNG and record what the trend figure was asked
+    to draw (for tests about something else: keeps the suite fast on a loaded machine)."""
     calls: list[dict] = []
     buffer = io.BytesIO()
     Image.new("RGB", (1, 1)).save(buffer, format="PNG")
@@ -61,6 +61,7 @@ def trend_calls(monkeypatch) -> list[dict]:
         return pixel
 
     monkeypatch.setattr(report, "_trend_figure", record)
+    monkeypatch.setattr(report, "_orientation_figure", lambda distributions: pixel)
     return calls
 
 
@@ -128,8 +129,8 @@ def test_report_has_sections_subjects_and_no_external_resources(series_report):
     assert "default-src 'none'" in html
     images = DATA_IMG.findall(html)
     # p1: image, roi, pores, spots (x2 sessions) = 8; p2: image, collagen, orientation = 6;
-    # one trend figure per subject = 3
-    assert len(images) == 8 + 6 + 3
+    # one trend figure per subject = 3; one orientation rose for the histology subject
+    assert len(images) == 8 + 6 + 3 + 1
     for uri in images:
         assert _decode(uri).size[0] > 0
 
@@ -196,8 +197,18 @@ def test_change_table_flags_changes_beyond_repeatability(series_report):
     assert 'title="glcm_contrast"' in article.split('<details class="more-metrics">')[1]
 
 
+def test_orientation_rose_only_where_orientations_exist(series_report):
+    _, html = series_report
+    histology = _article(html, HISTOLOGY_SUBJECT)
+    assert "<h4>Collagen orientation</h4>" in histology
+    rose = histology.split('<figure class="orientation">')[1].split("</figure>")[0]
+    (uri,) = DATA_IMG.findall(rose)
+    assert _decode(uri).format == "PNG"
+    assert "Collagen orientation</h4>" not in _article(html, PHOTO_SUBJECT)
+
+
 def test_trend_axis_is_days_when_known_else_session(tmp_path, trend_calls):
-    out = write_series_output(tmp_path / "days")
+    out = write_series_output(tmp_path / "days", overlays=False)
     html = build_report(out).read_text(encoding="utf-8")
     assert "Each metric against days from baseline" in html
     assert [c["x_column"] for c in trend_calls] == ["days_from_baseline"] * 3
@@ -264,7 +275,7 @@ def test_report_builds_from_an_empty_folder(tmp_path):
 
 
 def test_values_shown_from_metrics_when_changes_missing(tmp_path, trend_calls):
-    out = write_series_output(tmp_path / "nochanges")
+    out = write_series_output(tmp_path / "nochanges", overlays=False)
     (out / "changes.csv").unlink()
     html = build_report(out).read_text(encoding="utf-8")
     assert "changes.csv is missing or empty" in html
@@ -273,7 +284,7 @@ def test_values_shown_from_metrics_when_changes_missing(tmp_path, trend_calls):
 
 
 def test_missing_repeatability_is_said_and_no_band_is_claimed(tmp_path, trend_calls):
-    out = write_series_output(tmp_path / "nocv")
+    out = write_series_output(tmp_path / "nocv", overlays=False)
     changes = pd.read_csv(out / "changes.csv")
     changes.loc[changes["metric"] == "ita_deg", "repeatability_cv"] = np.nan
     changes.loc[changes["subject"] == HISTOLOGY_SUBJECT, "repeatability_cv"] = np.nan
@@ -382,7 +393,7 @@ def test_report_in_headless_chromium(series_report, tmp_path):
     assert dom["n_change_tables"] >= 3
     assert dom["n_error_rows"] == 2
     assert dom["n_cohort_rows"] > 0
-    assert dom["n_images"] == 17
+    assert dom["n_images"] == 18
     assert dom["n_images_loaded"] == dom["n_images"]
     assert all(src.startswith("data:image/") for src in dom["image_sources"])
     assert "Before and after" in dom["body_text"] or "BEFORE AND AFTER" in dom["body_text"]
