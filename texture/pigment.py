@@ -13,7 +13,7 @@ import numpy as np
 
 from texture import color
 from texture.measurement import Measurement, check_mask, check_rgb
-from texture.pores import ASSUMED_PX_PER_MM, _component_shapes, local_skin_level, robust_sd
+from texture.pores import ASSUMED_PX_PER_MM, _component_shapes, robust_sd
 
 __all__ = ["measure_spots", "measure_skin_colour", "SPOT_WORK_PX_PER_MM"]
 
@@ -42,11 +42,27 @@ def _lab_of(rgb: np.ndarray | None, lab: np.ndarray | None) -> np.ndarray:
     return lab
 
 
+def _disk(diameter_px: float) -> np.ndarray:
+    d = max(3, int(round(diameter_px)) | 1)
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (d, d))
+
+
+def _normalised_blur(
+    image: np.ndarray, weight: np.ndarray, sigma_px: float, *, fallback: np.ndarray
+) -> np.ndarray:
+    """Gaussian average of ``image`` over the pixels with ``weight`` 1 (Knutsson & Westin 1993); where
+    too few such pixels are near (inside a large patch), ``fallback``."""
+    num = _wide_blur(image * weight, sigma_px)
+    den = _wide_blur(weight, sigma_px)
+    return np.where(den > 0.05, num / np.maximum(den, 1e-6), fallback).astype(np.float32)
+
+
 def _wide_blur(image: np.ndarray, sigma_px: float) -> np.ndarray:
     """Gaussian blur with a large sigma, computed on a copy reduced so that sigma is ~4 px."""
     factor = max(1.0, sigma_px / 4.0)
     small = _reduce(image, factor)
-    blurred = cv2.GaussianBlur(small, (0, 0), sigma_px / factor)
+    # Replicated borders halve the bias a reflected border gives a gradient at the image edge.
+    blurred = cv2.GaussianBlur(small, (0, 0), sigma_px / factor, borderType=cv2.BORDER_REPLICATE)
     if factor == 1.0:
         return blurred
     return cv2.resize(blurred, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
@@ -67,13 +83,16 @@ def measure_spots(
 
     Method, on L* reduced to ~8 px/mm (INTER_AREA):
 
-    1. Skin level around spots: grey closing with a disk 1.5x ``max_diameter_mm``
-       (:func:`texture.pores.local_skin_level`), so shading and gradients cancel.
+    0. A grey closing with a ~0.7 mm disk removes pores and fine lines (narrower than the disk).
+    1. Skin level around spots: a Gaussian average of L* over the skin (normalised convolution, sigma
+       1.5 mm, or 4 mm deep inside large patches), recomputed without the dark regions found so far
+       (four rounds), so shading, gradients and the face's curvature cancel.
     2. ``depth = level - L*`` smoothed over ~0.15 mm; regions whose deepest point is at least
        ``min_contrast`` L* units (and 5 noise SDs) darker are outlined at half their own peak depth.
-    3. Kept if the equivalent diameter is >= ``min_diameter_mm``, the shape is not a line (principal
-       axes ratio <= 3) and the colour is brown rather than grey or blue (mean chroma C* at least 70 % of
-       the skin's: shadows, veins and ink are excluded).
+    3. Kept if the equivalent diameter is in [``min_diameter_mm``, ``max_diameter_mm``] (larger dark
+       areas are shadows, hair or lesions, and the skin level is not reliable inside them), the shape is
+       not a line (principal axes ratio <= 3) and the colour is brown rather than grey or blue (mean
+       chroma C* at least 70 % of the skin's: shadows, veins and ink are excluded).
 
     ``pigment_evenness = 1 / (1 + s)`` where ``s`` (also reported as ``pigment_lightness_sd``, L* units)
     is the standard deviation over the mask of L* band-passed between ``evenness_scale_mm`` (difference of
@@ -113,10 +132,24 @@ def measure_spots(
     small_region = _reduce(region.astype(np.uint8), factor, cv2.INTER_NEAREST).astype(bool)
     if not small_region.any():
         small_region[...] = True
-    light = np.ascontiguousarray(small[..., 0])
-    level = local_skin_level(light, feature_diameter_px=max_diameter_mm * work_scale, mask=small_region)
-    depth = cv2.GaussianBlur(level - light, (0, 0), max(0.5, 0.15 * work_scale))
-    noise = robust_sd(depth[small_region])
+    # A closing with a ~0.7 mm disk first removes pores and fine lines (dark and narrower than the disk),
+    # which would otherwise inflate the noise estimate and hide faint spots; larger spots are unchanged.
+    light = cv2.morphologyEx(np.ascontiguousarray(small[..., 0]), cv2.MORPH_CLOSE, _disk(0.7 * work_scale))
+    # Skin level: a Gaussian average of the skin (normalised convolution, sigma 1.5 mm; 4 mm inside
+    # patches too large for that), recomputed three times without the dark regions found so far.
+    smooth = max(0.5, 0.15 * work_scale)
+    weight = small_region.astype(np.float32)
+    base = np.float32(np.median(light[small_region]))
+    for _ in range(4):
+        wide = _normalised_blur(light, weight, 4.0 * work_scale, fallback=base)
+        level = _normalised_blur(light, weight, 1.5 * work_scale, fallback=wide)
+        depth = cv2.GaussianBlur(level - light, (0, 0), smooth)
+        noise = robust_sd(depth[weight > 0])
+        dark = (depth > max(0.5 * min_contrast, 2.5 * noise)).astype(np.uint8)
+        dark = cv2.dilate(dark, _disk(0.6 * work_scale))
+        if not (small_region & (dark == 0)).any():
+            break
+        weight = (small_region & (dark == 0)).astype(np.float32)
     t_detect = max(min_contrast, 5.0 * noise)
     candidates = ((depth > max(0.5 * min_contrast, 2.5 * noise)) & small_region).astype(np.uint8)
     n, labels = cv2.connectedComponents(candidates, connectivity=8)
@@ -138,6 +171,7 @@ def measure_spots(
         spot_chroma = np.bincount(labels.ravel(), chroma.ravel(), minlength=n)[1:] / sizes
         skin_chroma = float(np.median(chroma[small_region & (labels == 0)]))
         keep = (diameter >= min_diameter_mm * work_scale) & (elongation <= 3.0)
+        keep &= diameter <= max_diameter_mm * work_scale
         keep &= spot_chroma >= 0.7 * skin_chroma
         relabel = np.zeros(n, dtype=np.int32)
         relabel[1:][keep] = np.arange(1, int(keep.sum()) + 1)
