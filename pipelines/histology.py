@@ -164,9 +164,7 @@ def analyze_histology(
 
 
 def _orientation(result: CollagenAnalysis) -> np.ndarray:
-    from texture.collagen import orientation_overlay
-
-    return orientation_overlay(result.angle_deg, result.coherency, result.mask)
+    return result.orientation_overlay()
 
 
 def collagen_overlay(rgb: np.ndarray, result: CollagenAnalysis) -> np.ndarray:

@@ -44,6 +44,7 @@ from texture.collagen import (
     detect_tissue,
     orientation_overlay,
     stain_model,
+    tensor_orientation,
     threshold_from_histogram,
 )
 
@@ -378,7 +379,7 @@ def analyze_slide(
             from texture.epidermis import measure_epidermis
 
             epi = measure_epidermis(
-                overview.astype(float),
+                overview,
                 px_per_mm=None if px_per_mm is None else px_per_mm / factor,
                 stain=stain,
                 **dict(opts["epidermis_options"] or {}),
@@ -414,10 +415,12 @@ def analyze_slide(
             box = (slice(ir0 // factor, ir0 // factor + h), slice(ic0 // factor, ic0 // factor + w))
             ov_collagen[box] = _block_mean(res.mask[interior], factor)
             ov_tissue[box] = _block_mean(res.tissue[interior], factor)
-            ov_orient[box] = _block_mean(
-                orientation_overlay(res.angle_deg[interior], res.coherency[interior], res.mask[interior]),
-                factor,
-            )
+            # Orientation overview: the collagen tensors summed per block, then angle/coherency.
+            inside = res.mask[interior]
+            block_t = [_block_mean(t[interior] * inside, factor) for t in (res.jxx, res.jxy, res.jyy)]
+            angle, coherency = tensor_orientation(*block_t)
+            frac = ov_collagen[box]
+            ov_orient[box] = orientation_overlay(angle, coherency * np.clip(2.0 * frac, 0.0, 1.0))
             if res.fibres is not None:
                 ov_fibres[box] = np.minimum(_block_mean(res.fibres.skeleton[interior], factor) * factor, 1)
             del rgb, res
@@ -430,14 +433,20 @@ def analyze_slide(
     metrics["slide_tiles"] = float(len(windows))
     metrics["slide_overview_factor"] = float(factor)
 
-    overview = np.clip(overview.astype(float), 0, 1)
-    grey = overview.mean(axis=2, keepdims=True)
-    collagen_ov = np.repeat(0.35 + 0.5 * grey, 3, axis=2)
+    # Overlays in float32 and in place: at overview_px = 2048 each RGB overlay is 48 MB.
+    np.clip(overview, 0, 1, out=overview)
+    collagen_ov = np.empty_like(overview)
+    collagen_ov[:] = (0.35 + 0.5 * overview.mean(axis=2))[..., None]
     collagen_ov[ov_tissue < 0.5] = 1.0
-    a = ov_collagen[..., None]
-    collagen_ov = (1 - a) * collagen_ov + a * np.array([1.0, 0.55, 0.0])
+    for k, colour in enumerate((1.0, 0.55, 0.0)):
+        layer = collagen_ov[..., k]
+        layer *= 1 - ov_collagen
+        layer += ov_collagen * colour
     fibres_ov = np.repeat((0.15 * ov_collagen + 0.85 * ov_fibres)[..., None], 3, axis=2)
-    epidermis_ov = overview.copy()
+    del ov_collagen, ov_fibres, ov_tissue
+    np.clip(fibres_ov, 0, 1, out=fibres_ov)
+    np.clip(ov_orient, 0, 1, out=ov_orient)
+    epidermis_ov = overview
     if epidermis_overview is not None:
         from scipy import ndimage as ndi
 
@@ -446,9 +455,9 @@ def analyze_slide(
     return ImageResult(
         metrics=metrics,
         overlays={
-            "collagen": np.clip(collagen_ov, 0, 1),
-            "orientation": np.clip(ov_orient.astype(float), 0, 1),
-            "fibres": np.clip(fibres_ov.astype(float), 0, 1),
+            "collagen": collagen_ov,
+            "orientation": ov_orient,
+            "fibres": fibres_ov,
             "epidermis": epidermis_ov,
         },
         tables={"orientations": sums.orientation_table()},

@@ -184,3 +184,13 @@ def test_bad_input_raises_clear_errors():
         measure_collagen(rgb[..., 0], stain="psr")
     with pytest.raises(ValueError, match="shape"):
         measure_collagen(rgb, stain="psr", mask=np.ones((3, 3), bool))
+
+
+@pytest.mark.parametrize("stain", ["psr", "masson", "he"])
+def test_collagen_channel_equals_skimage_colour_deconvolution(stain):
+    from texture.collagen import collagen_channel, separate
+
+    rgb = aligned_fibres((64, 64), stain="psr", seed=1).rgb
+    model = stain_model(stain)
+    expected = separate(rgb, model)[..., model.collagen]
+    np.testing.assert_allclose(collagen_channel(rgb, model, smooth_px=0), expected, atol=2e-5)
