@@ -8,9 +8,10 @@ Method (:func:`register_to_baseline`):
 3. A similarity transform (rotation, uniform scale, shift: what moves between two hand-held follow-up
    photos) fitted by RANSAC (``cv2.estimateAffinePartial2D``, 3 px threshold at working scale).
 4. Refined by ECC image alignment (Evangelidis & Psarakis 2008, ``cv2.findTransformECCWithMask``) on a
-   coarser L* copy (``ecc_size``), affine motion, started from the RANSAC estimate, with pure-black pixels
-   (padding of an already-warped image) masked out. ECC maximises a correlation coefficient, so it is blind
-   to exposure (gain and offset) changes. The refinement is kept only when it converges, stays a
+   coarser L* copy (``ecc_size``) high-passed (minus its Gaussian local mean, sigma 4 px) so that uneven
+   lighting does not pull it, affine motion, started from the RANSAC estimate, with pure-black pixels
+   (padding of an already-warped image) masked out. ECC maximises a correlation coefficient, so it is also
+   blind to a global exposure (gain and offset) change. The refinement is kept only when it converges, stays a
    near-similarity (singular values within 10 %), moves the image by at most ``max_refinement_px`` and
    does not raise the keypoints' median residual by more than 0.5 px; otherwise the RANSAC estimate is
    kept and ``message`` says so.
@@ -150,6 +151,14 @@ def _grid_rms(a: np.ndarray, b: np.ndarray, shape: tuple[int, int]) -> float:
     return float(np.sqrt(np.mean(np.sum((a[:2] @ pts - b[:2] @ pts) ** 2, axis=0))))
 
 
+_HIGH_PASS_SIGMA = 4.0
+_HIGH_PASS_REACH = 14  # pixels a black edge influences: 3 sigma of the high-pass + ECC's 5 x 5 blur
+
+
+def _high_pass(grey: np.ndarray) -> np.ndarray:
+    return grey - cv2.GaussianBlur(grey, (0, 0), _HIGH_PASS_SIGMA, borderType=cv2.BORDER_REFLECT)
+
+
 def _failed(message: str, n_inliers: int = 0, error_px: float = float("nan")) -> Registration:
     return Registration(
         matrix=np.eye(2, 3), error_px=error_px, n_inliers=n_inliers, success=False, message=message
@@ -283,12 +292,15 @@ def register_to_baseline(
         ecc_m, ecc_b = _grey_at(image_m, e_m), _grey_at(image_b, e_b)
         # Pure black (zero padding of an already-warped image, clipped shadow) carries no alignment
         # information and would pull ECC towards the padding's edge.
-        template_mask = (ecc_b > 0).astype(np.uint8)
+        template_mask = (ecc_b != 0).astype(np.uint8)
         if base_mask is not None:
             template_mask &= _resize(base_mask.astype(np.uint8), e_b, cv2.INTER_NEAREST)
-        input_mask = (ecc_m > 0).astype(np.uint8)
-        # ECC blurs (5 x 5 Gaussian) before comparing: keep its window clear of the black.
-        kernel = np.ones((7, 7), np.uint8)
+        input_mask = (ecc_m != 0).astype(np.uint8)
+        # Flash position and skin curvature shade the photos differently; ECC is only blind to a global
+        # gain and offset, so it aligns the texture: L* minus its local mean (Gaussian, sigma 4 px).
+        ecc_b, ecc_m = _high_pass(ecc_b), _high_pass(ecc_m)
+        # Keep the comparison windows (high-pass and ECC's own 5 x 5 blur) clear of the black.
+        kernel = np.ones((2 * _HIGH_PASS_REACH + 1, 2 * _HIGH_PASS_REACH + 1), np.uint8)
         template_mask = cv2.erode(template_mask, kernel)
         input_mask = cv2.erode(input_mask, kernel)
         try:

@@ -102,6 +102,19 @@ def test_sparse_texture_is_still_registered():
     assert err < 1.0
 
 
+def test_uneven_lighting_does_not_pull_the_refinement(scene):
+    baseline, to_b = view(scene, noise_seed=1)
+    moving, to_m = view(scene, 4.0, (15.0, -12.0), noise_seed=2)
+    # The flash moved: +-25 % light from left to right, multiplying the follow-up's (roughly linear) values.
+    ramp = np.linspace(0.75, 1.25, VIEW)[None, :, None]
+    reg = register_to_baseline(np.clip(moving * ramp, 0, 1), baseline)
+    err = grid_error(reg.matrix, true_moving_to_baseline(to_b, to_m))
+    print(f"\nlight gradient: grid err {err:.3f} px, {reg.message}")
+    assert reg.success, reg.message
+    assert np.isfinite(reg.ecc_correlation), reg.message  # ECC was kept, not rejected
+    assert err < 0.5
+
+
 def test_features_alone_and_orb_also_meet_the_tolerance(scene):
     baseline, to_b = view(scene)
     moving, to_m = view(scene, 4.0, (15.0, -12.0), exposure=1.04)
