@@ -259,7 +259,14 @@ def collect_items(
             items = read_manifest(manifest, input_dir=root)
         else:
             rx = compile_pattern(pattern or DEFAULT_PATTERN)
-            items = [parse_filename(p, root, rx) for p in find_images(root)]
+            found = find_images(root)
+            for p in found:  # a symlink in the folder must not smuggle in a file from elsewhere
+                if not _inside(p, root):
+                    raise MetadataError(
+                        f"{p.relative_to(root).as_posix()!r} is a symlink leading outside the input "
+                        "folder; copy the file in or remove the link"
+                    )
+            items = [parse_filename(p, root, rx) for p in found]
     if not items:
         raise MetadataError(f"no images found in {str(root)!r}")
     if px_per_mm is not None:
