@@ -250,7 +250,7 @@ def _read_table(path: Path, notes: list[str]) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame()
     try:
-        table = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS})
+        table = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
