@@ -72,21 +72,32 @@ def align_series(
     followup_rgb: np.ndarray,
     *,
     baseline_mask: np.ndarray | None = None,
+    followup_mask: np.ndarray | None = None,
     min_overlap_fraction: float = 0.3,
 ) -> AlignmentResult:
     """Register a follow-up photo to its baseline and resample it onto the baseline's pixel grid.
 
-    Feature matching + RANSAC similarity + ECC refinement (:func:`texture.registration.register_to_baseline`,
-    aligning on ``baseline_mask`` when given). A failed registration is returned with ``success=False``
-    and a message; it never raises for an unalignable pair (bad input arrays still raise ``ValueError``).
+    Feature matching + RANSAC similarity + ECC refinement (:func:`texture.registration.register_to_baseline`),
+    aligning on the pixels of ``baseline_mask`` / ``followup_mask`` when given. When a photo has a colour
+    chart, leave it out of both masks (``info["chart_outline_xy"]`` of :func:`correct_colour`): a chart
+    held somewhere else at the follow-up moves independently of the skin. A failed registration is
+    returned with ``success=False`` and a message; it never raises for an unalignable pair (bad input
+    arrays still raise ``ValueError``).
     """
     baseline_rgb = check_rgb(baseline_rgb, name="baseline_rgb")
     followup_rgb = check_rgb(followup_rgb, name="followup_rgb")
     mask = None if baseline_mask is None else check_mask(baseline_mask, baseline_rgb.shape[:2])
     if mask is not None and not mask.any():
         raise ValueError("baseline_mask selects no pixels")
+    moving_mask = None if followup_mask is None else check_mask(followup_mask, followup_rgb.shape[:2])
+    if moving_mask is not None and not moving_mask.any():
+        raise ValueError("followup_mask selects no pixels")
     registration = register_to_baseline(
-        followup_rgb, baseline_rgb, mask=mask, min_overlap_fraction=min_overlap_fraction
+        followup_rgb,
+        baseline_rgb,
+        mask=mask,
+        moving_mask=moving_mask,
+        min_overlap_fraction=min_overlap_fraction,
     )
     if not registration.success:
         return AlignmentResult(None, None, float("nan"), False, registration.message, registration)

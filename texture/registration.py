@@ -12,7 +12,8 @@ Method (:func:`register_to_baseline`):
    lighting does not pull it, affine motion, started from the RANSAC estimate, with pure-black pixels
    (padding of an already-warped image) masked out. ECC maximises a correlation coefficient, so it is also
    blind to a global exposure (gain and offset) change. The refinement is kept only when it converges, stays a
-   near-similarity (singular values within 10 %), moves the image by at most ``max_refinement_px`` and
+   near-similarity (singular values within 10 %; then projected onto the nearest similarity unless
+   ``similarity_only=False``), moves the image by at most ``max_refinement_px`` and
    does not raise the keypoints' median residual by more than 0.5 px; otherwise the RANSAC estimate is
    kept and ``message`` says so.
 
@@ -159,6 +160,23 @@ def _high_pass(grey: np.ndarray) -> np.ndarray:
     return grey - cv2.GaussianBlur(grey, (0, 0), _HIGH_PASS_SIGMA, borderType=cv2.BORDER_REFLECT)
 
 
+def _nearest_similarity(matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The similarity transform closest (least squares over a grid on the baseline) to an affine one."""
+    ys, xs = np.meshgrid(np.linspace(0, shape[0] - 1, 10), np.linspace(0, shape[1] - 1, 10))
+    dst = np.stack([xs.ravel(), ys.ravel()], axis=1)
+    inverse = np.linalg.inv(_h(matrix))[:2]
+    src = dst @ inverse[:, :2].T + inverse[:, 2]
+    # Umeyama (1991) without reflection: dst ~ s R src + t.
+    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
+    cs, cd = src - mu_s, dst - mu_d
+    a = np.sum(cs[:, 0] * cd[:, 0] + cs[:, 1] * cd[:, 1])
+    b = np.sum(cs[:, 0] * cd[:, 1] - cs[:, 1] * cd[:, 0])
+    norm = np.sum(cs**2)
+    c, s_ = a / norm, b / norm
+    rot = np.array([[c, -s_], [s_, c]])
+    return np.hstack([rot, (mu_d - rot @ mu_s)[:, None]])
+
+
 def _failed(message: str, n_inliers: int = 0, error_px: float = float("nan")) -> Registration:
     return Registration(
         matrix=np.eye(2, 3), error_px=error_px, n_inliers=n_inliers, success=False, message=message
@@ -170,6 +188,7 @@ def register_to_baseline(
     baseline: np.ndarray,
     *,
     mask: np.ndarray | None = None,
+    moving_mask: np.ndarray | None = None,
     max_features: int = 2000,
     refine: bool = True,
     detector: str = "sift",
@@ -180,6 +199,7 @@ def register_to_baseline(
     scale_range: tuple[float, float] = (0.5, 2.0),
     min_overlap_fraction: float = 0.3,
     max_refinement_px: float | None = None,
+    similarity_only: bool = True,
 ) -> Registration:
     """Find the similarity/affine transform taking a follow-up photo onto its baseline.
 
@@ -194,6 +214,9 @@ def register_to_baseline(
         The baseline photo (the reference frame).
     mask : ndarray of bool, optional
         Baseline pixels to align on (the skin region: leave out background, hair, a colour chart).
+    moving_mask : ndarray of bool, optional
+        The same for the follow-up. Give both when something moves independently of the skin (a colour
+        chart held elsewhere): masking only one side leaves the other's chart to pull the ECC refinement.
     max_features : int
         Keypoints kept per image.
     refine : bool
@@ -217,6 +240,10 @@ def register_to_baseline(
         default 4 x the RANSAC estimate's keypoint residual, at least 2 px. ECC is also rejected when it
         raises the median keypoint residual by more than 0.5 px: it refines, it must not overrule
         hundreds of consistent matches.
+    similarity_only : bool
+        Replace the ECC affine result by its nearest similarity transform (least squares over a grid):
+        follow-up photos differ by rotation, shift and scale, and the extra shear freedom only lets
+        ECC fit noise or something moving in the scene.
 
     Returns
     -------
@@ -229,14 +256,22 @@ def register_to_baseline(
     base_mask = None if mask is None else check_mask(mask, image_b.shape[:2])
     if base_mask is not None and not base_mask.any():
         raise ValueError("mask selects no pixels")
+    move_mask = (
+        None if moving_mask is None else check_mask(moving_mask, image_m.shape[:2], name="moving_mask")
+    )
+    if move_mask is not None and not move_mask.any():
+        raise ValueError("moving_mask selects no pixels")
     s_m = min(1.0, work_size / max(image_m.shape[:2]))
     s_b = min(1.0, work_size / max(image_b.shape[:2]))
     work_m, work_b = _grey_at(image_m, s_m), _grey_at(image_b, s_b)
     work_mask = None
     if base_mask is not None:
         work_mask = _resize(base_mask.astype(np.uint8), s_b, cv2.INTER_NEAREST).astype(bool)
+    work_mask_m = None
+    if move_mask is not None:
+        work_mask_m = _resize(move_mask.astype(np.uint8), s_m, cv2.INTER_NEAREST).astype(bool)
 
-    kp_m, des_m, norm = _features(_to_uint8(work_m, None), None, detector, max_features)
+    kp_m, des_m, norm = _features(_to_uint8(work_m, work_mask_m), work_mask_m, detector, max_features)
     kp_b, des_b, _ = _features(_to_uint8(work_b, work_mask), work_mask, detector, max_features)
     if des_m is None or des_b is None or len(kp_m) < 3 or len(kp_b) < 3:
         return _failed("registration failed: too few keypoints (featureless image?)")
@@ -296,6 +331,8 @@ def register_to_baseline(
         if base_mask is not None:
             template_mask &= _resize(base_mask.astype(np.uint8), e_b, cv2.INTER_NEAREST)
         input_mask = (ecc_m != 0).astype(np.uint8)
+        if move_mask is not None:
+            input_mask &= _resize(move_mask.astype(np.uint8), e_m, cv2.INTER_NEAREST)
         # Flash position and skin curvature shade the photos differently; ECC is only blind to a global
         # gain and offset, so it aligns the texture: L* minus its local mean (Gaussian, sigma 4 px).
         ecc_b, ecc_m = _high_pass(ecc_b), _high_pass(ecc_m)
@@ -322,6 +359,8 @@ def register_to_baseline(
                 np.linalg.inv(_scale_matrix(e_m)) @ _h(warp.astype(np.float64)) @ _scale_matrix(e_b)
             )[:2]
             singular = np.linalg.svd(ecc_full[:, :2], compute_uv=False)
+            if similarity_only:
+                ecc_full = _nearest_similarity(ecc_full, image_b.shape[:2])
             moved = _grid_rms(ecc_full, feature_matrix, image_b.shape[:2])
             if singular[0] / singular[1] > 1.1:
                 notes.append("ECC refinement rejected (shear: not a similarity)")
