@@ -42,6 +42,8 @@ __all__ = [
     "KEY_METRICS",
     "SRD_FACTOR",
     "build_report",
+    "metric_label",
+    "metric_unit",
     "render_report",
     "select_trend_metrics",
     "smallest_real_difference",
