@@ -65,8 +65,9 @@ def skin_mask(
        median skin hue with a* at least 8 above the median skin a*. If this colour rule would keep less than
        5 % of the pixels left after steps 1-2, the photo has a colour cast (no white balance, blue
        dermoscopy light) and the rule is skipped rather than dropping all skin.
-    4. **Clean-up**: closing with a ~1.2 mm disk (so pores, spots and fine lines, which may fail the colour
-       rules, stay in), opening with a ~0.5 mm disk, and removal of pieces under 0.5 % of the image area.
+    4. **Clean-up**: closing with a ~1.2 mm disk (so pores and fine lines, which may fail the darkness
+       rule, stay in) after which pixels failing the colour, lips or glint rules are removed again,
+       opening with a ~0.5 mm disk, and removal of pieces under 0.5 % of the image area.
 
     Parameters
     ----------
@@ -105,7 +106,8 @@ def skin_mask(
     chroma = np.hypot(a, b)
     hue = np.degrees(np.arctan2(b, a))
 
-    keep = (L <= specular_lightness) & ~((L > 80.0) & (chroma < min_chroma))
+    specular = (L > specular_lightness) | ((L > 80.0) & (chroma < min_chroma))
+    keep = ~specular
     if keep.any():
         keep &= max(12.0, 0.45 * float(np.median(L[keep]))) <= L
     if not keep.any():
@@ -118,10 +120,16 @@ def skin_mask(
         ref_a = float(np.median(a[colour]))
         lips = (hue < ref_hue - 18.0) & (a > ref_a + 8.0)
         keep = colour & ~lips
+        not_skin = (~colour & ~(L < 0.45 * float(np.median(L[colour])))) | lips | specular
+    else:
+        not_skin = specular
 
     work_px_per_mm = (px_per_mm / factor) if px_per_mm else max(small.shape) / 200.0
     m = keep.astype(np.uint8)
     m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, _disk(1.2 * work_px_per_mm))
+    # The closing must not fill glints, teeth or lips back in: only dark pixels (pores, lines) may be
+    # re-admitted. A 3x3 median drops isolated noisy "not skin" pixels first.
+    m[cv2.medianBlur(not_skin.astype(np.uint8), 3) > 0] = 0
     m = cv2.morphologyEx(m, cv2.MORPH_OPEN, _disk(0.5 * work_px_per_mm))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     big = stats[:, cv2.CC_STAT_AREA] >= 0.005 * m.size

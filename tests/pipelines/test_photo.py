@@ -95,3 +95,85 @@ def test_bad_inputs_raise_value_error():
     bad[0, 0, 0] = np.nan
     with pytest.raises(ValueError):
         analyze_photo(bad, px_per_mm=None)
+
+
+def test_every_metric_on_a_phantom_with_known_truth():
+    from texture.phantoms.photo import render_skin
+
+    phantom = render_skin(px_per_mm=25.0, size_mm=(24.0, 24.0), n_spots=5, n_lines=6, seed=11)
+    truth = phantom.truth
+    result = analyze_photo(phantom.rgb, px_per_mm=25.0)
+    m = result.metrics
+    assert m["roi_area_cm2"] == pytest.approx(truth["area_cm2"], rel=0.02)
+    assert m["pore_count"] == pytest.approx(truth["pore_count"], rel=0.05)
+    assert m["pore_density_per_cm2"] == pytest.approx(truth["pore_density_per_cm2"], rel=0.05)
+    assert m["pore_mean_diameter_mm"] == pytest.approx(truth["pore_mean_diameter_mm"], rel=0.10)
+    assert abs(m["spot_count"] - truth["spot_count"]) <= 1
+    assert m["spot_area_fraction"] == pytest.approx(truth["spot_area_fraction"], rel=0.15)
+    assert abs(m["wrinkle_count"] - truth["wrinkle_count"]) <= 1
+    assert m["wrinkle_length_mm_per_cm2"] == pytest.approx(truth["wrinkle_length_mm_per_cm2"], rel=0.20)
+    assert m["ita_deg"] == pytest.approx(truth["skin_ita_deg"], abs=2.0)
+    assert set(result.overlays) >= {"pores", "spots", "wrinkles", "roi"}
+    for overlay in result.overlays.values():
+        assert overlay.ndim == 3 and overlay.shape[2] == 3
+        assert overlay.min() >= 0 and overlay.max() <= 1
+    for key, value in m.items():
+        if key != "ita_class":
+            assert isinstance(value, float), key
+
+
+def test_columns_are_stable_without_scale():
+    from texture.phantoms.photo import render_skin
+
+    phantom = render_skin(px_per_mm=25.0, size_mm=(16.0, 16.0), n_spots=2, n_lines=2, seed=12)
+    scaled = analyze_photo(phantom.rgb, px_per_mm=25.0).metrics
+    unscaled = analyze_photo(phantom.rgb, px_per_mm=None).metrics
+    assert list(scaled) == list(unscaled)
+    for key in ("pore_mean_diameter_mm", "pore_density_per_cm2", "wrinkle_length_mm_per_cm2"):
+        assert math.isnan(unscaled[key])
+    assert unscaled["pore_count"] == pytest.approx(scaled["pore_count"], rel=0.05)
+    assert unscaled["pore_mean_diameter_px"] == pytest.approx(
+        scaled["pore_mean_diameter_mm"] * 25.0, rel=0.05
+    )
+
+
+def test_pore_shrink_series_reads_minus_15_percent():
+    from texture.phantoms.photo import render_skin
+
+    kwargs = {"px_per_mm": 20.0, "size_mm": (20.0, 20.0), "n_spots": 3, "seed": 13}
+    before = analyze_photo(render_skin(**kwargs).rgb, px_per_mm=20.0).metrics
+    after = analyze_photo(render_skin(pore_scale=0.85, noise_seed=99, **kwargs).rgb, px_per_mm=20.0).metrics
+    change = 100 * (after["pore_mean_diameter_mm"] / before["pore_mean_diameter_mm"] - 1)
+    assert -19.0 <= change <= -11.0
+
+
+def test_real_dermoscopy_photo_every_metric_in_sane_ranges(shared_data):
+    from PIL import Image
+
+    with Image.open(shared_data / "dermoscopy" / "ISIC_0000000.jpg") as im:
+        rgb = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    result = analyze_photo(rgb, px_per_mm=None)
+    m = result.metrics
+    assert 0.3 < m["roi_area_px"] / (rgb.shape[0] * rgb.shape[1]) <= 1.0
+    for key in ("pore_area_fraction", "spot_area_fraction", "pigment_evenness"):
+        assert 0.0 <= m[key] <= 1.0, key
+    for key in ("pore_count", "spot_count", "wrinkle_count", "texture_roughness", "glcm_contrast"):
+        assert m[key] >= 0 and np.isfinite(m[key]), key
+    assert -1.0 <= m["glcm_correlation"] <= 1.0
+    assert 0.0 < m["glcm_angular_second_moment"] <= 1.0
+    assert 0.0 < m["glcm_inverse_difference_moment"] <= 1.0
+    assert -90.0 <= m["ita_deg"] <= 180.0 and isinstance(m["ita_class"], str)
+    assert np.isfinite(m["melanin_index"]) and np.isfinite(m["erythema_index"])
+
+    # The pigmented lesion (image centre) against the skin in the top-right corner: darker, lower ITA,
+    # more melanin.
+    rows, cols = rgb.shape[:2]
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    lesion = (yy - 380) ** 2 + (xx - 450) ** 2 < 120**2
+    skin = (yy < 130) & (xx > 880)
+    opts = {"skin_mask": False}
+    on_lesion = analyze_photo(rgb, px_per_mm=None, roi=lesion, options=opts).metrics
+    on_skin = analyze_photo(rgb, px_per_mm=None, roi=skin, options=opts).metrics
+    assert on_lesion["ita_deg"] < on_skin["ita_deg"] - 20
+    assert on_lesion["melanin_index"] > on_skin["melanin_index"]
+    assert np.median(rgb[lesion], axis=0).mean() < np.median(rgb[skin], axis=0).mean()
