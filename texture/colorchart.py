@@ -333,8 +333,12 @@ def _detect_mcc(rgb: np.ndarray, *, work_size: int = 1200) -> ChartDetection | N
         )
         if not np.isfinite(pitch) or pitch < 4:
             continue
+        try:
+            patch_rgb = _sample_patches(rgb, polygons)
+        except ValueError:  # a patch cut off by the image border
+            continue
         return ChartDetection(
-            patch_rgb=_sample_patches(rgb, polygons),
+            patch_rgb=patch_rgb,
             patch_centers=centres,
             corners=corners,
             chart_mask=_chart_mask(rgb.shape[:2], _outline(corners)),

@@ -129,6 +129,11 @@ def test_a_grid_of_the_wrong_colours_is_not_taken_for_the_chart():
     assert detect_colorchecker(shuffled) is None
 
 
+def test_a_chart_cut_by_the_image_border_is_not_used():
+    ph = colorchart_photo((420, 560), chart_center=(520.0, 330.0), chart_width=250.0)
+    assert detect_colorchecker(ph.rgb) is None
+
+
 def test_no_chart_in_a_real_skin_photo(shared_data):
     photo = skio.imread(shared_data / "dermoscopy" / "ISIC_0000013.jpg")[..., :3] / 255.0
     assert detect_colorchecker(photo) is None
