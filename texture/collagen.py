@@ -34,8 +34,8 @@ Method
    ``skan`` (Nunez-Iglesias et al. 2018, *PeerJ* 6:e4312). Spurs shorter than ``min_fibre_px`` are
    pruned. Length = skeleton path length (staircase smoothed by a 2 px Gaussian along the path) +
    the distance-transform radius at each free end (the skeleton stops about one radius short of
-   the fibre tip); width = 2 * median distance transform along the path - 1 (pixel-centre
-   distances); straightness = end-to-end / path length.
+   the fibre tip); width = 2 * median distance transform along the path - 0.5 (pixel-centre
+   distances, see the code); straightness = end-to-end / path length.
 
 Angles are degrees counter-clockwise from +x as seen on screen (rows grow downwards, so a fibre
 rising to the right is +45), folded into [0, 180).
@@ -383,8 +383,11 @@ def trace_fibres(
                 continue
             chord = float(np.hypot(*(coords[0] - coords[-1])))
             lengths_out.append(total)
-            # Median: the radius falls to zero over the last radius before each tip.
-            widths.append(max(2.0 * float(np.median(radii)) - 1.0, 1.0))
+            # Median: the radius falls to zero over the last radius before each tip. EDT is
+            # measured between pixel centres: a centred skeleton of an odd width w has radius
+            # (w + 1) / 2, one of an even width sits half a pixel off-centre with radius w / 2;
+            # 2 r - 0.5 is right on average over both.
+            widths.append(max(2.0 * float(np.median(radii)) - 0.5, 1.0))
             straight.append(min(chord / path_len, 1.0) if path_len > 0 else 1.0)
             centres.append(coords[len(coords) // 2])
     junction = np.zeros_like(skel_img)
