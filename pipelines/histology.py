@@ -88,7 +88,8 @@ def analyze_histology(
     Parameters
     ----------
     rgb : ndarray
-        Float sRGB in [0, 1], shape (rows, cols, 3). SHG images: grey replicated to RGB.
+        Float sRGB in [0, 1], shape (rows, cols, 3). SHG images: grey replicated to RGB, or a
+        grey (rows, cols) array.
     stain : str
         ``psr``, ``masson``, ``masson_green``, ``he``, ``shg`` or ``custom`` (with
         ``options['stain_vectors']``); see :mod:`texture.collagen`.
@@ -120,6 +121,8 @@ def analyze_histology(
         ``overlays``: ``collagen``, ``orientation``, ``fibres``, ``epidermis``;
         ``tables``: ``orientations`` (``bin_start_deg``, ``fraction``; 10 degree bins).
     """
+    if stain == "shg" and np.ndim(rgb) == 2:  # microscopes save SHG as a single grey channel
+        rgb = np.repeat(np.asarray(rgb)[..., None], 3, axis=2)
     rgb = check_rgb(rgb, name="rgb")
     opts = histology_options(options)
     warnings: list[str] = []

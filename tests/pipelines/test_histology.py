@@ -133,3 +133,13 @@ def test_immunohistochemistry_with_custom_vectors_runs():
     ).metrics
     assert 0.01 < m["collagen_area_fraction"] < 0.9
     assert 0.0 <= m["collagen_coherency"] <= 1.0
+
+
+def test_grey_shg_image_is_accepted_and_equals_its_rgb_copy():
+    phantom = aligned_fibres((128, 128), angle_deg=70.0, stain="shg", seed=2)
+    grey = phantom.rgb.mean(axis=2)
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    a = analyze_histology(grey, stain="shg", px_per_mm=None, options={"fibres": False}).metrics
+    b = analyze_histology(rgb, stain="shg", px_per_mm=None, options={"fibres": False}).metrics
+    assert a["collagen_orientation_deg"] == pytest.approx(b["collagen_orientation_deg"])
+    assert abs(a["collagen_orientation_deg"] - 70.0) <= 2.0
