@@ -125,7 +125,8 @@ def measure_spots(
         raise ValueError("mask selects no pixels")
     scaled = px_per_mm is not None and np.isfinite(px_per_mm) and px_per_mm > 0
     scale = float(px_per_mm) if scaled else ASSUMED_PX_PER_MM
-    factor = max(1.0, scale / SPOT_WORK_PX_PER_MM)
+    # Reduce only when it saves at least half the pixels; the filters are set in mm anyway.
+    factor = scale / SPOT_WORK_PX_PER_MM if scale > 1.5 * SPOT_WORK_PX_PER_MM else 1.0
     work_scale = scale / factor
 
     small = _reduce(np.ascontiguousarray(lab, dtype=np.float32), factor)
@@ -139,7 +140,9 @@ def measure_spots(
     # patches too large for that), recomputed three times without the dark regions found so far.
     smooth = max(0.5, 0.15 * work_scale)
     weight = small_region.astype(np.float32)
-    base = np.float32(np.median(light[small_region]))
+    step = max(1, int(np.sqrt(light.size / 250_000)))
+    sample = light[::step, ::step][small_region[::step, ::step]]
+    base = np.float32(np.median(sample if sample.size else light[small_region]))
     for _ in range(4):
         wide = _normalised_blur(light, weight, 4.0 * work_scale, fallback=base)
         level = _normalised_blur(light, weight, 1.5 * work_scale, fallback=wide)

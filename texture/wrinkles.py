@@ -47,13 +47,15 @@ def dark_ridge_response(lightness: np.ndarray, sigmas_px: tuple[float, ...]) -> 
         gxx = cv2.Sobel(g, cv2.CV_32F, 2, 0, ksize=3, scale=0.25)
         gyy = cv2.Sobel(g, cv2.CV_32F, 0, 2, ksize=3, scale=0.25)
         gxy = cv2.Sobel(g, cv2.CV_32F, 1, 1, ksize=3, scale=0.25)
-        gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
-        gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
-        half_trace = 0.5 * (gxx + gyy)
-        root = cv2.magnitude(0.5 * (gxx - gyy), gxy)
-        l1, l2 = half_trace + root, half_trace - root
-        response = np.float32(sigma * sigma) * (l1 - np.abs(l2)) - np.float32(sigma) * cv2.magnitude(gx, gy)
-        np.maximum(best, response, out=best)
+        slope = cv2.magnitude(
+            cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3, scale=0.125),
+            cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3, scale=0.125),
+        )
+        # With half_trace h and root r of the eigenvalues l1,2 = h +- r: l1 - |l2| = 2 min(h, r).
+        half_trace = cv2.addWeighted(gxx, 0.5, gyy, 0.5, 0.0)
+        root = cv2.magnitude(cv2.addWeighted(gxx, 0.5, gyy, -0.5, 0.0), gxy)
+        response = cv2.addWeighted(cv2.min(half_trace, root), 2.0 * sigma * sigma, slope, -sigma, 0.0)
+        cv2.max(best, response, dst=best)
     return best
 
 
@@ -132,7 +134,8 @@ def measure_wrinkles(
         raise ValueError("mask selects no pixels")
     scaled = px_per_mm is not None and np.isfinite(px_per_mm) and px_per_mm > 0
     scale = float(px_per_mm) if scaled else ASSUMED_PX_PER_MM
-    factor = max(1.0, scale / WRINKLE_WORK_PX_PER_MM)
+    # Reduce only when it saves at least half the pixels; the filters are set in mm anyway.
+    factor = scale / WRINKLE_WORK_PX_PER_MM if scale > 1.5 * WRINKLE_WORK_PX_PER_MM else 1.0
     work_scale = scale / factor
 
     light = np.ascontiguousarray(lab[..., 0], dtype=np.float32)
