@@ -43,8 +43,8 @@ _MAX_SAMPLE = 1_000_000
 #: Overlays are returned at most this large (the report shows thumbnails; full-size copies of a
 #: 12-megapixel photo would cost more than the measurements).
 OVERLAY_MAX_SIDE_PX = 1024
-#: Spots, lines, roughness and the skin mask are measured on a copy reduced by an integer factor to
-#: 10-20 px/mm (the photo itself when it has less).
+#: Spots, lines, roughness and the skin mask are measured on a copy reduced to this resolution (the
+#: photo itself when it has less).
 COARSE_PX_PER_MM = 10.0
 
 
@@ -182,8 +182,7 @@ def analyze_photo(
     # Spots, lines, roughness and the skin mask are measured on one copy reduced to ~10 px/mm (their
     # smallest detail, a 0.15 mm line, is still resolved); pores and GLCM texture on the full image.
     scaled = px_per_mm is not None
-    # An integer factor: OpenCV's area reduction is then a plain block mean, and twice as fast.
-    factor = float(max(1, int(float(px_per_mm) // COARSE_PX_PER_MM))) if scaled else 1.0
+    factor = max(1.0, float(px_per_mm) / COARSE_PX_PER_MM) if scaled else 1.0
     coarse_ppm = float(px_per_mm) / factor if scaled else None
     coarse_size = (max(1, round(shape[1] / factor)), max(1, round(shape[0] / factor)))
     lab_c = lab if factor == 1.0 else cv2.resize(lab, coarse_size, interpolation=cv2.INTER_AREA)
