@@ -90,18 +90,17 @@ def skin_mask(
     ROI for such photos. Blond or red hair may pass the hue rule; dark skin under dim light may be confused
     with shadow. Lips on very red skin (rosacea) may stay in.
     """
-    if lab is None:
-        rgb = check_rgb(rgb)
-        lab = rgb_to_lab(rgb)
-    lab = np.asarray(lab)
-    if lab.ndim != 3 or lab.shape[2] != 3:
-        raise ValueError(f"lab must have shape (rows, cols, 3), got {lab.shape}")
-    rows, cols = lab.shape[:2]
+    source = check_rgb(rgb) if lab is None else np.asarray(lab)
+    if source.ndim != 3 or source.shape[2] != 3:
+        raise ValueError(f"lab must have shape (rows, cols, 3), got {source.shape}")
+    rows, cols = source.shape[:2]
     factor = _work_factor((rows, cols), px_per_mm)
-    small = lab.astype(np.float32, copy=False)
+    small = source.astype(np.float32, copy=False)
     if factor > 1.0:
         size = (max(1, round(cols / factor)), max(1, round(rows / factor)))
         small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
+    if lab is None:  # convert only the reduced copy: the mask is decided at that resolution anyway
+        small = rgb_to_lab(np.clip(small, 0.0, 1.0)).astype(np.float32)
     L, a, b = small[..., 0], small[..., 1], small[..., 2]
     chroma = np.hypot(a, b)
     hue = np.degrees(np.arctan2(b, a))
