@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from skimage.draw import polygon2mask
 
 from pipelines.config import Settings
 from pipelines.io import load_image, read_header
 from pipelines.metadata import ImageItem, MetadataError
 from pipelines.record import ImageResult
+from texture.roi import polygon_mask
 
 __all__ = ["IDENTITY_COLUMNS", "AnalysisError", "Outcome", "Reference", "analyze_item"]
 
@@ -91,7 +91,7 @@ def roi_mask_from_spec(spec: str, shape: tuple[int, int], input_root: Path) -> n
         xy = np.array([[float(v) for v in pair.split()] for pair in re.split(r"[,;]", spec)])
         if len(xy) < 3:
             raise ValueError("an ROI polygon needs at least 3 points")
-        mask = polygon2mask(shape, xy[:, ::-1])  # polygon2mask takes (row, col)
+        mask = polygon_mask(shape, xy)
     else:
         rel = Path(spec)
         path = input_root / rel
@@ -154,38 +154,47 @@ def _prepare_photo(
     """
     from pipelines.alignment import align_series, correct_colour
     from texture.colorchart import median_l_star
-    from texture.roi import skin_mask
+    from texture.roi import polygon_mask, skin_mask
 
     warnings: list[str] = []
     columns: dict[str, Any] = {"colour_correction": "none", "registration_error_px": float("nan")}
     use_chart = settings.colour_correction == "auto"
-    rgb, info = correct_colour(rgb, detect_chart=use_chart)
+
+    def corrected_skin(image: np.ndarray) -> tuple[np.ndarray, dict[str, Any], np.ndarray]:
+        # The chart is neither skin nor something to align on: keep it out of both.
+        image, info = correct_colour(image, detect_chart=use_chart)
+        skin = skin_mask(image)
+        if info["chart_outline_xy"]:
+            skin &= ~polygon_mask(image.shape, info["chart_outline_xy"])
+        return image, info, skin
+
+    rgb, info, own_skin = corrected_skin(rgb)
     if info["colour_correction"] == "chart":
         columns.update(
             colour_correction="chart",
             color_delta_e_before=info["color_delta_e_before"],
             color_delta_e_after=info["color_delta_e_after"],
         )
+        chart_free = ~polygon_mask(rgb.shape, info["chart_outline_xy"])
+        roi = chart_free if roi is None else (roi & chart_free)
     if reference is None:
         return rgb, roi, columns, warnings
 
     baseline = load_image(reference.path, max_pixels=settings.max_pixels).rgb
-    baseline, _ = correct_colour(baseline, detect_chart=use_chart)
-    common = None
+    baseline, _, base_skin = corrected_skin(baseline)
     if settings.register:
-        aligned = align_series(baseline, rgb)
+        aligned = align_series(baseline, rgb, baseline_mask=base_skin, followup_mask=own_skin)
         if aligned.success:
             rgb, common = aligned.warped_rgb, aligned.overlap_mask
             columns["registration_error_px"] = aligned.registration_error_px
             roi = common if roi is None else (roi & common)
+            # Both medians over the same skin: the baseline's skin seen in both photos.
+            base_skin = own_skin = base_skin & common
         else:
             warnings.append(f"not aligned to baseline {reference.path.name}: {aligned.message}")
-    if info["colour_correction"] != "chart" and settings.colour_correction in ("auto", "exposure"):
-        if baseline.shape != rgb.shape:  # unaligned and of another size: compare skin medians as they are
-            common = None
-        base_skin = skin_mask(baseline) if common is None else (skin_mask(baseline) & common)
-        own_skin = skin_mask(rgb) if common is None else base_skin
-        if base_skin.any() and own_skin.any():
+    wants_exposure = settings.colour_correction in ("auto", "exposure")
+    if info["colour_correction"] != "chart" and wants_exposure and base_skin.any() and own_skin.any():
+        try:
             rgb, info = correct_colour(
                 rgb,
                 baseline_l_star=median_l_star(baseline, mask=base_skin),
@@ -193,6 +202,8 @@ def _prepare_photo(
                 detect_chart=False,
             )
             columns.update(colour_correction="exposure", exposure_gain=info["exposure_gain"])
+        except ValueError as exc:  # an implausible gain: measure as captured, and say so
+            warnings.append(f"exposure not normalised to baseline {reference.path.name}: {exc}")
     return rgb, roi, columns, warnings
 
 
