@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,15 @@ __all__ = ["Settings", "load_config", "BACKENDS", "COLOUR_CORRECTIONS"]
 
 BACKENDS = ("serial", "processes", "dask")
 COLOUR_CORRECTIONS = ("auto", "exposure", "none")
+
+
+#: Longest accepted per-image time limit: one day (the interval timer overflows far beyond it).
+MAX_TIME_LIMIT_S = 86_400.0
+
+
+def _whole(value: Any) -> bool:
+    """An int that is not a bool (YAML ``yes`` is True, and True is an int in Python)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass
@@ -80,23 +90,40 @@ class Settings:
         if self.px_per_mm is not None:
             if isinstance(self.px_per_mm, bool) or not isinstance(self.px_per_mm, (int, float)):
                 raise bad("px_per_mm", f"must be a positive number, got {self.px_per_mm!r}")
-            if not self.px_per_mm > 0:
+            if not (self.px_per_mm > 0 and math.isfinite(self.px_per_mm)):
                 raise bad("px_per_mm", f"must be a positive number, got {self.px_per_mm!r}")
             self.px_per_mm = float(self.px_per_mm)  # 20 and 20.0 must give the same cache key
         if self.pattern is not None:
             compile_pattern(self.pattern)
         if self.backend not in (*BACKENDS, "auto"):
             raise bad("backend", f"must be one of auto, {', '.join(BACKENDS)}; got {self.backend!r}")
-        if self.workers is not None and (not isinstance(self.workers, int) or self.workers < 1):
+        if self.workers is not None and (not _whole(self.workers) or self.workers < 1):
             raise bad("workers", f"must be a whole number >= 1, got {self.workers!r}")
-        if not isinstance(self.max_pixels, int) or self.max_pixels < 1:
+        if self.scheduler is not None and not isinstance(self.scheduler, str):
+            raise bad("scheduler", f"must be an address such as tcp://host:8786, got {self.scheduler!r}")
+        if not _whole(self.max_pixels) or self.max_pixels < 1:
             raise bad("max_pixels", f"must be a whole number >= 1, got {self.max_pixels!r}")
-        if not isinstance(self.tile_above_pixels, int) or self.tile_above_pixels < 1:
+        if not _whole(self.tile_above_pixels) or self.tile_above_pixels < 1:
             raise bad("tile_above_pixels", f"must be a whole number >= 1, got {self.tile_above_pixels!r}")
-        if not isinstance(self.slide_tile_px, int) or self.slide_tile_px < 64:
+        if not _whole(self.slide_tile_px) or self.slide_tile_px < 64:
             raise bad("slide_tile_px", f"must be a whole number >= 64, got {self.slide_tile_px!r}")
-        if self.time_limit_s is not None and not (float(self.time_limit_s) > 0):
-            raise bad("time_limit_s", f"must be a positive number of seconds, got {self.time_limit_s!r}")
+        if self.time_limit_s is not None:
+            # YAML reads 1e300 (no dot) as text and yes as True; the timer takes at most ~68 years.
+            limit = self.time_limit_s
+            if (
+                isinstance(limit, bool)
+                or not isinstance(limit, (int, float))
+                or not 0 < limit <= MAX_TIME_LIMIT_S
+            ):
+                raise bad(
+                    "time_limit_s",
+                    f"must be a number of seconds in (0, {MAX_TIME_LIMIT_S:g}], got {limit!r}",
+                )
+            self.time_limit_s = float(limit)
+        for key in ("register", "cache", "overlays"):
+            # A quoted 'no' is a non-empty string, which Python would read as True.
+            if not isinstance(getattr(self, key), bool):
+                raise bad(key, f"must be true or false, got {getattr(self, key)!r}")
         if self.colour_correction not in COLOUR_CORRECTIONS:
             raise bad("colour_correction", f"must be one of {', '.join(COLOUR_CORRECTIONS)}")
         if not isinstance(self.glcm_levels, int) or not 2 <= self.glcm_levels <= 256:
