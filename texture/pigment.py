@@ -1,6 +1,6 @@
 """Pigmentation on close-up skin photos: brown spots, evenness, and the skin's own colour.
 
-Spots are found on a copy reduced to ~8 px/mm (a 1 mm spot is still 8 px across), as regions darker than
+Spots are found on a copy reduced to ~10 px/mm (a 1 mm spot is still 10 px across), as regions darker than
 the surrounding skin, outlined at half their own depth; evenness is the spread of L* at the spot scale;
 skin colour (ITA, melanin and erythema indices, :mod:`texture.color`) is read on skin outside spots and
 pores.
@@ -18,7 +18,7 @@ from texture.pores import ASSUMED_PX_PER_MM, _component_shapes, robust_sd
 __all__ = ["measure_spots", "measure_skin_colour", "SPOT_WORK_PX_PER_MM"]
 
 #: Resolution at which spots and evenness are measured.
-SPOT_WORK_PX_PER_MM = 8.0
+SPOT_WORK_PX_PER_MM = 10.0
 # Colour medians use at most this many pixels (fixed stride): sampling error << 0.1 L* unit.
 _MAX_SAMPLE = 100_000
 
@@ -81,13 +81,14 @@ def measure_spots(
 ) -> Measurement:
     """Brown spots (hyperpigmented patches) and pigment evenness.
 
-    Method, on L* reduced to ~8 px/mm (INTER_AREA):
+    Method, on L* reduced to ~10 px/mm (INTER_AREA):
 
-    0. A grey closing with a ~0.7 mm disk removes pores and fine lines (narrower than the disk).
+    0. A grey closing with a disk of 0.6 ``min_diameter_mm`` removes pores and fine lines (narrower
+       than the disk) without eroding the smallest spots.
     1. Skin level around spots: a Gaussian average of L* over the skin (normalised convolution, sigma
        1.5 mm, or 4 mm deep inside large patches), recomputed without the dark regions found so far
        (four rounds), so shading, gradients and the face's curvature cancel.
-    2. ``depth = level - L*`` smoothed over ~0.15 mm; regions whose deepest point is at least
+    2. ``depth = level - L*`` smoothed over ~0.08 mm; regions whose deepest point is at least
        ``min_contrast`` L* units (and 5 noise SDs) darker are outlined at half their own peak depth.
     3. Kept if the equivalent diameter is in [``min_diameter_mm``, ``max_diameter_mm``] (larger dark
        areas are shadows, hair or lesions, and the skin level is not reliable inside them), the shape is
@@ -133,12 +134,15 @@ def measure_spots(
     small_region = _reduce(region.astype(np.uint8), factor, cv2.INTER_NEAREST).astype(bool)
     if not small_region.any():
         small_region[...] = True
-    # A closing with a ~0.7 mm disk first removes pores and fine lines (dark and narrower than the disk),
-    # which would otherwise inflate the noise estimate and hide faint spots; larger spots are unchanged.
-    light = cv2.morphologyEx(np.ascontiguousarray(small[..., 0]), cv2.MORPH_CLOSE, _disk(0.7 * work_scale))
+    # A closing with a 0.6 mm disk (for 1 mm spots) first removes pores and fine lines (dark and
+    # narrower than the disk), which would otherwise inflate the noise estimate and hide faint spots;
+    # spots, wider than the disk, are unchanged.
+    light = cv2.morphologyEx(
+        np.ascontiguousarray(small[..., 0]), cv2.MORPH_CLOSE, _disk(0.6 * min_diameter_mm * work_scale)
+    )
     # Skin level: a Gaussian average of the skin (normalised convolution, sigma 1.5 mm; 4 mm inside
     # patches too large for that), recomputed three times without the dark regions found so far.
-    smooth = max(0.5, 0.15 * work_scale)
+    smooth = max(0.5, 0.08 * work_scale)
     weight = small_region.astype(np.float32)
     step = max(1, int(np.sqrt(light.size / 250_000)))
     sample = light[::step, ::step][small_region[::step, ::step]]
