@@ -434,9 +434,12 @@ def detect_colorchecker(
 ) -> ChartDetection | None:
     """Find an X-Rite ColorChecker Classic 24 in a photo and sample its patches.
 
-    Uses OpenCV's Macbeth chart detector (``cv2.mcc.CCheckerDetector``, chart type MCC24) when this OpenCV
-    build has it; otherwise, or when it finds nothing, a fallback that looks for a 4 x 6 grid of uniform,
-    equally sized square patches (:func:`_detect_grid`). Either way a detection is kept only when its 24
+    ``auto`` first looks for a 4 x 6 grid of uniform, equally sized square patches (:func:`_detect_grid`),
+    then, when that finds nothing, uses OpenCV's Macbeth chart detector (``cv2.mcc.CCheckerDetector``,
+    chart type MCC24) when this OpenCV build has it. The grid detector goes first because it is
+    deterministic: cv2.mcc (OpenCV 5.0) returned patch centres up to 5 px apart for the same image on
+    repeated calls in one process, which would make a run's numbers depend on the order of its images.
+    Either way a detection is kept only when its 24
     colours can be mapped onto the reference by one 3x3 linear-RGB matrix with mean ΔE00 <=
     ``max_fit_delta_e``, which rejects look-alike grids and misread orientations. When automatic detection
     fails, give the chart's corners to :func:`chart_from_corners`.
@@ -456,7 +459,7 @@ def detect_colorchecker(
     rgb = check_rgb(rgb)
     if method not in ("auto", "mcc", "grid"):
         raise ValueError(f"method must be 'auto', 'mcc' or 'grid', got {method!r}")
-    detectors = {"mcc": (_detect_mcc,), "grid": (_detect_grid,), "auto": (_detect_mcc, _detect_grid)}
+    detectors = {"mcc": (_detect_mcc,), "grid": (_detect_grid,), "auto": (_detect_grid, _detect_mcc)}
     for detect in detectors[method]:
         found = detect(rgb)
         if found is not None and _chart_fits(found.patch_rgb, max_delta_e=max_fit_delta_e):
