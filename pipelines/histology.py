@@ -13,7 +13,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from pipelines.record import ImageResult
-from texture.collagen import CollagenAnalysis, analyze_collagen
+from texture.collagen import CollagenAnalysis, analyze_collagen, validate_scale
 from texture.measurement import check_rgb
 
 __all__ = ["DEFAULT_OPTIONS", "analyze_histology", "histology_options", "collagen_kwargs"]
@@ -124,6 +124,7 @@ def analyze_histology(
     if stain == "shg" and np.ndim(rgb) == 2:  # microscopes save SHG as a single grey channel
         rgb = np.repeat(np.asarray(rgb)[..., None], 3, axis=2)
     rgb = check_rgb(rgb, name="rgb")
+    px_per_mm = validate_scale(px_per_mm)
     opts = histology_options(options)
     warnings: list[str] = []
 

@@ -46,6 +46,7 @@ from texture.collagen import (
     stain_model,
     tensor_orientation,
     threshold_from_histogram,
+    validate_scale,
 )
 
 __all__ = [
@@ -328,6 +329,7 @@ def analyze_slide(
     """
     if tile_px < 64:
         raise ValueError(f"tile_px must be at least 64, got {tile_px}")
+    px_per_mm = validate_scale(px_per_mm)
     opts = histology_options(options)
     kwargs = collagen_kwargs(opts, stain=stain)
     model = stain_model(kwargs["stain"], vectors=kwargs["vectors"], collagen_index=kwargs["collagen_index"])

@@ -63,6 +63,7 @@ __all__ = [
     "MIN_THRESHOLD",
     "StainModel",
     "stain_model",
+    "validate_scale",
     "separate",
     "collagen_channel",
     "detect_tissue",
@@ -556,6 +557,19 @@ class CollagenAnalysis:
         )
 
 
+def validate_scale(px_per_mm: float | None) -> float | None:
+    """``px_per_mm`` as a float, None for "unknown"; 0, negative, NaN or inf raise ``ValueError``."""
+    if px_per_mm is None:
+        return None
+    try:
+        value = float(px_per_mm)
+    except (TypeError, ValueError):
+        raise ValueError(f"px_per_mm must be a positive number or None, got {px_per_mm!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"px_per_mm must be a positive finite number or None, got {px_per_mm!r}")
+    return value
+
+
 def _scale_px(value_um: float | None, value_px: float, px_per_mm: float | None) -> float:
     if value_um is not None and px_per_mm is not None and np.isfinite(px_per_mm) and px_per_mm > 0:
         return value_um * px_per_mm / 1000.0
@@ -605,18 +619,31 @@ def analyze_collagen(
     count_region : (slice, slice), optional
         Only pixels (and fibre centres) inside it enter the sums: used by whole-slide tiling
         so each pixel is counted by exactly one tile while filters see the overlap.
+
+    Raises
+    ------
+    ValueError
+        Bad image, mask or scale; an empty mask; no tissue at all (unless ``count_region`` is
+        given: a slide tile may be all glass).
     """
     rgb = check_rgb(rgb, name="rgb")
+    px_per_mm = validate_scale(px_per_mm)
     model = stain_model(stain, vectors=vectors, collagen_index=collagen_index)
     roi = check_mask(mask, rgb.shape[:2])
+    if not roi.any():
+        raise ValueError("mask is empty: no pixel to measure")
     raw = collagen_channel(rgb, model, smooth_px=0.0)
     channel = ndi.gaussian_filter(raw, 0.5, mode="reflect")
     tissue = detect_tissue(rgb, model, od_threshold=tissue_od_threshold) & roi
     counted = np.zeros_like(tissue)
     if count_region is None:
+        if not tissue.any():
+            raise ValueError(
+                "no tissue found (the image or mask reads as glass); check the stain or tissue_od_threshold"
+            )
         counted[:] = True
     else:
-        counted[count_region] = True
+        counted[count_region] = True  # a whole-slide tile may be all glass: its sums are zero
     if threshold is None:
         threshold = threshold_from_histogram(collagen_histogram(channel, tissue & counted, model), model)
     elif not np.isfinite(threshold):

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
-from texture.collagen import detect_tissue, separate, stain_model
+from texture.collagen import detect_tissue, separate, stain_model, validate_scale
 from texture.measurement import Measurement, check_rgb, px_to_um
 
 __all__ = ["segment_epidermis", "measure_epidermis", "EpidermisSegmentation"]
@@ -99,6 +99,7 @@ def segment_epidermis(
 ) -> EpidermisSegmentation:
     """Glass / epidermis / dermis labels of a stained skin section (see module notes)."""
     rgb = check_rgb(rgb, name="rgb")
+    px_per_mm = validate_scale(px_per_mm)
     model = stain_model(stain)
     if model.haematoxylin is None:
         raise ValueError(f"stain {stain!r} has no haematoxylin channel to find the epidermis with")

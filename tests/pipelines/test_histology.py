@@ -143,3 +143,10 @@ def test_grey_shg_image_is_accepted_and_equals_its_rgb_copy():
     b = analyze_histology(rgb, stain="shg", px_per_mm=None, options={"fibres": False}).metrics
     assert a["collagen_orientation_deg"] == pytest.approx(b["collagen_orientation_deg"])
     assert abs(a["collagen_orientation_deg"] - 70.0) <= 2.0
+
+
+@pytest.mark.parametrize("px_per_mm", [0.0, -1.0, float("nan"), float("inf")])
+def test_meaningless_scale_is_refused(px_per_mm):
+    rgb = aligned_fibres((32, 32), stain="psr").rgb
+    with pytest.raises(ValueError, match="px_per_mm"):
+        analyze_histology(rgb, stain="psr", px_per_mm=px_per_mm)

@@ -194,3 +194,21 @@ def test_collagen_channel_equals_skimage_colour_deconvolution(stain):
     model = stain_model(stain)
     expected = separate(rgb, model)[..., model.collagen]
     np.testing.assert_allclose(collagen_channel(rgb, model, smooth_px=0), expected, atol=2e-5)
+
+
+@pytest.mark.parametrize("px_per_mm", [0.0, -1.0, float("nan"), float("inf")])
+def test_meaningless_scale_is_refused(px_per_mm):
+    rgb = aligned_fibres((32, 32), stain="psr").rgb
+    with pytest.raises(ValueError, match="px_per_mm"):
+        measure_collagen(rgb, stain="psr", px_per_mm=px_per_mm)
+
+
+def test_empty_mask_or_no_tissue_is_refused():
+    rgb = aligned_fibres((32, 32), stain="psr").rgb
+    with pytest.raises(ValueError, match="empty"):
+        measure_collagen(rgb, stain="psr", mask=np.zeros((32, 32), bool))
+    with pytest.raises(ValueError, match="no tissue"):
+        measure_collagen(np.ones((32, 32, 3)), stain="psr")
+    # A whole-slide tile of glass is not an error: it adds nothing to the sums.
+    tile = analyze_collagen(np.ones((32, 32, 3)), stain="psr", count_region=(slice(4, 28),) * 2)
+    assert tile.sums.tissue_px == 0 and tile.sums.collagen_px == 0

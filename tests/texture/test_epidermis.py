@@ -59,3 +59,9 @@ def test_no_glass_or_no_band_means_no_epidermis():
 def test_stain_without_haematoxylin_is_refused():
     with pytest.raises(ValueError, match="haematoxylin"):
         measure_epidermis(np.full((32, 32, 3), 0.5), stain="shg")
+
+
+@pytest.mark.parametrize("px_per_mm", [0.0, -5.0, float("nan"), float("inf")])
+def test_meaningless_scale_is_refused(px_per_mm):
+    with pytest.raises(ValueError, match="px_per_mm"):
+        measure_epidermis(he_section(seed=0).rgb, px_per_mm=px_per_mm)
