@@ -8,6 +8,7 @@ with the file, row and column at fault, before any image is analysed.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 from dataclasses import dataclass, field
@@ -128,6 +129,23 @@ def _modality_and_stain(modality: str, stain: str, where: str) -> tuple[str, str
     return modality, stain
 
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tab is allowed
+# What pipelines.analyze reads as an ROI polygon ("x1 y1, x2 y2, ..."); anything else is a mask file.
+_POLYGON_CHARACTERS = re.compile(r"^[\d\s.,;+-]+$")
+
+
+def _check_roi_spec(spec: str, root: Path, where: str) -> str:
+    """An ROI mask file must exist inside the input folder (no ``..``, absolute path or symlink out)."""
+    if not spec or _POLYGON_CHARACTERS.match(spec):
+        return spec
+    rel = Path(spec)
+    if rel.is_absolute() or ".." in rel.parts or not _inside(root / rel, root):
+        raise MetadataError(f"{where}: ROI mask {spec!r} lies outside the input folder")
+    if not (root / rel).is_file():
+        raise MetadataError(f"{where}: ROI mask {spec!r} does not exist")
+    return spec
+
+
 def read_manifest(manifest: str | Path, input_dir: str | Path | None = None) -> list[ImageItem]:
     """Read and validate a manifest; ``file`` paths are relative to the manifest's folder.
 
@@ -143,10 +161,15 @@ def read_manifest(manifest: str | Path, input_dir: str | Path | None = None) -> 
         text = manifest.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise MetadataError(f"{manifest}: cannot read manifest ({exc})") from exc
-    reader = csv.DictReader(text.splitlines())
+    # StringIO, not splitlines(): a quoted cell may hold a line break, and splitlines() also breaks
+    # at \x0b, \x1c or U+2028, which would cut a row in two.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if "file" not in header:
         raise MetadataError(f"{manifest}: row 1: the manifest needs a 'file' column")
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise MetadataError(f"{manifest}: row 1: column(s) {', '.join(map(repr, repeated))} appear twice")
     unknown = [h for h in header if h not in MANIFEST_COLUMNS]
     if unknown:
         raise MetadataError(
@@ -156,8 +179,13 @@ def read_manifest(manifest: str | Path, input_dir: str | Path | None = None) -> 
     items: list[ImageItem] = []
     seen: dict[str, int] = {}
     for rowno, raw in enumerate(reader, start=2):
-        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
         where = f"{manifest.name}: row {rowno}"
+        if None in raw:  # csv puts values beyond the header under the key None
+            raise MetadataError(f"{where}: more values than the header has columns")
+        row = {k.strip(): (v or "").strip() for k, v in raw.items()}
+        for column, value in row.items():
+            if _CONTROL_CHARACTERS.search(value):
+                raise MetadataError(f"{where}, column {column!r}: contains control characters")
         name = row.get("file", "")
         if not name:
             raise MetadataError(f"{where}, column 'file': empty file name")
@@ -187,7 +215,7 @@ def read_manifest(manifest: str | Path, input_dir: str | Path | None = None) -> 
                 date=_parse_date(row.get("date", ""), f"{where}, column 'date'"),
                 px_per_mm=_parse_scale(row.get("px_per_mm", ""), f"{where}, column 'px_per_mm'"),
                 treatment=row.get("treatment", ""),
-                roi=row.get("roi", ""),
+                roi=_check_roi_spec(row.get("roi", ""), root, f"{where}, column 'roi'"),
             )
         )
     return items
