@@ -14,7 +14,7 @@ from scipy import ndimage as ndi
 
 from pipelines.record import ImageResult
 from texture.collagen import CollagenAnalysis, analyze_collagen, validate_scale
-from texture.measurement import check_rgb
+from texture.measurement import check_mask, check_rgb
 
 __all__ = ["DEFAULT_OPTIONS", "analyze_histology", "histology_options", "collagen_kwargs"]
 
@@ -30,6 +30,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "fibre_min_length_um": 8.0,
     "epidermis": "auto",
     "epidermis_options": None,
+    "roi": None,
 }
 
 EPIDERMIS_COLUMNS = (
@@ -108,7 +109,10 @@ def analyze_histology(
         ``epidermis`` ('auto' = only for H&E, True, False): find the epidermis, report its
         thickness and measure collagen in the dermis beneath it;
         ``epidermis_options`` (None): keyword arguments for
-        :func:`texture.epidermis.measure_epidermis`.
+        :func:`texture.epidermis.measure_epidermis`;
+        ``roi`` (None): boolean mask (rows, cols) of the region to measure (e.g. a manifest
+        polygon); collagen is measured inside it (and beneath the epidermis when one is found),
+        the epidermis is looked for in the whole image.
 
     Returns
     -------
@@ -144,7 +148,13 @@ def analyze_histology(
         else:
             warnings.append("no epidermis found: collagen measured over all tissue")
 
-    result = analyze_collagen(rgb, px_per_mm=px_per_mm, mask=dermis, **collagen_kwargs(opts, stain=stain))
+    region = dermis
+    if opts["roi"] is not None:
+        roi = check_mask(opts["roi"], rgb.shape[:2], name="roi")
+        if not roi.any():
+            raise ValueError("roi is empty: no pixel to measure")
+        region = roi if region is None else (region & roi)
+    result = analyze_collagen(rgb, px_per_mm=px_per_mm, mask=region, **collagen_kwargs(opts, stain=stain))
     if result.sums.tissue_px == 0:
         raise ValueError("no tissue found (the image reads as glass); check the stain or tissue_od_threshold")
     metrics: dict[str, Any] = result.sums.metrics(px_per_mm)

@@ -331,6 +331,8 @@ def analyze_slide(
         raise ValueError(f"tile_px must be at least 64, got {tile_px}")
     px_per_mm = validate_scale(px_per_mm)
     opts = histology_options(options)
+    if opts["roi"] is not None:
+        raise ValueError("a roi mask is not supported for whole slides (it would need the full image)")
     kwargs = collagen_kwargs(opts, stain=stain)
     model = stain_model(kwargs["stain"], vectors=kwargs["vectors"], collagen_index=kwargs["collagen_index"])
     warnings: list[str] = []
