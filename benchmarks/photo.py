@@ -8,7 +8,8 @@ fine lines, shading, noise) is encoded as a quality-92 JPEG in memory. In the sa
   (Lab once, skin mask, pores, spots, evenness, skin colour, wrinkles, roughness, GLCM, overlays);
 
 best of N each, interleaved so that both see the same machine load, and prints the ratio
-analyze / decode. Goal: <= 5. A per-stage profile of one run follows.
+analyze / decode (goal: <= 5), the same against OpenCV's ``imdecode``, and the time of each stage.
+``--profile`` adds a cProfile listing of one run.
 """
 
 from __future__ import annotations
@@ -30,6 +31,45 @@ PX_PER_MM = 25.0
 SIZE_MM = (160.0, 120.0)  # 4000 x 3000 px
 
 
+def _timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def stages(rgb: np.ndarray, shape: tuple[int, int]) -> None:
+    """Best-of-2 time of each stage, called the way analyze_photo calls it."""
+    from pipelines.photo import COARSE_PX_PER_MM, glcm_columns, photo_lab
+    from texture.pigment import measure_skin_colour, measure_spots
+    from texture.pores import measure_pores
+    from texture.roi import skin_mask
+    from texture.roughness import measure_roughness
+    from texture.wrinkles import measure_wrinkles
+
+    lab = photo_lab(rgb)
+    factor = PX_PER_MM / COARSE_PX_PER_MM
+    size = (round(shape[1] / factor), round(shape[0] / factor))
+    lab_c = cv2.resize(lab, size, interpolation=cv2.INTER_AREA)
+    skin_c = skin_mask(None, lab=lab_c, px_per_mm=COARSE_PX_PER_MM)
+    skin = cv2.resize(skin_c.view(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+    coarse = {"px_per_mm": COARSE_PX_PER_MM, "mask": skin_c, "lab": lab_c}
+    pores = measure_pores(None, px_per_mm=PX_PER_MM, mask=skin, lab=lab)
+    table = {
+        "Lab (float32, full size)": lambda: photo_lab(rgb),
+        "reduce Lab to 10 px/mm": lambda: cv2.resize(lab, size, interpolation=cv2.INTER_AREA),
+        "skin mask (coarse)": lambda: skin_mask(None, lab=lab_c, px_per_mm=COARSE_PX_PER_MM),
+        "pores (full size)": lambda: measure_pores(None, px_per_mm=PX_PER_MM, mask=skin, lab=lab),
+        "spots + evenness (coarse)": lambda: measure_spots(None, **coarse),
+        "wrinkles (coarse)": lambda: measure_wrinkles(None, **coarse),
+        "roughness (coarse)": lambda: measure_roughness(None, **coarse),
+        "skin colour (sampled)": lambda: measure_skin_colour(rgb, mask=skin, exclude=pores.labels > 0),
+        "GLCM (full size)": lambda: glcm_columns(lab[..., 0], skin),
+    }
+    print("stages (best of 2):")
+    for name, function in table.items():
+        print(f"  {name:28s} {min(_timed(function) for _ in range(2)):.3f} s")
+
+
 def main(repeats: int = 3) -> None:
     started = time.perf_counter()
     phantom = render_skin(
@@ -48,6 +88,9 @@ def main(repeats: int = 3) -> None:
         with Image.open(io.BytesIO(data)) as im:
             return np.asarray(im.convert("RGB"))
 
+    buffer_u8 = np.frombuffer(data, np.uint8)
+    cv2_decode = min(_timed(lambda: cv2.imdecode(buffer_u8, cv2.IMREAD_COLOR)) for _ in range(3))
+
     rgb = decode().astype(np.float32) / np.float32(255.0)
     analyze_photo(rgb, px_per_mm=PX_PER_MM)  # warm-up
     decode_times, analyze_times = [], []
@@ -63,6 +106,7 @@ def main(repeats: int = 3) -> None:
     print(f"decode JPEG (Pillow, best of {repeats}): {dec:.3f} s")
     print(f"analyze_photo (best of {repeats}):       {ana:.3f} s")
     print(f"ratio analyze / decode: {ana / dec:.2f}  (goal <= 5)")
+    print(f"(OpenCV imdecode of the same JPEG: {cv2_decode:.3f} s; ratio {ana / cv2_decode:.2f})")
     truth = phantom.truth
     m = result.metrics
     print(
@@ -70,6 +114,7 @@ def main(repeats: int = 3) -> None:
         f"spots {m['spot_count']:.0f} ({truth['spot_count']:.0f}), "
         f"lines {m['wrinkle_count']:.0f} ({truth['wrinkle_count']:.0f})"
     )
+    stages(rgb, phantom.rgb.shape[:2])
     if "--profile" in sys.argv:
         profile = cProfile.Profile()
         profile.enable()

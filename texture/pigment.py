@@ -87,7 +87,7 @@ def measure_spots(
        than the disk) without eroding the smallest spots.
     1. Skin level around spots: a Gaussian average of L* over the skin (normalised convolution, sigma
        1.5 mm, or 4 mm deep inside large patches), recomputed without the dark regions found so far
-       (four rounds), so shading, gradients and the face's curvature cancel.
+       (four rounds, at ~4 px/mm), so shading, gradients and the face's curvature cancel.
     2. ``depth = level - L*`` smoothed over ~0.08 mm; regions whose deepest point is at least
        ``min_contrast`` L* units (and 5 noise SDs) darker are outlined at half their own peak depth.
     3. Kept if the equivalent diameter is in [``min_diameter_mm``, ``max_diameter_mm``] (larger dark
@@ -141,22 +141,35 @@ def measure_spots(
         np.ascontiguousarray(small[..., 0]), cv2.MORPH_CLOSE, _disk(0.6 * min_diameter_mm * work_scale)
     )
     # Skin level: a Gaussian average of the skin (normalised convolution, sigma 1.5 mm; 4 mm inside
-    # patches too large for that), recomputed three times without the dark regions found so far.
-    smooth = max(0.5, 0.08 * work_scale)
-    weight = small_region.astype(np.float32)
-    step = max(1, int(np.sqrt(light.size / 250_000)))
-    sample = light[::step, ::step][small_region[::step, ::step]]
-    base = np.float32(np.median(sample if sample.size else light[small_region]))
+    # patches too large for that), recomputed four times without the dark regions found so far. The
+    # level is smooth, so this runs on a copy at ~4 px/mm and is scaled back once.
+    level_factor = max(1.0, work_scale / 4.0)
+    level_scale = work_scale / level_factor
+    light_s = _reduce(light, level_factor)
+    region_s = _reduce(small_region.view(np.uint8), level_factor, cv2.INTER_NEAREST) > 0
+    if not region_s.any():
+        region_s[...] = True
+    weight = region_s.astype(np.float32)
+    base = np.float32(np.median(light_s[region_s]))
+    dark = np.zeros(light_s.shape, np.uint8)
     for _ in range(4):
-        wide = _normalised_blur(light, weight, 4.0 * work_scale, fallback=base)
-        level = _normalised_blur(light, weight, 1.5 * work_scale, fallback=wide)
-        depth = cv2.GaussianBlur(level - light, (0, 0), smooth)
-        noise = robust_sd(depth[weight > 0])
-        dark = (depth > max(0.5 * min_contrast, 2.5 * noise)).astype(np.uint8)
-        dark = cv2.dilate(dark, _disk(0.6 * work_scale))
-        if not (small_region & (dark == 0)).any():
+        wide = _normalised_blur(light_s, weight, 4.0 * level_scale, fallback=base)
+        level_s = _normalised_blur(light_s, weight, 1.5 * level_scale, fallback=wide)
+        depth_s = cv2.GaussianBlur(level_s - light_s, (0, 0), 0.5)
+        noise = robust_sd(depth_s[weight > 0])
+        dark = (depth_s > max(0.5 * min_contrast, 2.5 * noise)).astype(np.uint8)
+        dark = cv2.dilate(dark, _disk(0.6 * level_scale))
+        if not (region_s & (dark == 0)).any():
             break
-        weight = (small_region & (dark == 0)).astype(np.float32)
+        weight = (region_s & (dark == 0)).astype(np.float32)
+    level = level_s
+    if level_factor > 1.0:
+        size = (light.shape[1], light.shape[0])
+        level = cv2.resize(level_s, size, interpolation=cv2.INTER_LINEAR)
+        dark = cv2.resize(dark, size, interpolation=cv2.INTER_NEAREST)
+    depth = cv2.GaussianBlur(level - light, (0, 0), max(0.5, 0.08 * work_scale))
+    skin_only = small_region & (dark == 0)
+    noise = robust_sd(depth[skin_only] if skin_only.any() else depth[small_region])
     t_detect = max(min_contrast, 5.0 * noise)
     candidates = ((depth > max(0.5 * min_contrast, 2.5 * noise)) & small_region).astype(np.uint8)
     n, labels = cv2.connectedComponents(candidates, connectivity=8)
