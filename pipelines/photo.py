@@ -1,7 +1,13 @@
 """Photo analysis: one float RGB facial photo in, one flat record of skin metrics out.
 
-The colour space is converted once per image; the skin mask is combined with the user's ROI once; every
-``texture`` measurement receives both. Column names follow ARCHITECTURE.md.
+The colour space is converted once per image (:func:`photo_lab`) and the skin mask is combined with the
+user's ROI once; every ``texture`` measurement receives both. Pores and GLCM texture are measured on the
+full image (pores need every pixel); the skin mask, spots, pigment evenness, fine lines and roughness on
+one copy reduced to 10 px/mm (their smallest detail, a 0.15 mm line, is still resolved), which keeps a
+12-megapixel photo cheap. ITA, melanin and erythema indices are read on skin outside the pores, spots and
+lines. Column names follow ARCHITECTURE.md: ``roi_area_cm2``/``roi_area_px``, ``pore_*``, ``spot_*``,
+``pigment_evenness`` (+ ``pigment_lightness_sd``), ``ita_deg``, ``ita_class``, ``melanin_index``,
+``erythema_index``, ``wrinkle_*``, ``texture_roughness``, ``glcm_*``; each mm column has a px twin.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import numpy as np
 
 from pipelines.record import ImageResult
 from texture import color
+from texture.glcm import glcm_features
 from texture.measurement import check_mask, check_rgb
 from texture.pigment import measure_skin_colour, measure_spots
 from texture.pores import measure_pores
@@ -29,16 +36,8 @@ DEFAULT_GLCM_FEATURES: tuple[str, ...] = (
     "glcm_angular_second_moment",
     "glcm_correlation",
 )
-# scikit-image graycoprops names of the IBSI features, for the fallback without texture.glcm.
-_SKIMAGE_PROPS = {
-    "glcm_contrast": "contrast",
-    "glcm_inverse_difference_moment": "homogeneity",
-    "glcm_angular_second_moment": "ASM",
-    "glcm_correlation": "correlation",
-    "glcm_dissimilarity": "dissimilarity",
-}
-# Medians and percentiles are taken on at most this many ROI pixels (a fixed stride, deterministic):
-# their sampling error is far below a tenth of an L* unit, and a 12-megapixel photo stays cheap.
+# The robust L* range is taken on a regular grid of at most this many pixels (deterministic): its
+# sampling error is far below a tenth of an L* unit, and a 12-megapixel photo stays cheap.
 _MAX_SAMPLE = 1_000_000
 #: Overlays are returned at most this large (the report shows thumbnails; full-size copies of a
 #: 12-megapixel photo would cost more than the measurements).
@@ -91,31 +90,11 @@ def glcm_columns(
         np.clip(scaled, 0, levels - 1, out=scaled)
         codes = scaled.astype(np.uint8)
         codes += 1
-    try:
-        from texture.glcm import glcm_features
-    except ImportError:
-        return _glcm_skimage(codes, mask, levels, features)
     values = glcm_features(codes, mask, levels=None, distance=1, aggregation="averaged")
     unknown = [f for f in features if f not in values]
     if unknown:
         raise ValueError(f"unknown GLCM features {unknown}; known: {sorted(values)}")
     return {f: float(values[f]) for f in features}
-
-
-def _glcm_skimage(
-    codes: np.ndarray, mask: np.ndarray, levels: int, features: tuple[str, ...]
-) -> dict[str, float]:
-    # graycomatrix cannot mask: pixels outside the ROI get level 0 and row/column 0 are dropped, which
-    # leaves exactly the pairs with both pixels inside (the IBSI convention).
-    from skimage.feature import graycomatrix, graycoprops
-
-    unknown = [f for f in features if f not in _SKIMAGE_PROPS]
-    if unknown:
-        raise ValueError(f"GLCM features {unknown} need texture.glcm; available: {list(_SKIMAGE_PROPS)}")
-    padded = np.where(mask, codes, 0).astype(np.uint8)
-    angles = [0.0, np.pi / 4, np.pi / 2, 3 * np.pi / 4]
-    m = graycomatrix(padded, [1], angles, levels=levels + 1, symmetric=True)[1:, 1:].astype(float)
-    return {f: float(np.mean(graycoprops(m, _SKIMAGE_PROPS[f]))) for f in features}
 
 
 def _thumbnail_size(shape: tuple[int, int]) -> tuple[int, int]:
