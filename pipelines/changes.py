@@ -17,7 +17,6 @@ own validation. Without a CV, the flag is empty.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -126,25 +125,6 @@ def repeatability_from_repeats(metrics: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def _days_between(start: str, end: str) -> float:
-    if not start or not end:
-        return float("nan")
-    try:
-        return float((pd.Timestamp(end) - pd.Timestamp(start)).total_seconds() / 86400.0)
-    except (ValueError, TypeError):
-        return float("nan")
-
-
-def _axial_delta(a: float, b: float) -> float:
-    return float((a - b + 90.0) % 180.0 - 90.0)
-
-
-def _pct(delta: float, reference: float) -> float:
-    if not math.isfinite(delta) or not math.isfinite(reference) or reference == 0:
-        return float("nan")
-    return 100.0 * delta / abs(reference)
-
-
 def changes_table(
     metrics: pd.DataFrame, *, repeatability_cv: Mapping[str, float] | None = None
 ) -> pd.DataFrame:
@@ -158,70 +138,68 @@ def changes_table(
         CV per metric; default: estimated from repeats in ``metrics`` where present, else the default
         table.
     """
-    if metrics.empty:
+    columns = metric_columns(metrics) if not metrics.empty else []
+    if not columns:
         return pd.DataFrame(columns=list(CHANGES_COLUMNS))
     cv_table = dict(DEFAULT_REPEATABILITY_CV)
     cv_table.update(repeatability_from_repeats(metrics) if repeatability_cv is None else repeatability_cv)
-    rows: list[dict[str, Any]] = []
-    frame = metrics.copy()
-    frame["date"] = frame["date"].fillna("").astype(str)
-    for metric in metric_columns(metrics):
-        axial = metric in AXIAL_METRICS
-        cv = cv_table.get(metric, float("nan"))
-        for key, group in frame.groupby(list(GROUP_COLUMNS), dropna=False, sort=True):
-            per_session = (
-                group.groupby("session")
-                .agg(
-                    value=(metric, "mean"),
-                    date=("date", lambda d: min((x for x in d if x), default="")),
-                )
-                .sort_index()
-            )
-            per_session = per_session[per_session["value"].notna()]
-            if per_session.empty:
-                continue
-            base_session = 0 if 0 in per_session.index else int(per_session.index.min())
-            base = float(per_session.loc[base_session, "value"])
-            base_date = per_session.loc[base_session, "date"]
-            previous = float("nan")
-            for session, row in per_session.iterrows():
-                value = float(row["value"])
-                if axial:
-                    delta = _axial_delta(value, base)
-                    delta_prev = _axial_delta(value, previous) if math.isfinite(previous) else math.nan
-                    pct = pct_prev = float("nan")
-                else:
-                    delta, delta_prev = value - base, value - previous
-                    pct, pct_prev = _pct(delta, base), _pct(delta_prev, previous)
-                if session == base_session:
-                    beyond: Any = False
-                elif math.isfinite(cv) and math.isfinite(base):
-                    srd = 1.96 * math.sqrt(2.0) * cv * abs(base)
-                    beyond = bool(abs(delta) > srd)
-                else:
-                    beyond = pd.NA
-                rows.append(
-                    {
-                        **dict(zip(GROUP_COLUMNS, key, strict=True)),
-                        "metric": metric,
-                        "session": int(session),
-                        "date": row["date"],
-                        "days_from_baseline": _days_between(base_date, row["date"]),
-                        "value": value,
-                        "baseline_value": base,
-                        "delta": delta,
-                        "pct_change": pct,
-                        "previous_value": previous,
-                        "delta_previous": delta_prev,
-                        "pct_change_previous": pct_prev,
-                        "repeatability_cv": cv,
-                        "beyond_repeatability": beyond,
-                    }
-                )
-                previous = value
-    out = pd.DataFrame(rows, columns=list(CHANGES_COLUMNS))
-    out["beyond_repeatability"] = out["beyond_repeatability"].astype("boolean")
-    return out
+    keys = [*GROUP_COLUMNS, "metric"]
+    frame = metrics[[*GROUP_COLUMNS, "session", "date", *columns]].copy()
+    frame["date"] = frame["date"].replace("", np.nan)
+    long = frame.melt(id_vars=[*GROUP_COLUMNS, "session", "date"], var_name="metric", value_name="value")
+    long["value"] = pd.to_numeric(long["value"], errors="coerce")
+    # One value per session: the mean over repeat captures; the session's date is its earliest.
+    per = (
+        long.groupby([*keys, "session"], dropna=False, sort=True)
+        .agg(value=("value", "mean"), date=("date", "min"))
+        .reset_index()
+    )
+    per = per[per["value"].notna()].reset_index(drop=True)
+    if per.empty:
+        return pd.DataFrame(columns=list(CHANGES_COLUMNS))
+    grouped = per.groupby(keys, dropna=False, sort=False)
+    has_zero = grouped["session"].transform(lambda s: bool((s == 0).any()))
+    base_session = np.where(has_zero, 0, grouped["session"].transform("min"))
+    is_base = per["session"].to_numpy() == base_session
+    base = per["value"].where(is_base).groupby([per[k] for k in keys], dropna=False).transform("first")
+    base_date = per["date"].where(is_base).groupby([per[k] for k in keys], dropna=False).transform("first")
+    previous = grouped["value"].shift(1)
+
+    value = per["value"].to_numpy(dtype=float)
+    base_v = base.to_numpy(dtype=float)
+    prev_v = previous.to_numpy(dtype=float)
+    axial = per["metric"].isin(AXIAL_METRICS).to_numpy()
+    delta = np.where(axial, (value - base_v + 90.0) % 180.0 - 90.0, value - base_v)
+    delta_prev = np.where(axial, (value - prev_v + 90.0) % 180.0 - 90.0, value - prev_v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(axial | (base_v == 0), np.nan, 100.0 * delta / np.abs(base_v))
+        pct_prev = np.where(axial | (prev_v == 0), np.nan, 100.0 * delta_prev / np.abs(prev_v))
+    cv = per["metric"].map(lambda m: cv_table.get(m, np.nan)).to_numpy(dtype=float)
+    srd = 1.96 * np.sqrt(2.0) * cv * np.abs(base_v)
+    beyond = pd.array(np.abs(delta) > srd, dtype="boolean")
+    beyond[~np.isfinite(srd)] = pd.NA
+    beyond[is_base] = False
+    days = (pd.to_datetime(per["date"]) - pd.to_datetime(base_date)).dt.total_seconds() / 86400.0
+
+    out = per[[*GROUP_COLUMNS, "metric", "session"]].copy()
+    out["session"] = out["session"].astype("int64")
+    out["date"] = per["date"].fillna("")
+    out["days_from_baseline"] = days.to_numpy(dtype=float)
+    out["value"] = value
+    out["baseline_value"] = base_v
+    out["delta"] = delta
+    out["pct_change"] = pct
+    out["previous_value"] = prev_v
+    out["delta_previous"] = delta_prev
+    out["pct_change_previous"] = pct_prev
+    out["repeatability_cv"] = cv
+    out["beyond_repeatability"] = beyond
+    # Metric-major order, as a reader scans one metric's series at a time.
+    order = {m: i for i, m in enumerate(columns)}
+    out = out.sort_values(
+        ["metric", *GROUP_COLUMNS, "session"], key=lambda c: c.map(order) if c.name == "metric" else c
+    )
+    return out[list(CHANGES_COLUMNS)].reset_index(drop=True)
 
 
 def cohort_table(changes: pd.DataFrame) -> pd.DataFrame:
@@ -235,18 +213,19 @@ def cohort_table(changes: pd.DataFrame) -> pd.DataFrame:
     if changes.empty:
         return pd.DataFrame(columns=list(COHORT_COLUMNS))
     follow = changes[changes["session"] != _baseline_sessions(changes)]
+    per_subject = (
+        follow.groupby(["metric", "session", "subject"], sort=True)[["pct_change", "delta"]]
+        .mean()
+        .reset_index()
+    )
     rows = []
-    for (metric, session), group in follow.groupby(["metric", "session"], sort=True):
-        per_subject = group.groupby("subject").agg(pct=("pct_change", "mean"), delta=("delta", "mean"))
-        deltas = per_subject["delta"].dropna().to_numpy()
-        pct = per_subject["pct"].dropna().to_numpy()
+    for (metric, session), group in per_subject.groupby(["metric", "session"], sort=True):
+        deltas = group["delta"].dropna().to_numpy()
+        pct = group["pct_change"].dropna().to_numpy()
         n = int(len(deltas))
         test, p_value, note = "wilcoxon_signed_rank", float("nan"), ""
         if n < MIN_SUBJECTS_FOR_TEST:
-            test, note = (
-                "",
-                f"n = {n} subjects: too few for a paired test (needs >= {MIN_SUBJECTS_FOR_TEST})",
-            )
+            test, note = "", f"n = {n} subjects: too few for a paired test (needs >= {MIN_SUBJECTS_FOR_TEST})"
         elif np.all(deltas == 0):
             note = "all differences are zero: no test"
         else:
@@ -271,10 +250,9 @@ def cohort_table(changes: pd.DataFrame) -> pd.DataFrame:
 
 def _baseline_sessions(changes: pd.DataFrame) -> pd.Series:
     """Per row, the session that served as that row's baseline (the group's earliest, 0 if present)."""
-    keys = [*GROUP_COLUMNS, "metric"]
-    return changes.groupby(keys, dropna=False)["session"].transform(
-        lambda s: 0 if (s == 0).any() else s.min()
-    )
+    grouped = changes.groupby([*GROUP_COLUMNS, "metric"], dropna=False)["session"]
+    has_zero = grouped.transform(lambda s: bool((s == 0).any()))
+    return pd.Series(np.where(has_zero, 0, grouped.transform("min")), index=changes.index)
 
 
 def errors_table(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
