@@ -106,7 +106,7 @@ def _overlay(base: np.ndarray, mask: np.ndarray, colour: tuple[float, float, flo
     """``base`` (already thumbnail-sized) with ``mask`` (any size) painted half-transparent."""
     size = (base.shape[1], base.shape[0])
     # Thin features (pores, lines) must survive the reduction: any hit in the cell counts.
-    full = np.multiply(mask.view(np.uint8), np.uint8(255), dtype=np.uint8)
+    full = np.multiply(np.ascontiguousarray(mask).view(np.uint8), np.uint8(255), dtype=np.uint8)
     small = cv2.resize(full, size, interpolation=cv2.INTER_AREA) > 0
     out = base.copy()
     out[small] = 0.4 * out[small] + 0.6 * np.asarray(colour, dtype=np.float32)
@@ -169,7 +169,8 @@ def analyze_photo(
     def to_coarse(mask: np.ndarray) -> np.ndarray:
         if factor == 1.0:
             return mask
-        return cv2.resize(mask.view(np.uint8), coarse_size, interpolation=cv2.INTER_NEAREST) > 0
+        small = np.ascontiguousarray(mask).view(np.uint8)
+        return cv2.resize(small, coarse_size, interpolation=cv2.INTER_NEAREST) > 0
 
     def to_full(mask: np.ndarray) -> np.ndarray:
         if factor == 1.0:
