@@ -218,16 +218,18 @@ def _decode_tiff(data: bytes, path: Path) -> tuple[np.ndarray, float | None]:
 
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tif:
-            series = tif.series[0]
-            arr = series.asarray()
+            # Only the first page: the one read_header checked against max_pixels. The whole first
+            # series could be a stack of thousands of planes (a bomb the header check never sees),
+            # and a grey (Z, Y, X) stack would otherwise be read as a Z x Y image with Y "channels".
             page = tif.pages.first
+            arr = page.asarray()
             orientation = page.tags.get(_TIFF_ORIENTATION)
             photometric = page.photometric
     except Exception as exc:
         raise ImageDecodeError(f"cannot decode TIFF: {exc}") from exc
     if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[2] not in (3, 4):  # planar (C, Y, X)
         arr = np.moveaxis(arr, 0, -1)
-    while arr.ndim > 3:  # z-stacks / time series: the first plane
+    while arr.ndim > 3:  # a page holding several planes (rare): the first
         arr = arr[0]
     if photometric == tifffile.PHOTOMETRIC.SEPARATED and arr.ndim == 3 and arr.shape[2] >= 4:
         cmyk = arr[..., :4].astype(np.float32) / float(np.iinfo(arr.dtype).max)
