@@ -22,7 +22,7 @@ def test_count_diameter_density_on_shaded_skin(px_per_mm):
     assert _relative_error(m["pore_count"], truth["pore_count"]) <= 0.05
     assert _relative_error(m["pore_mean_diameter_mm"], truth["pore_mean_diameter_mm"]) <= 0.10
     assert _relative_error(m["pore_density_per_cm2"], truth["pore_density_per_cm2"]) <= 0.05
-    assert _relative_error(m["pore_area_fraction"], truth["pore_area_fraction"]) <= 0.20
+    assert _relative_error(m["pore_area_fraction"], truth["pore_area_fraction"]) <= 0.10
 
 
 @pytest.mark.parametrize(
@@ -30,9 +30,10 @@ def test_count_diameter_density_on_shaded_skin(px_per_mm):
     [
         {"shading": 0.5},  # strong side lighting
         {"pore_depth": 0.2, "noise_sd": 0.015},  # faint pores, noisier sensor
+        {"blur_px": 0.8},  # a soft lens
     ],
 )
-def test_count_and_size_robust_to_shading_and_faint_pores(conditions):
+def test_count_and_size_robust_to_shading_faint_pores_and_blur(conditions):
     phantom = render_skin(px_per_mm=20.0, seed=4, **conditions)
     m = measure_pores(phantom.rgb, px_per_mm=20.0).metrics
     assert _relative_error(m["pore_count"], phantom.truth["pore_count"]) <= 0.05

@@ -165,6 +165,7 @@ def render_skin(
     exposure: float = 1.0,
     noise_sd: float = 0.01,
     noise_seed: int | None = None,
+    blur_px: float = 0.0,
 ) -> SkinPhantom:
     """Render a close-up skin photo with known features.
 
@@ -191,6 +192,8 @@ def render_skin(
         Multiplies the light (1.03 = a 3 % brighter flash).
     noise_sd : float
         Sensor noise, standard deviation in sRGB units, drawn from ``noise_seed`` (default ``seed``).
+    blur_px : float
+        Optical blur (Gaussian point-spread function, sigma in px) applied in linear light.
     """
     if px_per_mm <= 0 or min(size_mm) <= 0:
         raise ValueError("px_per_mm and size_mm must be positive")
@@ -282,6 +285,8 @@ def render_skin(
         factor[win] *= (1.0 - line_depth * alpha)[..., None].astype(np.float32)
 
     linear = clean * factor
+    if blur_px > 0:  # the lens: blur in linear light, before the sensor adds noise
+        linear = cv2.GaussianBlur(linear.astype(np.float32), (0, 0), blur_px)
     srgb = np.where(
         linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(np.maximum(linear, 0), 1 / 2.4) - 0.055
     )
