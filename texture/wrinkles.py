@@ -1,6 +1,6 @@
 """Wrinkles and fine lines on close-up skin photos: long, thin, dark valleys in L*.
 
-Method (on L* reduced to at most ~10 px/mm):
+Method (on L* reduced to ~10 px/mm when the photo has more than 15 px/mm):
 
 1. **Ridge filter for dark lines**, multi-scale Hessian: at each Gaussian scale sigma (0.06-0.15 mm) the
    eigenvalues l1 >= l2 of the Hessian of L*; a dark valley has a large positive l1 across it and l2 ~ 0
@@ -18,8 +18,9 @@ Method (on L* reduced to at most ~10 px/mm):
 
 Limits: lines crossing each other merge into one piece; lines fainter than ~3 noise SDs are missed; lines
 narrower than ~1.5 px at the working scale (0.15 mm at 10 px/mm) are detected with reduced contrast and
-their width is overestimated; hairs are dark lines too. Cast shadows of deep folds are measured as their
-dark side only.
+their width is overestimated; the equivalent width includes the lens blur (a 0.15 mm line under a
+1 px blur at 20 px/mm reads 0.20 mm); hairs are dark lines too. Cast shadows of deep folds are measured
+as their dark side only.
 """
 
 from __future__ import annotations
