@@ -138,3 +138,25 @@ def test_report_images_carry_no_exif_and_paths_are_relative(run):
     assert embedded, "the report embeds no image"
     for i, blob in enumerate(embedded):
         _assert_no_exif(base64.b64decode(blob), f"report image {i}")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="bug (pipelines/analyze.py roi_mask_from_spec, or a scrub in batch.run_task): the error "
+    "message of an unreadable ROI mask is Pillow's, which names the absolute path "
+    "(\"cannot identify image file '/abs/in/mask.png'\") and lands in errors.csv",
+)
+def test_error_messages_hold_no_absolute_paths(tmp_path):
+    folder = tmp_path / "Patient Jane Doe"
+    folder.mkdir()
+    (folder / "P01_s0_cheek.jpg").write_bytes(phone_photo_with_exif(0))
+    (folder / "mask.png").write_text("not an image", encoding="utf-8")
+    (folder / "manifest.csv").write_text(
+        "file,subject,session,roi\nP01_s0_cheek.jpg,P01,0,mask.png\n", encoding="utf-8"
+    )
+    out = tmp_path / "out"
+    result = analyze_folder(folder, out_dir=out, backend="serial", register=False)
+    assert result.errors.iloc[0]["stage"] == "roi"  # the mask is refused, with a row
+    text = (out / "errors.csv").read_text(encoding="utf-8")
+    assert str(tmp_path) not in text and "Jane Doe" not in text, text
