@@ -236,16 +236,23 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
 def parse_filename(path: Path, root: Path, rx: re.Pattern[str]) -> ImageItem:
     """Metadata of one file from its name; a name the pattern does not match is its own subject's
     baseline photo (and says so in ``notes``)."""
-    file_id = path.relative_to(root).as_posix()
-    stem = path.stem[: -len(".ome")] if path.stem.lower().endswith(".ome") else path.stem  # x.ome.tif
+    file_id = _printable_name(path.relative_to(root).as_posix())
+    full_stem = _printable_name(path.stem)
+    stem = full_stem[: -len(".ome")] if full_stem.lower().endswith(".ome") else full_stem  # x.ome.tif
+    notes = []
+    if file_id != path.relative_to(root).as_posix():
+        notes.append(f"file name is not valid UTF-8; shown as {file_id!r}")
     match = rx.search(stem)
     if match is None:
         return ImageItem(
             path=path,
             file=file_id,
-            subject=path.stem,
+            subject=full_stem,
             session=0,
-            notes=[f"file name does not match the pattern; treated as baseline of subject {path.stem!r}"],
+            notes=[
+                *notes,
+                f"file name does not match the pattern; treated as baseline of subject {full_stem!r}",
+            ],
         )
     groups = {k: (v or "") for k, v in match.groupdict().items()}
     where = f"{file_id}: file name"
@@ -259,7 +266,14 @@ def parse_filename(path: Path, root: Path, rx: re.Pattern[str]) -> ImageItem:
         region=groups.get("region", ""),
         stain=stain,
         date=_parse_date(groups.get("date", ""), where),
+        notes=notes,
     )
+
+
+def _printable_name(name: str) -> str:
+    """A file name as text every output can hold: bytes that are not UTF-8 (a name from a Latin-1 disk,
+    which Python keeps as lone surrogates that no UTF-8 writer accepts) become ``\\xNN`` escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def collect_items(
