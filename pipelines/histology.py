@@ -16,7 +16,7 @@ from pipelines.record import ImageResult
 from texture.collagen import CollagenAnalysis, analyze_collagen, validate_scale
 from texture.measurement import check_mask, check_rgb
 
-__all__ = ["DEFAULT_OPTIONS", "analyze_histology", "histology_options", "collagen_kwargs"]
+__all__ = ["DEFAULT_OPTIONS", "analyze_histology", "histology_options", "collagen_kwargs", "block_mean"]
 
 #: Defaults of every option :func:`analyze_histology` understands.
 DEFAULT_OPTIONS: dict[str, Any] = {
@@ -32,6 +32,9 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "epidermis_options": None,
     "roi": None,
 }
+
+#: Longest side of the overlays; larger images get block-mean reduced overlays.
+OVERLAY_MAX_SIDE_PX = 2048
 
 EPIDERMIS_COLUMNS = (
     "epidermis_thickness_mean_um",
@@ -163,11 +166,14 @@ def analyze_histology(
     if result.sums.collagen_px == 0:
         warnings.append("no collagen above the threshold: orientation metrics are undefined")
 
+    # Overlays are for the report (which shows them at most 1024 px wide): float32, and reduced
+    # by whole-pixel block means when the image is large, one at a time to bound memory.
+    factor = max(1, -(-max(rgb.shape[:2]) // OVERLAY_MAX_SIDE_PX))
     overlays = {
-        "collagen": collagen_overlay(rgb, result),
-        "orientation": _orientation(result),
-        "fibres": fibre_overlay(result),
-        "epidermis": epidermis_overlay(rgb, epidermis_mask),
+        "collagen": block_mean(collagen_overlay(rgb, result), factor),
+        "orientation": block_mean(_orientation(result), factor),
+        "fibres": block_mean(fibre_overlay(result), factor),
+        "epidermis": block_mean(epidermis_overlay(rgb, epidermis_mask), factor),
     }
     return ImageResult(
         metrics=metrics,
@@ -179,6 +185,18 @@ def analyze_histology(
 
 def _orientation(result: CollagenAnalysis) -> np.ndarray:
     return result.orientation_overlay()
+
+
+def block_mean(a: np.ndarray, factor: int) -> np.ndarray:
+    """float32 mean over factor x factor blocks (edge blocks padded by repetition)."""
+    a = np.asarray(a, dtype=np.float32)
+    if factor == 1:
+        return a
+    rows, cols = a.shape[:2]
+    pad = [(0, (-rows) % factor), (0, (-cols) % factor)] + [(0, 0)] * (a.ndim - 2)
+    a = np.pad(a, pad, mode="edge")
+    shape = (a.shape[0] // factor, factor, a.shape[1] // factor, factor, *a.shape[2:])
+    return a.reshape(shape).mean(axis=(1, 3))
 
 
 def collagen_overlay(rgb: np.ndarray, result: CollagenAnalysis) -> np.ndarray:

@@ -32,6 +32,7 @@ import numpy as np
 from pipelines.histology import (
     EPIDERMIS_COLUMNS,
     _wants_epidermis,
+    block_mean,
     collagen_kwargs,
     histology_options,
 )
@@ -283,18 +284,6 @@ def _windows(shape: tuple[int, int], tile: int, overlap: int) -> Iterator[tuple]
             yield (rr0, rr1, cc0, cc1), interior, (r, r1, c, c1)
 
 
-def _block_mean(a: np.ndarray, f: int) -> np.ndarray:
-    """Mean over f x f blocks (edge blocks padded by repetition)."""
-    if f == 1:
-        return a.astype(np.float32)
-    rows, cols = a.shape[:2]
-    pr, pc = (-rows) % f, (-cols) % f
-    pad = [(0, pr), (0, pc)] + [(0, 0)] * (a.ndim - 2)
-    a = np.pad(a.astype(np.float32), pad, mode="edge")
-    shp = (a.shape[0] // f, f, a.shape[1] // f, f, *a.shape[2:])
-    return a.reshape(shp).mean(axis=(1, 3))
-
-
 def analyze_slide(
     path: str | Path,
     *,
@@ -365,7 +354,7 @@ def analyze_slide(
             overview[
                 ir0 // factor : ir0 // factor + math.ceil(inner.shape[0] / factor),
                 ic0 // factor : ic0 // factor + math.ceil(inner.shape[1] / factor),
-            ] = _block_mean(inner, factor)
+            ] = block_mean(inner, factor)
             if kwargs["threshold"] is None:
                 channel = collagen_channel(rgb, model)
                 tissue = detect_tissue(rgb, model, od_threshold=kwargs["tissue_od_threshold"])
@@ -417,16 +406,16 @@ def analyze_slide(
             h = math.ceil((interior[0].stop - interior[0].start) / factor)
             w = math.ceil((interior[1].stop - interior[1].start) / factor)
             box = (slice(ir0 // factor, ir0 // factor + h), slice(ic0 // factor, ic0 // factor + w))
-            ov_collagen[box] = _block_mean(res.mask[interior], factor)
-            ov_tissue[box] = _block_mean(res.tissue[interior], factor)
+            ov_collagen[box] = block_mean(res.mask[interior], factor)
+            ov_tissue[box] = block_mean(res.tissue[interior], factor)
             # Orientation overview: the collagen tensors summed per block, then angle/coherency.
             inside = res.mask[interior]
-            block_t = [_block_mean(t[interior] * inside, factor) for t in (res.jxx, res.jxy, res.jyy)]
+            block_t = [block_mean(t[interior] * inside, factor) for t in (res.jxx, res.jxy, res.jyy)]
             angle, coherency = tensor_orientation(*block_t)
             frac = ov_collagen[box]
             ov_orient[box] = orientation_overlay(angle, coherency * np.clip(2.0 * frac, 0.0, 1.0))
             if res.fibres is not None:
-                ov_fibres[box] = np.minimum(_block_mean(res.fibres.skeleton[interior], factor) * factor, 1)
+                ov_fibres[box] = np.minimum(block_mean(res.fibres.skeleton[interior], factor) * factor, 1)
             del rgb, res
 
     if sums.tissue_px == 0:

@@ -160,3 +160,13 @@ def test_roi_option_restricts_the_measurement():
     assert m["tissue_area_px"] == 128 * 40
     with pytest.raises(ValueError, match="roi"):
         analyze_histology(rgb, stain="psr", px_per_mm=None, options={"roi": np.zeros((3, 3), bool)})
+
+
+def test_overlays_of_a_large_image_are_reduced(monkeypatch):
+    import pipelines.histology as histology
+
+    monkeypatch.setattr(histology, "OVERLAY_MAX_SIDE_PX", 64)
+    rgb = aligned_fibres((150, 100), stain="psr", seed=1).rgb
+    result = histology.analyze_histology(rgb, stain="psr", px_per_mm=None, options={"fibres": False})
+    assert result.overlays["collagen"].shape == (50, 34, 3)  # factor 3, edge block padded
+    assert result.overlays["collagen"].dtype == np.float32
