@@ -107,7 +107,9 @@ def write_json(data: Any, path: str | Path) -> Path:
     """Write JSON atomically (UTF-8, indented, NaN written as null)."""
     path = Path(path)
     text = json.dumps(_nan_to_none(data), indent=2, default=_json_default, ensure_ascii=False)
-    with atomic_write(path, "w", encoding="utf-8") as fh:
+    # A folder name that is not UTF-8 reaches Python as lone surrogates: escape them rather than
+    # lose run.json (or a cached result) to a UnicodeEncodeError.
+    with atomic_write(path, "w", encoding="utf-8", errors="backslashreplace") as fh:
         fh.write(text + "\n")
     return path
 
