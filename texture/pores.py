@@ -204,10 +204,14 @@ def measure_pores(
 
     light = np.ascontiguousarray(lab[..., 0], dtype=np.float32)
     level = local_skin_level(light, feature_diameter_px=dmax_px, mask=region)
-    depth = cv2.GaussianBlur(level - light, (0, 0), max(0.5, dmin_px / 6.0))
+    sigma = max(0.5, dmin_px / 6.0)
+    ksize = 2 * int(np.ceil(3 * sigma)) + 1  # +-3 sigma is plenty (OpenCV's default goes to +-4)
+    depth = cv2.GaussianBlur(cv2.subtract(level, light), (ksize, ksize), sigma)
     noise = robust_sd(_grid_sample(depth, region))
     t_detect = max(min_contrast, 5.0 * noise)
-    candidates = (depth > max(0.5 * min_contrast, 2.5 * noise)) & region
+    candidates = depth > np.float32(max(0.5 * min_contrast, 2.5 * noise))
+    if not region.all():
+        candidates &= region
     # Each candidate is measured as one pore even if its half-depth outline splits (rare for round
     # pores; a split outline fills its moment ellipse poorly and is then rejected anyway).
     idx, lab, n = half_depth_outlines(depth, candidates, t_detect, level=level)
