@@ -15,8 +15,10 @@ dermis mask is scaled back up to restrict collagen, so tiled and whole-image res
 only to the overview's resolution. Fibres are traced per window and each fibre is counted by the
 window holding its middle; fibres longer than the overlap are split at window borders.
 
-``.svs``/``.ndpi``/``.mrxs`` go through OpenSlide when it is installed (optional extra
-``skintex[slide]``); ``.svs`` and ``.ndpi`` are TIFF-based and are otherwise read with tifffile.
+``.svs``/``.ndpi``/``.mrxs``/... go through OpenSlide when it is installed (optional extra
+``skintex[slide]``); ``.svs`` and ``.ndpi`` are TIFF-based and are otherwise read with tifffile
+(memory then depends on the file's segment size: NDPI files that store a level as one JPEG strip
+need OpenSlide to stay bounded).
 """
 
 from __future__ import annotations
@@ -179,15 +181,14 @@ class SlideReader:
         self._tif = None
         self._slide = None
         self._array = None
-        if self.path.suffix.lower() in OPENSLIDE_SUFFIXES and self.path.suffix.lower() not in (
-            ".svs",
-            ".ndpi",
-        ):
-            openslide = _import_openslide()
-            if openslide is None:
-                raise ValueError(
-                    f"{self.path.name}: this slide format needs openslide (pip install skintex[slide])"
-                )
+        suffix = self.path.suffix.lower()
+        openslide = _import_openslide() if suffix in OPENSLIDE_SUFFIXES else None
+        if openslide is None and suffix in OPENSLIDE_SUFFIXES and not _is_tiff(self.path):
+            raise ValueError(
+                f"{self.path.name}: this slide format needs openslide (pip install skintex[slide])"
+            )
+        if openslide is not None:
+            # Preferred for vendor formats: e.g. NDPI may store a level as one huge JPEG strip.
             self._slide = openslide.OpenSlide(str(self.path))
             cols, rows = self._slide.dimensions
             self.shape = (int(rows), int(cols))
