@@ -366,6 +366,9 @@ def test_markup_in_metadata_is_escaped_in_the_report(tmp_path):
             "region": "<b>cheek</b>",
             "treatment": SCRIPT_TREATMENT,
         }
+    hostile_name = "<svg onload=alert(2)>.jpg"  # an empty file: shown in the report's error table
+    (folder / hostile_name).write_bytes(b"")
+    rows[hostile_name] = {"subject": "P09", "session": "0"}
     write_manifest(folder, rows)
     out = tmp_path / "out"
     analyze_folder(folder, out_dir=out, **FAST)
@@ -378,6 +381,7 @@ def test_markup_in_metadata_is_escaped_in_the_report(tmp_path):
     assert "&lt;script&gt;alert(" in page  # the subject is shown, escaped
     assert "<script>alert" not in page and "<b>cheek</b>" not in page
     assert "<img src=x" not in page
+    assert "&lt;svg onload=alert(2)&gt;" in page and "<svg onload" not in page
 
 
 def test_outputs_hold_no_absolute_paths(corpus):
@@ -392,11 +396,32 @@ def test_outputs_hold_no_absolute_paths(corpus):
 # Decompression bombs are refused from the header, without allocating
 
 
-@pytest.mark.parametrize("maker,suffix", [(bomb_png, ".png"), (bomb_tiff, ".tif")])
-def test_bomb_is_refused_from_the_header_without_allocating(tmp_path, maker, suffix):
+def bomb_jpeg(width: int = 60_000, height: int = 60_000) -> bytes:
+    """A baseline JPEG whose frame header (SOF0) declares ``width`` x ``height`` grey pixels."""
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
+    sos = b"\xff\xda" + struct.pack(">H", 8) + b"\x01\x01\x00\x00\x3f\x00"
+    return b"\xff\xd8" + sof + sos + b"\x00" * 32 + b"\xff\xd9"
+
+
+def bomb_bmp(width: int = DECLARED_SIDE, height: int = DECLARED_SIDE) -> bytes:
+    """A 24-bit BMP whose BITMAPINFOHEADER declares ``width`` x ``height`` pixels."""
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 2835, 2835, 0, 0)
+    return b"BM" + struct.pack("<IHHI", 14 + 40 + 16, 0, 0, 54) + info + b"\x00" * 16
+
+
+@pytest.mark.parametrize(
+    "maker,suffix,side",
+    [
+        (bomb_png, ".png", DECLARED_SIDE),
+        (bomb_tiff, ".tif", DECLARED_SIDE),
+        (bomb_jpeg, ".jpg", 60_000),
+        (bomb_bmp, ".bmp", DECLARED_SIDE),
+    ],
+)
+def test_bomb_is_refused_from_the_header_without_allocating(tmp_path, maker, suffix, side):
     path = tmp_path / f"bomb{suffix}"
     path.write_bytes(maker())
-    assert read_header(path) == (DECLARED_SIDE, DECLARED_SIDE)
+    assert read_header(path) == (side, side)
     tracemalloc.start()
     try:
         with pytest.raises(ImageTooLargeError, match="exceeds the limit"):
