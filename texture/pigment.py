@@ -13,7 +13,7 @@ import numpy as np
 
 from texture import color
 from texture.measurement import Measurement, check_mask, check_rgb
-from texture.pores import ASSUMED_PX_PER_MM, _component_shapes, robust_sd
+from texture.pores import ASSUMED_PX_PER_MM, _component_shapes, lab_of, robust_sd
 
 __all__ = ["measure_spots", "measure_skin_colour", "SPOT_WORK_PX_PER_MM"]
 
@@ -29,17 +29,6 @@ def _reduce(image: np.ndarray, factor: float, interpolation=cv2.INTER_AREA) -> n
     rows, cols = image.shape[:2]
     size = (max(1, round(cols / factor)), max(1, round(rows / factor)))
     return cv2.resize(image, size, interpolation=interpolation)
-
-
-def _lab_of(rgb: np.ndarray | None, lab: np.ndarray | None) -> np.ndarray:
-    if lab is None:
-        if rgb is None:
-            raise ValueError("give rgb or lab")
-        lab = color.rgb_to_lab(check_rgb(rgb))
-    lab = np.asarray(lab)
-    if lab.ndim != 3 or lab.shape[2] != 3:
-        raise ValueError(f"lab must have shape (rows, cols, 3), got {lab.shape}")
-    return lab
 
 
 def _disk(diameter_px: float) -> np.ndarray:
@@ -119,7 +108,7 @@ def measure_spots(
         twin, ``pigment_evenness``, ``pigment_lightness_sd``; ``labels`` (full resolution) and overlay
         (spots in magenta).
     """
-    lab = _lab_of(rgb, lab)
+    lab = lab_of(rgb, lab)
     shape = lab.shape[:2]
     region = check_mask(mask, shape)
     if not region.any():

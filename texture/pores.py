@@ -39,10 +39,29 @@ import numpy as np
 from texture.color import rgb_to_lab
 from texture.measurement import Measurement, check_mask, check_rgb
 
-__all__ = ["measure_pores", "ASSUMED_PX_PER_MM", "local_skin_level", "robust_sd"]
+__all__ = ["measure_pores", "ASSUMED_PX_PER_MM", "local_skin_level", "robust_sd", "lab_of"]
 
 #: Scale assumed for the default pore sizes when the photo has none (a typical close-up).
 ASSUMED_PX_PER_MM = 25.0
+
+
+def lab_of(rgb: np.ndarray | None, lab: np.ndarray | None) -> np.ndarray:
+    """The float CIELAB to measure on: ``lab`` when given (validated), else converted from ``rgb``.
+
+    Raises ``ValueError`` for a wrong shape, a non-float array or non-finite L*.
+    """
+    if lab is None:
+        if rgb is None:
+            raise ValueError("give rgb or lab")
+        return rgb_to_lab(check_rgb(rgb))
+    lab = np.asarray(lab)
+    if lab.ndim != 3 or lab.shape[2] != 3 or 0 in lab.shape:
+        raise ValueError(f"lab must have shape (rows, cols, 3), got {lab.shape}")
+    if lab.dtype.kind != "f":
+        raise ValueError(f"lab must be float CIELAB (L* 0-100), got dtype {lab.dtype}")
+    if not np.isfinite(lab[..., 0]).all():
+        raise ValueError("lab contains NaN or infinite L* values")
+    return lab
 
 
 def robust_sd(values: np.ndarray) -> float:
@@ -187,11 +206,7 @@ def measure_pores(
         ``pore_mean_diameter_px`` and ``pore_density_per_mpx`` (pores per million mask pixels).
         ``labels``: the pores, 1..n; ``overlay``: the photo with pores in cyan.
     """
-    if lab is None:
-        lab = rgb_to_lab(check_rgb(rgb))
-    lab = np.asarray(lab)
-    if lab.ndim != 3 or lab.shape[2] != 3:
-        raise ValueError(f"lab must have shape (rows, cols, 3), got {lab.shape}")
+    lab = lab_of(rgb, lab)
     shape = lab.shape[:2]
     region = check_mask(mask, shape)
     if not region.any():

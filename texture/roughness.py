@@ -19,9 +19,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from texture.color import rgb_to_lab
-from texture.measurement import Measurement, check_mask, check_rgb
-from texture.pores import ASSUMED_PX_PER_MM
+from texture.measurement import Measurement, check_mask
+from texture.pores import ASSUMED_PX_PER_MM, lab_of
 
 __all__ = ["measure_roughness", "ROUGHNESS_WORK_PX_PER_MM"]
 
@@ -57,11 +56,7 @@ def measure_roughness(
         ``texture_roughness`` (L* units); overlay: the band-passed L* as a grey image (mid-grey = 0,
         +-3 SD to black/white).
     """
-    if lab is None:
-        lab = rgb_to_lab(check_rgb(rgb))
-    lab = np.asarray(lab)
-    if lab.ndim != 3 or lab.shape[2] != 3:
-        raise ValueError(f"lab must have shape (rows, cols, 3), got {lab.shape}")
+    lab = lab_of(rgb, lab)
     shape = lab.shape[:2]
     region = check_mask(mask, shape)
     if not region.any():

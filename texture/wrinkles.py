@@ -29,9 +29,8 @@ import cv2
 import numpy as np
 from skimage.morphology import skeletonize
 
-from texture.color import rgb_to_lab
-from texture.measurement import Measurement, check_mask, check_rgb
-from texture.pores import ASSUMED_PX_PER_MM, local_skin_level, robust_sd
+from texture.measurement import Measurement, check_mask
+from texture.pores import ASSUMED_PX_PER_MM, lab_of, local_skin_level, robust_sd
 
 __all__ = ["measure_wrinkles", "dark_ridge_response", "skeleton_lengths", "WRINKLE_WORK_PX_PER_MM"]
 
@@ -124,11 +123,7 @@ def measure_wrinkles(
         ``wrinkle_length_px_per_mpx`` (px of line per million px of mask), ``wrinkle_mean_width_px``;
         ``labels``: the line pixels (full resolution) by piece; overlay: lines in yellow.
     """
-    if lab is None:
-        lab = rgb_to_lab(check_rgb(rgb))
-    lab = np.asarray(lab)
-    if lab.ndim != 3 or lab.shape[2] != 3:
-        raise ValueError(f"lab must have shape (rows, cols, 3), got {lab.shape}")
+    lab = lab_of(rgb, lab)
     shape = lab.shape[:2]
     region = check_mask(mask, shape)
     if not region.any():

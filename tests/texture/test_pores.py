@@ -137,3 +137,15 @@ def test_uniform_skin_has_no_pores():
     assert m["pore_count"] == 0
     assert math.isnan(m["pore_mean_diameter_mm"])
     assert m["pore_area_fraction"] == 0
+
+
+def test_bad_lab_raises_value_error():
+    lab = np.zeros((30, 30, 3), np.float32)
+    lab[..., 0] = 60.0
+    lab[3, 3, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        measure_pores(None, lab=lab)
+    with pytest.raises(ValueError, match="float"):
+        measure_pores(None, lab=np.zeros((30, 30, 3), np.uint8))
+    with pytest.raises(ValueError, match="rgb or lab"):
+        measure_pores(None)
