@@ -31,6 +31,13 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "epidermis": "auto",
     "epidermis_options": None,
     "roi": None,
+    "glcm_features": (
+        "glcm_contrast",
+        "glcm_inverse_difference_moment",
+        "glcm_angular_second_moment",
+        "glcm_correlation",
+    ),
+    "glcm_levels": 32,
 }
 
 #: Longest side of the overlays; larger images get block-mean reduced overlays.
@@ -115,7 +122,11 @@ def analyze_histology(
         :func:`texture.epidermis.measure_epidermis`;
         ``roi`` (None): boolean mask (rows, cols) of the region to measure (e.g. a manifest
         polygon); collagen is measured inside it (and beneath the epidermis when one is found),
-        the epidermis is looked for in the whole image.
+        the epidermis is looked for in the whole image;
+        ``glcm_features`` (the four of the photo columns; empty for none) and ``glcm_levels`` (32):
+        IBSI GLCM texture of the collagen channel inside the measured tissue, discretised like the
+        photo ``glcm_*`` columns (robust 0.5-99.5 percentile range, see
+        :func:`pipelines.photo.glcm_columns`).
 
     Returns
     -------
@@ -162,6 +173,18 @@ def analyze_histology(
         raise ValueError("no tissue found (the image reads as glass); check the stain or tissue_od_threshold")
     metrics: dict[str, Any] = result.sums.metrics(px_per_mm)
     metrics["collagen_threshold"] = result.threshold
+    texture_region = result.tissue if region is None else (result.tissue & region)
+    if opts["glcm_features"] and texture_region.any():
+        from pipelines.photo import glcm_columns
+
+        metrics.update(
+            glcm_columns(
+                result.channel.astype(np.float32),
+                texture_region,
+                levels=int(opts["glcm_levels"]),
+                features=tuple(opts["glcm_features"]),
+            )
+        )
     metrics.update(epidermis_metrics)
     if result.sums.collagen_px == 0:
         warnings.append("no collagen above the threshold: orientation metrics are undefined")

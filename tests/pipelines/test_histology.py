@@ -170,3 +170,15 @@ def test_overlays_of_a_large_image_are_reduced(monkeypatch):
     result = histology.analyze_histology(rgb, stain="psr", px_per_mm=None, options={"fibres": False})
     assert result.overlays["collagen"].shape == (50, 34, 3)  # factor 3, edge block padded
     assert result.overlays["collagen"].dtype == np.float32
+
+
+def test_collagen_texture_is_invariant_to_quarter_turns():
+    # Direction-averaged GLCM features over the 4 in-plane directions cannot change when the section
+    # is turned by 90 degrees: the 0/90 and 45/135 direction matrices swap.
+    rgb = psr_section((192, 192), density=0.4, seed=3)
+    options = {"fibres": False}
+    a = analyze_histology(rgb, stain="psr", px_per_mm=1000, options=options).metrics
+    b = analyze_histology(np.rot90(rgb).copy(), stain="psr", px_per_mm=1000, options=options).metrics
+    for key in ("glcm_contrast", "glcm_inverse_difference_moment", "glcm_angular_second_moment"):
+        assert a[key] == pytest.approx(b[key], rel=1e-6), key
+    assert 0 < a["glcm_angular_second_moment"] < 1
