@@ -55,7 +55,10 @@ def photo_lab(rgb: np.ndarray) -> np.ndarray:
     tabulated), far below the pore, spot and line contrasts it is used for. Colour indices (ITA, melanin,
     erythema) are computed from the RGB values with :mod:`texture.color`, not from this.
     """
-    rgb = check_rgb(rgb)
+    return _lab32(check_rgb(rgb))
+
+
+def _lab32(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.float32), cv2.COLOR_RGB2Lab)
 
 
@@ -156,7 +159,7 @@ def analyze_photo(
     user_roi = check_mask(roi, shape, name="roi")
     if not user_roi.any():
         raise ValueError("the ROI is empty")
-    lab = photo_lab(rgb)
+    lab = _lab32(rgb)  # rgb validated above
 
     # Spots, lines, roughness and the skin mask are measured on one copy reduced to ~10 px/mm (their
     # smallest detail, a 0.15 mm line, is still resolved); pores and GLCM texture on the full image.
@@ -227,7 +230,7 @@ def analyze_photo(
     size = _thumbnail_size(shape)
     base = cv2.resize(np.asarray(rgb, dtype=np.float32), size, interpolation=cv2.INTER_AREA)
     overlays = {
-        "roi": _overlay(base, ~region, (0.0, 0.0, 0.0)),
+        "roi": _overlay(base, ~region_c, (0.0, 0.0, 0.0)),
         "pores": _overlay(base, pores.labels > 0, (0.0, 0.9, 0.9)),
         "spots": _overlay(base, spots.labels > 0, (0.9, 0.0, 0.9)),
         "wrinkles": _overlay(base, wrinkles.labels > 0, (1.0, 0.9, 0.0)),
