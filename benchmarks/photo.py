@@ -70,7 +70,7 @@ def stages(rgb: np.ndarray, shape: tuple[int, int]) -> None:
         print(f"  {name:28s} {min(_timed(function) for _ in range(2)):.3f} s")
 
 
-def main(repeats: int = 3) -> None:
+def main(repeats: int = 5) -> None:
     started = time.perf_counter()
     phantom = render_skin(
         size_mm=SIZE_MM, px_per_mm=PX_PER_MM, seed=1, n_spots=40, n_lines=30, pore_density_per_cm2=60
