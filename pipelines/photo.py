@@ -23,7 +23,7 @@ from texture import color
 from texture.glcm import glcm_features
 from texture.measurement import check_mask, check_rgb
 from texture.pigment import measure_skin_colour, measure_spots
-from texture.pores import measure_pores
+from texture.pores import ASSUMED_PX_PER_MM, measure_pores
 from texture.roi import skin_mask
 from texture.roughness import measure_roughness
 from texture.wrinkles import measure_wrinkles
@@ -100,6 +100,14 @@ def glcm_columns(
     return {f: float(values[f]) for f in features}
 
 
+# Pixel columns of the coarse measurements and their dimension in px (length 1, per area -2, ...).
+_COARSE_PX_COLUMNS = {
+    "spot_mean_diameter_px": 1,
+    "wrinkle_mean_width_px": 1,
+    "wrinkle_length_px_per_mpx": -1,  # px of line per 10^6 px of skin: length / area
+}
+
+
 def _thumbnail_size(shape: tuple[int, int]) -> tuple[int, int]:
     factor = float(-(-max(shape) // OVERLAY_MAX_SIDE_PX))  # integer: fast block mean
     return max(1, round(shape[1] / factor)), max(1, round(shape[0] / factor))
@@ -163,9 +171,12 @@ def analyze_photo(
 
     # Spots, lines, roughness and the skin mask are measured on one copy reduced to ~10 px/mm (their
     # smallest detail, a 0.15 mm line, is still resolved); pores and GLCM texture on the full image.
+    # Without a scale the texture functions read their mm settings at ASSUMED_PX_PER_MM; the coarse copy
+    # is made at that nominal scale too, and the mm columns are blanked below.
     scaled = px_per_mm is not None
-    factor = max(1.0, float(px_per_mm) / COARSE_PX_PER_MM) if scaled else 1.0
-    coarse_ppm = float(px_per_mm) / factor if scaled else None
+    nominal = float(px_per_mm) if scaled else ASSUMED_PX_PER_MM
+    factor = max(1.0, nominal / COARSE_PX_PER_MM)
+    coarse_ppm = nominal / factor
     coarse_size = (max(1, round(shape[1] / factor)), max(1, round(shape[0] / factor)))
     lab_c = lab if factor == 1.0 else cv2.resize(lab, coarse_size, interpolation=cv2.INTER_AREA)
 
@@ -184,7 +195,7 @@ def analyze_photo(
     region_c = to_coarse(user_roi)
     region = user_roi
     if options.get("skin_mask", True):
-        skin_c = skin_mask(None, lab=lab_c, px_per_mm=coarse_ppm)
+        skin_c = skin_mask(None, lab=lab_c, px_per_mm=coarse_ppm if scaled else None)
         region_c = region_c & skin_c
         region = user_roi & to_full(skin_c)
     if not region.any() or not region_c.any():
@@ -222,6 +233,13 @@ def analyze_photo(
     metrics["erythema_index"] = colour.metrics["erythema_index"]
     metrics.update(wrinkles.metrics)
     metrics.update(roughness.metrics)
+    # The coarse measurements' pixel columns are in coarse pixels: express them in the photo's.
+    for column, power in _COARSE_PX_COLUMNS.items():
+        metrics[column] *= factor**power
+    if not scaled:
+        for column in metrics:
+            if column.endswith(("_mm", "_cm2", "_mm_per_cm2", "_per_cm2")):
+                metrics[column] = float("nan")
 
     features_list = tuple(options.get("glcm_features", DEFAULT_GLCM_FEATURES))
     levels = int(options.get("glcm_levels", 32))

@@ -135,6 +135,24 @@ def test_columns_are_stable_without_scale():
     assert unscaled["pore_mean_diameter_px"] == pytest.approx(
         scaled["pore_mean_diameter_mm"] * 25.0, rel=0.05
     )
+    for key in ("spot_mean_diameter_px", "wrinkle_mean_width_px", "wrinkle_length_px_per_mpx"):
+        assert unscaled[key] == pytest.approx(scaled[key], rel=0.05), key
+
+
+def test_pixel_twins_are_in_photo_pixels():
+    # Spots and lines are measured on a reduced copy; their px columns must still be photo pixels:
+    # length_px = length_mm * s, and px of line per Mpx = (mm per cm2) * 1e4 / s at s px/mm.
+    from texture.phantoms.photo import render_skin
+
+    s = 25.0
+    phantom = render_skin(px_per_mm=s, size_mm=(20.0, 20.0), n_spots=3, n_lines=3, seed=14)
+    m = analyze_photo(phantom.rgb, px_per_mm=s).metrics
+    assert m["spot_mean_diameter_px"] == pytest.approx(m["spot_mean_diameter_mm"] * s)
+    assert m["wrinkle_mean_width_px"] == pytest.approx(m["wrinkle_mean_width_mm"] * s)
+    assert m["pore_mean_diameter_px"] == pytest.approx(m["pore_mean_diameter_mm"] * s)
+    assert m["wrinkle_length_px_per_mpx"] == pytest.approx(m["wrinkle_length_mm_per_cm2"] * 1e4 / s)
+    assert m["pore_density_per_mpx"] == pytest.approx(m["pore_density_per_cm2"] * 1e4 / s**2)
+    assert m["roi_area_px"] == pytest.approx(m["roi_area_cm2"] * 100 * s**2)
 
 
 def test_pore_shrink_series_reads_minus_15_percent():
