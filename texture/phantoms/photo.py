@@ -8,7 +8,8 @@ others by a margin), so their count, sizes and lengths are known exactly.
 Image formation, in linear sRGB reflectance: a uniform skin colour (given in CIELAB), times a smooth
 illumination field (a linear gradient plus a dome, like a cheek lit from one side), times each feature's
 transmittance (pores and lines: grey darkening; spots: a brown filter absorbing blue most, as melanin
-does), times ``exposure``; then the sRGB curve, Gaussian sensor noise and 8-bit quantisation.
+does), times ``exposure``, optionally blurred by the lens (``blur_px``); then the sRGB curve, Gaussian
+sensor noise and 8-bit quantisation.
 """
 
 from __future__ import annotations
