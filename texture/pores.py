@@ -39,7 +39,14 @@ import numpy as np
 from texture.color import rgb_to_lab
 from texture.measurement import Measurement, check_mask, check_rgb
 
-__all__ = ["measure_pores", "ASSUMED_PX_PER_MM", "local_skin_level", "robust_sd", "lab_of"]
+__all__ = [
+    "measure_pores",
+    "ASSUMED_PX_PER_MM",
+    "local_skin_level",
+    "half_depth_outlines",
+    "robust_sd",
+    "lab_of",
+]
 
 #: Scale assumed for the default pore sizes when the photo has none (a typical close-up).
 ASSUMED_PX_PER_MM = 25.0
