@@ -793,3 +793,24 @@ def test_next_run_sweeps_temporaries_of_a_killed_run(inside, tmp_path):
     assert [p.name for p in out.iterdir() if p.name.endswith(".tmp")]  # the killed run's leftover
     analyze_folder(inside, out_dir=out, **FAST)
     assert not [p.name for p in out.rglob("*.tmp")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="pipelines/run.py plan_tasks + analyze._prepare_photo: with register/colour correction on "
+    "(the defaults), a broken baseline file is loaded as every follow-up's reference, so each good "
+    "follow-up fails with the baseline's decode error (stage measure) instead of being measured "
+    "unaligned with a warning",
+)
+def test_a_broken_baseline_does_not_take_its_follow_ups_down(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good = png_bytes(Image.fromarray(skin(0)))
+    (folder / "P01_s0_cheek.png").write_bytes(good[:300])  # the half-synced baseline
+    Image.fromarray(skin(1)).save(folder / "P01_s1_cheek.png")
+    Image.fromarray(skin(2)).save(folder / "P01_s2_cheek.png")
+    result = analyze_folder(folder, backend="serial", px_per_mm=20)  # register and colour: defaults
+    failed = result.errors[result.errors["stage"] != "warning"]
+    assert list(failed["file"]) == ["P01_s0_cheek.png"], failed.to_dict("records")
+    assert sorted(result.metrics["file"]) == ["P01_s1_cheek.png", "P01_s2_cheek.png"]
