@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,13 +101,35 @@ def sha256_of_file(path: str | Path, *, chunk_bytes: int = 1 << 20) -> str:
 
 
 def find_images(folder: str | Path) -> list[Path]:
-    """All image files below ``folder`` (recursive, by suffix, case-insensitive), sorted by path."""
+    """All image files below ``folder`` (recursive, by suffix, case-insensitive), sorted by path.
+
+    Hidden files are skipped, and so is any subfolder that is a skintex output folder (it holds a
+    skintex ``run.json``): writing the output inside the input folder must not make the next run
+    analyse its own overlay images.
+    """
     folder = Path(folder)
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-    )
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):  # like rglob: symlinked folders not entered
+        here = Path(dirpath)
+        if here != folder and _is_output_folder(here):
+            dirnames.clear()
+            continue
+        for name in filenames:
+            path = here / name
+            if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith(".") and path.is_file():
+                found.append(path)
+    return sorted(found)
+
+
+def _is_output_folder(folder: Path) -> bool:
+    run = folder / "run.json"
+    if not run.is_file():
+        return False
+    try:
+        with open(run, encoding="utf-8", errors="replace") as fh:
+            return '"skintex_version"' in fh.read(1 << 16)
+    except OSError:
+        return False
 
 
 def _is_tiff(data: bytes) -> bool:
