@@ -814,3 +814,11 @@ def test_a_broken_baseline_does_not_take_its_follow_ups_down(tmp_path):
     failed = result.errors[result.errors["stage"] != "warning"]
     assert list(failed["file"]) == ["P01_s0_cheek.png"], failed.to_dict("records")
     assert sorted(result.metrics["file"]) == ["P01_s1_cheek.png", "P01_s2_cheek.png"]
+
+
+def test_output_folder_inside_the_input_folder_is_not_analysed(inside):
+    """skintex analyze photos -o photos/out, twice: the second run must not measure its own overlays."""
+    first = analyze_folder(inside, out_dir=inside / "out", **FAST)
+    assert list((inside / "out" / "overlays").rglob("*.jpg"))  # there are overlay images to trip on
+    second = analyze_folder(inside, out_dir=inside / "out", **FAST)
+    assert list(second.metrics["file"]) == list(first.metrics["file"]) == ["P01_s0_cheek.png"]
