@@ -142,7 +142,11 @@ def _identity(item: ImageItem, sha256: str, px_per_mm: float | None, shape: tupl
 
 
 def _prepare_photo(
-    rgb: np.ndarray, settings: Settings, roi: np.ndarray | None, reference: Reference | None
+    rgb: np.ndarray,
+    settings: Settings,
+    roi: np.ndarray | None,
+    reference: Reference | None,
+    px_per_mm: float | None,
 ) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any], list[str]]:
     """Make a photo comparable with its baseline before measuring it.
 
@@ -163,7 +167,7 @@ def _prepare_photo(
     def corrected_skin(image: np.ndarray) -> tuple[np.ndarray, dict[str, Any], np.ndarray]:
         # The chart is neither skin nor something to align on: keep it out of both.
         image, info = correct_colour(image, detect_chart=use_chart)
-        skin = skin_mask(image)
+        skin = skin_mask(image, px_per_mm=px_per_mm)
         if info["chart_outline_xy"]:
             skin &= ~polygon_mask(image.shape, info["chart_outline_xy"])
         return image, info, skin
@@ -180,7 +184,14 @@ def _prepare_photo(
     if reference is None:
         return rgb, roi, columns, warnings
 
-    baseline = load_image(reference.path, max_pixels=settings.max_pixels).rgb
+    try:
+        baseline = load_image(reference.path, max_pixels=settings.max_pixels).rgb
+    except Exception as exc:  # the baseline's own row says why; this photo is still measured
+        warnings.append(
+            f"baseline {reference.path.name} could not be decoded ({type(exc).__name__}): "
+            "measured without alignment or exposure normalisation"
+        )
+        return rgb, roi, columns, warnings
     baseline, _, base_skin = corrected_skin(baseline)
     if settings.register:
         aligned = align_series(baseline, rgb, baseline_mask=base_skin, followup_mask=own_skin)
@@ -210,7 +221,7 @@ def _prepare_photo(
 def _measure_photo(rgb, item, settings, px_per_mm, roi, reference) -> ImageResult:
     from pipelines.photo import analyze_photo
 
-    rgb, roi, columns, warnings = _prepare_photo(rgb, settings, roi, reference)
+    rgb, roi, columns, warnings = _prepare_photo(rgb, settings, roi, reference, px_per_mm)
     options = dict(settings.photo)
     options.setdefault("glcm_levels", settings.glcm_levels)
     result = analyze_photo(rgb, px_per_mm=px_per_mm, roi=roi, options=options)

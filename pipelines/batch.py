@@ -67,8 +67,9 @@ class TaskError:
     message: str
 
 
-class _TimeLimitExceeded(Exception):
-    pass
+class _TimeLimitExceeded(BaseException):
+    """Raised by the alarm; a BaseException so that the analysis code's ``except Exception`` handlers,
+    which turn failures into stage-tagged errors, let it through to :func:`run_task`."""
 
 
 @contextlib.contextmanager

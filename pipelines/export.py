@@ -20,6 +20,7 @@ import pandas as pd
 
 __all__ = [
     "atomic_write",
+    "sweep_temporaries",
     "write_csv",
     "write_parquet",
     "write_json",
@@ -57,6 +58,17 @@ def atomic_write(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[I
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def sweep_temporaries(folder: str | Path) -> int:
+    """Delete the temporary files that :func:`atomic_write` leaves when its process is killed
+    (``.<name>.<random>.tmp``) anywhere below ``folder``; returns how many were removed."""
+    removed = 0
+    for path in Path(folder).rglob(".*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed += 1
+    return removed
 
 
 def _neutralise_cell(value: Any) -> Any:

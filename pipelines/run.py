@@ -29,7 +29,7 @@ from pipelines.batch import (
 )
 from pipelines.changes import changes_table, cohort_table, errors_table, metrics_table
 from pipelines.config import Settings, load_config
-from pipelines.export import write_csv, write_json, write_parquet
+from pipelines.export import sweep_temporaries, write_csv, write_json, write_parquet
 from pipelines.io import sha256_of_file
 from pipelines.metadata import ImageItem, collect_items
 
@@ -258,6 +258,7 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> None:
     """Write metrics.csv/.parquet, changes.csv, cohort.csv, errors.csv, extra tables and run.json."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    sweep_temporaries(out)
     write_csv(result.metrics, out / "metrics.csv")
     write_parquet(result.metrics, out / "metrics.parquet")
     write_csv(result.changes, out / "changes.csv")
