@@ -139,8 +139,11 @@ def _is_tiff(data: bytes) -> bool:
 def read_header(path: str | Path) -> tuple[int, int]:
     """(width, height) in pixels from the file header, without decoding pixel data."""
     path = Path(path)
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:  # vanished, unreadable, a cloud placeholder that cannot be fetched
+        raise ImageDecodeError(f"cannot read the file: {_without_path(exc)}") from exc
     if _is_tiff(magic):
         import tifffile
 
@@ -149,14 +152,22 @@ def read_header(path: str | Path) -> tuple[int, int]:
                 page = tif.pages.first
                 return int(page.imagewidth), int(page.imagelength)
         except Exception as exc:  # tifffile raises many types for corrupt headers
-            raise ImageDecodeError(f"unreadable TIFF header: {exc}") from exc
+            raise ImageDecodeError(f"unreadable TIFF header: {_without_path(exc)}") from exc
     try:
         with Image.open(path) as im:
             return im.size
     except UnidentifiedImageError as exc:
         raise ImageDecodeError("not a recognised image format (is it really an image?)") from exc
     except OSError as exc:
-        raise ImageDecodeError(f"unreadable image header: {exc}") from exc
+        raise ImageDecodeError(f"unreadable image header: {_without_path(exc)}") from exc
+
+
+def _without_path(exc: BaseException) -> str:
+    """An exception's message without the file's path: messages reach errors.csv, and an absolute path
+    can carry a user's or a patient's name."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return exc.strerror
+    return str(exc)
 
 
 def _check_pixel_limit(width: int, height: int, max_pixels: int | None) -> None:
@@ -286,7 +297,10 @@ def load_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
     path = Path(path)
     width, height = read_header(path)
     _check_pixel_limit(width, height, max_pixels)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageDecodeError(f"cannot read the file: {_without_path(exc)}") from exc
     if not data:
         raise ImageDecodeError("file is empty")
     sha = hashlib.sha256(data).hexdigest()
