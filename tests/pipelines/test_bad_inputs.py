@@ -805,3 +805,48 @@ def test_output_folder_inside_the_input_folder_is_not_analysed(inside):
     assert list((inside / "out" / "overlays").rglob("*.jpg"))  # there are overlay images to trip on
     second = analyze_folder(inside, out_dir=inside / "out", **FAST)
     assert list(second.metrics["file"]) == list(first.metrics["file"]) == ["P01_s0_cheek.png"]
+
+
+def _unreadable(monkeypatch, name: str) -> None:
+    """Reading ``name`` fails with EIO (a bad sector, a cloud placeholder that cannot be fetched)."""
+    import errno
+
+    import pipelines.run
+
+    def fail(path):
+        raise OSError(errno.EIO, "Input/output error", str(Path(path).resolve()))
+
+    real_read_bytes, real_sha = Path.read_bytes, pipelines.run.sha256_of_file
+    monkeypatch.setattr(Path, "read_bytes", lambda p: fail(p) if p.name == name else real_read_bytes(p))
+    monkeypatch.setattr(
+        pipelines.run, "sha256_of_file", lambda p, **k: fail(p) if Path(p).name == name else real_sha(p, **k)
+    )
+
+
+def test_an_unreadable_file_is_one_error_row_without_its_path(inside, monkeypatch):
+    Image.fromarray(skin(2)).save(inside / "P02_s0_cheek.png")
+    _unreadable(monkeypatch, "P02_s0_cheek.png")
+    result = analyze_folder(inside, **FAST)
+    assert list(result.metrics["file"]) == ["P01_s0_cheek.png"]
+    row = result.errors.iloc[0]
+    assert (row["file"], row["stage"], row["error_type"]) == (
+        "P02_s0_cheek.png",
+        "decode",
+        "ImageDecodeError",
+    )
+    assert row["message"] == "cannot read the file: Input/output error"  # no absolute path
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=OSError,
+    reason="pipelines/run.py analyze_folder: with an output folder (cache on, the CLI default) the "
+    "sha256 pre-pass reads every file outside any error handling, so one unreadable file aborts the "
+    "whole run before anything is written",
+)
+def test_an_unreadable_file_does_not_abort_a_run_with_outputs(inside, tmp_path, monkeypatch):
+    Image.fromarray(skin(2)).save(inside / "P02_s0_cheek.png")
+    _unreadable(monkeypatch, "P02_s0_cheek.png")
+    result = analyze_folder(inside, out_dir=tmp_path / "out", **FAST)
+    assert list(result.metrics["file"]) == ["P01_s0_cheek.png"]
+    assert list(result.errors["file"]) == ["P02_s0_cheek.png"]
