@@ -103,9 +103,9 @@ def sha256_of_file(path: str | Path, *, chunk_bytes: int = 1 << 20) -> str:
 def find_images(folder: str | Path) -> list[Path]:
     """All image files below ``folder`` (recursive, by suffix, case-insensitive), sorted by path.
 
-    Hidden files are skipped, and so is any subfolder that is a skintex output folder (it holds a
-    skintex ``run.json``): writing the output inside the input folder must not make the next run
-    analyse its own overlay images.
+    Hidden files and folders are skipped (``.thumbnails``, ``.Trash``, macOS ``._`` copies), and so is
+    any subfolder that is a skintex output folder (it holds a skintex ``run.json``): writing the output
+    inside the input folder must not make the next run analyse its own overlay images.
     """
     folder = Path(folder)
     found = []
@@ -114,6 +114,7 @@ def find_images(folder: str | Path) -> list[Path]:
         if here != folder and _is_output_folder(here):
             dirnames.clear()
             continue
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
             path = here / name
             if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith(".") and path.is_file():
