@@ -570,8 +570,14 @@ def test_unicode_file_names_without_a_manifest(tmp_path):
     folder.mkdir()
     Image.fromarray(skin(0)).save(folder / UNICODE_NAME)
     Image.fromarray(skin(1)).save(folder / "P01_s0_cheek.png")
+    # What sync tools and file managers leave behind is not analysed: macOS AppleDouble copies,
+    # thumbnail caches and trash folders (hidden), with no error rows either.
+    (folder / "._P01_s0_cheek.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble resource fork")
+    (folder / ".thumbnails").mkdir()
+    Image.fromarray(skin(2)).save(folder / ".thumbnails" / "P07_s0_cheek.jpg")
     result = analyze_folder(folder, **FAST)
     assert set(result.metrics["file"]) == {UNICODE_NAME, "P01_s0_cheek.png"}
+    assert set(result.errors["file"]) == {UNICODE_NAME}
     # The default pattern's subject is ASCII; a name it does not match is its own subject's baseline,
     # and a warning row says so.
     notes = result.errors[(result.errors["file"] == UNICODE_NAME) & (result.errors["stage"] == "warning")]
