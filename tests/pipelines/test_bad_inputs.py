@@ -856,3 +856,28 @@ def test_an_unreadable_file_does_not_abort_a_run_with_outputs(inside, tmp_path, 
     result = analyze_folder(inside, out_dir=tmp_path / "out", **FAST)
     assert list(result.metrics["file"]) == ["P01_s0_cheek.png"]
     assert list(result.errors["file"]) == ["P02_s0_cheek.png"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="pipelines/analyze.py overlay_dir_for keys overlays on the file's sha256 alone: two "
+    "byte-identical files with different ROIs or subjects share OUT/overlays/<sha16>/, the last one "
+    "overwrites the other's roi/pores/... overlays and the report shows them for both",
+)
+def test_duplicate_files_with_different_rois_keep_their_own_overlays(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    data = png_bytes(Image.fromarray(skin(0)))
+    (folder / "a.png").write_bytes(data)
+    (folder / "b.png").write_bytes(data)  # the same photo filed twice
+    (folder / "manifest.csv").write_text(
+        'file,subject,session,roi\na.png,A,0,"0 0, 60 0, 60 45, 0 45"\n'
+        'b.png,B,0,"60 45, 127 45, 127 95, 60 95"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    result = analyze_folder(folder, out_dir=out, **FAST)
+    assert result.metrics["roi_area_px"].nunique() == 2  # two different measurements ...
+    roi_overlays = {p.read_bytes() for p in (out / "overlays").rglob("roi.jpg")}
+    assert len(roi_overlays) == 2  # ... and two different ROI overlays to show them
