@@ -49,11 +49,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.color import rgb_from_bpx, rgb_from_fgx, separate_stains
 from skimage.feature import structure_tensor
-from skimage.filters import sato, threshold_otsu
+from skimage.filters import threshold_otsu
 from skimage.morphology import skeletonize
 
 from texture.measurement import Measurement, check_mask, check_rgb, px_to_mm, px_to_um
@@ -71,6 +72,7 @@ __all__ = [
     "threshold_from_histogram",
     "orientation_tensor",
     "tensor_orientation",
+    "ridge_filter",
     "trace_fibres",
     "Fibres",
     "CollagenSums",
@@ -328,6 +330,57 @@ def _skeleton_paths(skel_img: np.ndarray):
     return Skeleton(skel_img, spacing=1)
 
 
+def _gaussian_kernel(sigma: float, order: int) -> np.ndarray:
+    """Sampled Gaussian (order 0) or first derivative (order 1) as a correlation kernel.
+
+    The same weights as :func:`scipy.ndimage.gaussian_filter1d` (which correlates with the
+    flipped kernel), truncated at 8 sigma where they are far below float32 resolution.
+    """
+    radius = max(int(np.ceil(8.0 * sigma)), 1)
+    x = np.arange(-radius, radius + 1, dtype=float)
+    phi = np.exp(-0.5 * x**2 / sigma**2)
+    phi /= phi.sum()
+    if order == 1:
+        phi *= x / sigma**2
+    return phi.astype(np.float32)
+
+
+def ridge_filter(channel: np.ndarray, *, sigmas_px: Sequence[float]) -> np.ndarray:
+    """Sato tubeness of bright ridges, float32: the same values as
+    ``skimage.filters.sato(channel, sigmas, black_ridges=False, mode='reflect')``.
+
+    Per scale the Hessian is computed as skimage does (two successive Gaussian first-derivative
+    filters at sigma / sqrt(2)), with OpenCV separable filters (reflect border) instead of
+    scipy's, and the response is sigma^2 * max(-lambda_min(H), 0) (Sato et al. 1998 in 2-D).
+    """
+    img = np.asarray(channel, dtype=np.float32)
+    out = np.zeros_like(img)
+    border = cv2.BORDER_REFLECT  # scipy's "reflect": d c b a | a b c d
+    for sigma in sigmas_px:
+        s = float(sigma) / np.sqrt(2.0)
+        g, d = _gaussian_kernel(s, 0), _gaussian_kernel(s, 1)
+        # sepFilter2D(src, ddepth, kernel along columns (x), kernel along rows (y))
+        grad_r = cv2.sepFilter2D(img, cv2.CV_32F, g, d, borderType=border)
+        grad_c = cv2.sepFilter2D(img, cv2.CV_32F, d, g, borderType=border)
+        hrr = cv2.sepFilter2D(grad_r, cv2.CV_32F, g, d, borderType=border)
+        hrc = cv2.sepFilter2D(grad_r, cv2.CV_32F, d, g, borderType=border)
+        del grad_r
+        hcc = cv2.sepFilter2D(grad_c, cv2.CV_32F, d, g, borderType=border)
+        del grad_c
+        half = (hrr - hcc) * np.float32(0.5)
+        hrc *= hrc
+        half *= half
+        half += hrc
+        np.sqrt(half, out=half)
+        hrr += hcc
+        hrr *= np.float32(0.5)
+        half -= hrr  # -(smallest eigenvalue of H) = largest of -H (bright ridges)
+        np.maximum(half, 0.0, out=half)
+        half *= np.float32(float(sigma) ** 2)
+        np.maximum(out, half, out=out)
+    return out
+
+
 def trace_fibres(
     channel: np.ndarray,
     mask: np.ndarray,
@@ -337,13 +390,14 @@ def trace_fibres(
     prune_rounds: int = 3,
 ) -> Fibres:
     """Fibre segments from a ridge filter, skeleton and skan path graph (see module notes)."""
-    ridge = sato(channel, sigmas=list(ridge_sigmas_px), black_ridges=False, mode="reflect")
+    ridge = ridge_filter(channel, sigmas_px=list(ridge_sigmas_px))
     inside = ridge[mask]
     if inside.size == 0 or not np.any(inside > 0):
         empty = np.zeros(0)
         return Fibres(np.zeros_like(mask), empty, empty, empty, np.zeros((0, 2)), np.zeros((0, 2)))
     # Keep the ridge cores: drops the dim saddles between touching fibres, keeps each fibre whole.
     ridge_mask = mask & (ridge > 0.25 * np.percentile(inside, 95))
+    del ridge, inside
     skel_img = skeletonize(ridge_mask)
     dist = ndi.distance_transform_edt(mask)
 
@@ -353,48 +407,29 @@ def trace_fibres(
             break
         lengths = skel.path_lengths()
         degrees = skel.degrees
-        paths = skel.paths_list()
-        spurs = [
-            i
-            for i, p in enumerate(paths)
-            if lengths[i] < min_fibre_px and (degrees[p[0]] == 1) != (degrees[p[-1]] == 1)
-        ]
-        if not spurs:
+        indptr, nodes = skel.paths.indptr, skel.paths.indices
+        first, last = nodes[indptr[:-1]], nodes[indptr[1:] - 1]
+        spur = (lengths < min_fibre_px) & ((degrees[first] == 1) != (degrees[last] == 1))
+        if not spur.any():
             break
-        for i in spurs:
-            p = paths[i]
-            keep_end = p[0] if degrees[p[0]] > 1 else p[-1]
-            coords = skel.coordinates[[q for q in p if q != keep_end]].astype(int)
-            skel_img[coords[:, 0], coords[:, 1]] = False
+        # Remove every pixel of a spur but its junction end.
+        keep_end = np.where(degrees[first] > 1, first, last)
+        path_of = np.repeat(np.arange(len(first)), np.diff(indptr))
+        drop = spur[path_of] & (nodes != keep_end[path_of])
+        coords = skel.coordinates[nodes[drop]].astype(int)
+        skel_img[coords[:, 0], coords[:, 1]] = False
         skel_img = skeletonize(skel_img)
         skel = _skeleton_paths(skel_img)
 
-    lengths_out, widths, straight, centres = [], [], [], []
-    if skel is not None:
-        lengths = skel.path_lengths()
-        degrees = skel.degrees
-        for i, p in enumerate(skel.paths_list()):
-            coords = skel.coordinates[p].astype(int)
-            radii = dist[coords[:, 0], coords[:, 1]]
-            closed = len(p) > 2 and p[0] == p[-1]
-            path_len = _smoothed_length(coords, closed=closed, raw=float(lengths[i]))
-            ends = [] if closed else [k for k in (0, -1) if degrees[p[k]] == 1]
-            total = path_len + sum(max(radii[k] - 0.5, 0.0) for k in ends)
-            if total < min_fibre_px:
-                continue
-            chord = float(np.hypot(*(coords[0] - coords[-1])))
-            lengths_out.append(total)
-            # Median: the radius falls to zero over the last radius before each tip. EDT is
-            # measured between pixel centres: a centred skeleton of an odd width w has radius
-            # (w + 1) / 2, one of an even width sits half a pixel off-centre with radius w / 2;
-            # 2 r - 0.5 is right on average over both.
-            widths.append(max(2.0 * float(np.median(radii)) - 0.5, 1.0))
-            straight.append(min(chord / path_len, 1.0) if path_len > 0 else 1.0)
-            centres.append(coords[len(coords) // 2])
-    junction = np.zeros_like(skel_img)
-    if skel is not None:
+    if skel is not None and skel.n_paths:
+        lengths_out, widths, straight, centres = _measure_paths(skel, dist, min_fibre_px)
         jc = skel.coordinates[skel.degrees >= 3].astype(int)
-        junction[jc[:, 0], jc[:, 1]] = True
+    else:
+        lengths_out = widths = straight = np.zeros(0)
+        centres = np.zeros((0, 2))
+        jc = np.zeros((0, 2), dtype=int)
+    junction = np.zeros_like(skel_img)
+    junction[jc[:, 0], jc[:, 1]] = True
     lab, n = ndi.label(junction, structure=np.ones((3, 3)))
     bp = np.array(ndi.center_of_mass(junction, lab, range(1, n + 1))).reshape(-1, 2)
     return Fibres(
@@ -407,21 +442,94 @@ def trace_fibres(
     )
 
 
-def _smoothed_length(coords: np.ndarray, *, closed: bool, raw: float) -> float:
-    """Length of a skeleton path after smoothing its pixel staircase.
+#: Gaussian (px along the path) that smooths the skeleton staircase before measuring length.
+_PATH_SMOOTH_PX = 2.0
+
+
+def _measure_paths(skel, dist: np.ndarray, min_fibre_px: float):
+    """Length, width, straightness and middle pixel of every skan path, all paths at once.
+
+    Length = staircase-smoothed path length (:func:`_smoothed_lengths`) + the distance-transform
+    radius at each free end (the skeleton stops about one radius short of the fibre tip); paths
+    shorter than ``min_fibre_px`` are dropped. Width = 2 * median radius - 0.5: the radius falls
+    to zero over the last radius before each tip, hence the median; EDT is measured between pixel
+    centres, so a centred skeleton of an odd width w has radius (w + 1) / 2 and one of an even
+    width sits half a pixel off-centre with radius w / 2: 2 r - 0.5 is right on average over both.
+    """
+    indptr, nodes = skel.paths.indptr, skel.paths.indices
+    n_px = np.diff(indptr)
+    start = indptr[:-1]
+    first, last = nodes[start], nodes[indptr[1:] - 1]
+    degrees = skel.degrees
+    coords = skel.coordinates[nodes].astype(int)
+    radii = dist[coords[:, 0], coords[:, 1]]
+    closed = (n_px > 2) & (first == last)
+
+    path_len = _smoothed_lengths(coords, indptr, closed, np.asarray(skel.path_lengths(), dtype=float))
+    end_radius = np.maximum(radii - 0.5, 0.0)
+    free_first = ~closed & (degrees[first] == 1)
+    free_last = ~closed & (degrees[last] == 1)
+    total = path_len + np.where(free_first, end_radius[start], 0.0)
+    total = total + np.where(free_last, end_radius[indptr[1:] - 1], 0.0)
+    keep = total >= min_fibre_px
+
+    # Median radius per path: sort radii within paths, take the middle one or two.
+    path_of = np.repeat(np.arange(len(n_px)), n_px)
+    ranked = radii[np.lexsort((radii, path_of))]
+    lo = ranked[start + (n_px - 1) // 2]
+    hi = ranked[start + n_px // 2]
+    median = (lo + hi) / 2.0
+    widths = np.maximum(2.0 * median - 0.5, 1.0)
+
+    ends = coords[start] - coords[indptr[1:] - 1]
+    chord = np.hypot(ends[:, 0], ends[:, 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        straight = np.where(path_len > 0, np.minimum(chord / path_len, 1.0), 1.0)
+    centres = coords[start + n_px // 2]
+    return total[keep], widths[keep], straight[keep], centres[keep]
+
+
+def _smoothed_lengths(
+    coords: np.ndarray, indptr: np.ndarray, closed: np.ndarray, raw: np.ndarray
+) -> np.ndarray:
+    """Length of every skeleton path after smoothing its pixel staircase, all paths in one pass.
 
     An 8-connected digital line at slope 0.4 is ~8 % longer (diagonal steps count sqrt 2) than
     the line it samples; a Gaussian of 2 px along the path removes the staircase but keeps bends
-    of fibre scale.
+    of fibre scale. Paths of fewer than 5 pixels keep their ``raw`` length. Each path is padded
+    by the filter radius as its own boundary mode would extend it (nearest, or wrap for closed
+    loops), so one filter over the concatenation equals per-path filtering.
     """
-    if len(coords) < 5:
-        return raw
-    xy = ndi.gaussian_filter1d(coords.astype(float), 2.0, axis=0, mode="wrap" if closed else "nearest")
-    if not closed:
-        # Pin the ends: "nearest" smoothing pulls them inwards by about a pixel.
-        xy[0], xy[-1] = coords[0], coords[-1]
+    n_px = np.diff(indptr)
+    out = raw.astype(float).copy()
+    todo = np.flatnonzero(n_px >= 5)
+    if todo.size == 0:
+        return out
+    radius = int(4.0 * _PATH_SMOOTH_PX + 0.5)  # scipy's default truncate = 4
+    lens = n_px[todo]
+    padded_len = lens + 2 * radius
+    which = np.repeat(np.arange(todo.size), padded_len)
+    offsets = np.concatenate([[0], np.cumsum(padded_len)[:-1]])
+    k = np.arange(which.size) - offsets[which] - radius  # position in the path, -radius..L+radius
+    length = lens[which]
+    pos = np.where(closed[todo][which], np.mod(k, length), np.clip(k, 0, length - 1))
+    src = indptr[todo][which] + pos
+    xy = ndi.gaussian_filter1d(coords[src].astype(float), _PATH_SMOOTH_PX, axis=0, mode="nearest")
+    interior = (k >= 0) & (k < length)
+    xy = xy[interior]
+    raw_xy = coords[src[interior]]
+    which = which[interior]
+    begin = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    end = begin + lens - 1
+    # Pin the ends of open paths: "nearest" smoothing pulls them inwards by about a pixel.
+    open_paths = ~closed[todo]
+    xy[begin[open_paths]] = raw_xy[begin[open_paths]]
+    xy[end[open_paths]] = raw_xy[end[open_paths]]
     steps = np.diff(xy, axis=0)
-    return float(np.hypot(steps[:, 0], steps[:, 1]).sum())
+    step_len = np.hypot(steps[:, 0], steps[:, 1])
+    same_path = which[1:] == which[:-1]
+    out[todo] = np.bincount(which[1:][same_path], weights=step_len[same_path], minlength=todo.size)
+    return out
 
 
 @dataclass
