@@ -131,6 +131,21 @@ class Settings:
         for key in ("photo", "histology"):
             if not isinstance(getattr(self, key), dict):
                 raise bad(key, "must be a mapping of options")
+        if self.histology:  # a typo must stop the run here, not fail every slide one by one
+            from pipelines.histology import collagen_kwargs, histology_options
+
+            def check(options: dict[str, Any]) -> None:
+                collagen_kwargs(histology_options(options), stain="psr")
+
+            try:
+                check(self.histology)
+            except (TypeError, ValueError) as exc:
+                for key, value in self.histology.items():  # name the option at fault when one alone is
+                    try:
+                        check({key: value})
+                    except (TypeError, ValueError) as one:
+                        raise bad(f"histology.{key}", str(one)) from None
+                raise bad("histology", str(exc)) from None
 
     def analysis_key(self) -> str:
         """Hash of the settings that change measured values (not of execution or output options)."""
