@@ -111,7 +111,9 @@ def find_images(folder: str | Path) -> list[Path]:
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):  # like rglob: symlinked folders not entered
         here = Path(dirpath)
-        if here != folder and _is_output_folder(here):
+        if here != folder and (
+            _is_output_folder(here) or (here.name in _OUTPUT_SUBFOLDERS and _is_output_folder(here.parent))
+        ):  # the second test covers -o pointing at the input folder itself
             dirnames.clear()
             continue
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
@@ -120,6 +122,9 @@ def find_images(folder: str | Path) -> list[Path]:
             if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith(".") and path.is_file():
                 found.append(path)
     return sorted(found)
+
+
+_OUTPUT_SUBFOLDERS = ("overlays", "cache")
 
 
 def _is_output_folder(folder: Path) -> bool:
