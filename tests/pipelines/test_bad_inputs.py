@@ -826,6 +826,10 @@ def test_output_folder_inside_the_input_folder_is_not_analysed(inside):
     assert list((inside / "out" / "overlays").rglob("*.jpg"))  # there are overlay images to trip on
     second = analyze_folder(inside, out_dir=inside / "out", **FAST)
     assert list(second.metrics["file"]) == list(first.metrics["file"]) == ["P01_s0_cheek.png"]
+    # -o pointing at the input folder itself: its overlays/ and cache/ are not inputs either.
+    analyze_folder(inside, out_dir=inside, **FAST)
+    again = analyze_folder(inside, out_dir=inside, **FAST)
+    assert list(again.metrics["file"]) == ["P01_s0_cheek.png"]
 
 
 def _unreadable(monkeypatch, name: str) -> None:
