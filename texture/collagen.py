@@ -290,13 +290,14 @@ def orientation_tensor(channel: np.ndarray, *, sigma_px: float) -> tuple[np.ndar
     return acc, -arc, arr
 
 
-def tensor_orientation(jxx, jxy, jyy) -> tuple[np.ndarray, np.ndarray]:
+def tensor_orientation(jxx, jxy, jyy, *, dtype=float) -> tuple[np.ndarray, np.ndarray]:
     """Fibre angle (degrees, [0, 180)) and coherency (l1 - l2) / (l1 + l2) of tensors.
 
     The gradient is strongest across a fibre, so the fibre runs along the eigenvector of the
-    smallest eigenvalue: 90 degrees from the dominant gradient direction.
+    smallest eigenvalue: 90 degrees from the dominant gradient direction. Computed in ``dtype``
+    (float64 by default; float32 is enough for overlays).
     """
-    jxx, jxy, jyy = (np.asarray(a, dtype=float) for a in (jxx, jxy, jyy))
+    jxx, jxy, jyy = (np.asarray(a, dtype=dtype) for a in (jxx, jxy, jyy))
     grad_angle = 0.5 * np.degrees(np.arctan2(2.0 * jxy, jxx - jyy))
     angle = np.mod(grad_angle + 90.0, 180.0)
     trace = jxx + jyy
@@ -653,7 +654,7 @@ class CollagenAnalysis:
 
     def orientation_overlay(self) -> np.ndarray:
         """Hue = local fibre angle, value = local coherency, black outside the collagen mask."""
-        angle, coherency = tensor_orientation(self.jxx, self.jxy, self.jyy)
+        angle, coherency = tensor_orientation(self.jxx, self.jxy, self.jyy, dtype=np.float32)
         return orientation_overlay(angle, coherency, self.mask)
 
     def measurement(self, px_per_mm: float | None = None) -> Measurement:
@@ -835,14 +836,18 @@ def measure_collagen(
 def orientation_overlay(
     angle_deg: np.ndarray, coherency: np.ndarray, mask: np.ndarray | None = None
 ) -> np.ndarray:
-    """RGB image: hue = fibre angle (0-180 degrees round the colour wheel), value = coherency.
-
-    Pixels outside ``mask`` are black.
+    """Float32 RGB image: hue = fibre angle (0-180 degrees round the colour wheel), value =
+    coherency, full saturation (OpenCV's float HSV to RGB). Pixels outside ``mask`` are black.
     """
-    from skimage.color import hsv2rgb
-
-    value = np.clip(coherency, 0.0, 1.0)
+    angle_deg = np.asarray(angle_deg)
+    hsv = np.empty((*angle_deg.shape, 3), dtype=np.float32)
+    # OpenCV float hue is in degrees 0-360: the fibre angle goes once round the wheel.
+    np.multiply(np.mod(angle_deg, 180.0), 2.0, out=hsv[..., 0], casting="unsafe")
+    hsv[..., 1] = 1.0
+    np.clip(coherency, 0.0, 1.0, out=hsv[..., 2], casting="unsafe")
     if mask is not None:
-        value = value * mask
-    hsv = np.stack([np.mod(angle_deg, 180.0) / 180.0, np.ones_like(value), value], axis=-1)
-    return hsv2rgb(hsv)
+        hsv[..., 2] *= mask
+    if hsv.size == 0:
+        return hsv
+    image = hsv if hsv.ndim == 3 else hsv.reshape(-1, 1, 3)  # cvtColor takes (rows, cols, 3)
+    return cv2.cvtColor(image, cv2.COLOR_HSV2RGB).reshape(hsv.shape)
