@@ -22,7 +22,7 @@ from pipelines.record import ImageResult
 from texture import color
 from texture.glcm import glcm_features
 from texture.measurement import check_mask, check_rgb
-from texture.pigment import measure_skin_colour, measure_spots
+from texture.pigment import colour_sample_step, measure_skin_colour, measure_spots
 from texture.pores import ASSUMED_PX_PER_MM, measure_pores
 from texture.roi import skin_mask
 from texture.roughness import measure_roughness
@@ -114,14 +114,28 @@ def _thumbnail_size(shape: tuple[int, int]) -> tuple[int, int]:
 
 
 def _overlay(base: np.ndarray, mask: np.ndarray, colour: tuple[float, float, float]) -> np.ndarray:
-    """``base`` (already thumbnail-sized) with ``mask`` (any size) painted half-transparent."""
+    """``base`` (already thumbnail-sized) with ``mask`` (any size; bool, or uint8 0/255) painted
+    half-transparent."""
     size = (base.shape[1], base.shape[0])
     # Thin features (pores, lines) must survive the reduction: any hit in the cell counts.
-    full = np.multiply(np.ascontiguousarray(mask).view(np.uint8), np.uint8(255), dtype=np.uint8)
+    full = mask
+    if mask.dtype == bool:
+        full = np.multiply(np.ascontiguousarray(mask).view(np.uint8), np.uint8(255), dtype=np.uint8)
     small = cv2.resize(full, size, interpolation=cv2.INTER_AREA) > 0
     out = base.copy()
     out[small] = 0.4 * out[small] + 0.6 * np.asarray(colour, dtype=np.float32)
     return out
+
+
+def _nearest_rows_cols(small_shape: tuple[int, int], shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Source row and column of each pixel of an INTER_NEAREST resize from ``small_shape`` to
+    ``shape``, read off OpenCV itself (resizing index ramps), so that a few pixels of an enlarged mask
+    can be read without enlarging all of it."""
+    rows = np.arange(small_shape[0], dtype=np.int32)[:, None]
+    cols = np.arange(small_shape[1], dtype=np.int32)[None, :]
+    rows = cv2.resize(rows, (1, shape[0]), interpolation=cv2.INTER_NEAREST).reshape(-1)
+    cols = cv2.resize(cols, (shape[1], 1), interpolation=cv2.INTER_NEAREST).reshape(-1)
+    return rows, cols
 
 
 def analyze_photo(
@@ -164,8 +178,8 @@ def analyze_photo(
     if px_per_mm is not None and (not np.isfinite(px_per_mm) or px_per_mm <= 0):
         raise ValueError(f"px_per_mm must be a positive number or None, got {px_per_mm!r}")
     shape = rgb.shape[:2]
-    user_roi = check_mask(roi, shape, name="roi")
-    if not user_roi.any():
+    user_roi = None if roi is None else check_mask(roi, shape, name="roi")
+    if user_roi is not None and not user_roi.any():
         raise ValueError("the ROI is empty")
     lab = _lab32(rgb)  # rgb validated above
 
@@ -192,12 +206,20 @@ def analyze_photo(
         small = np.ascontiguousarray(mask, dtype=np.uint8)
         return cv2.resize(small, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
 
-    region_c = to_coarse(user_roi)
-    region = user_roi
+    # Without a user ROI the region is the skin mask alone (no full-size AND with an all-True mask).
+    if user_roi is None:
+        region_c = np.ones(lab_c.shape[:2], dtype=bool)
+        region = np.ones(shape, dtype=bool)
+    else:
+        region_c = to_coarse(user_roi)
+        region = user_roi
     if options.get("skin_mask", True):
         skin_c = skin_mask(None, lab=lab_c, px_per_mm=coarse_ppm if scaled else None)
-        region_c = region_c & skin_c
-        region = user_roi & to_full(skin_c)
+        if user_roi is None:
+            region_c, region = skin_c, to_full(skin_c)
+        else:
+            region_c = region_c & skin_c
+            region = user_roi & to_full(skin_c)
     if not region.any() or not region_c.any():
         raise ValueError("no skin found inside the ROI")
 
@@ -217,8 +239,23 @@ def analyze_photo(
     coarse_features = cv2.dilate(
         ((spots.labels > 0) | (wrinkles.labels > 0)).astype(np.uint8), np.ones((3, 3), np.uint8)
     )
-    features = (pores.labels > 0) | to_full(coarse_features)
-    colour = measure_skin_colour(rgb, mask=region, exclude=features)
+    pore_mask = cv2.compare(pores.labels, 0, cv2.CMP_GT)  # uint8 0/255, full size
+    # The skin colour reads a regular grid of pixels (measure_skin_colour's own sampling step): the
+    # features to leave out are only needed there, so they are read off at those pixels instead of
+    # being enlarged to full size. Same pixels, same values.
+    step = colour_sample_step(shape)
+    grid = (slice(None, None, step), slice(None, None, step))
+    if step > 1 and colour_sample_step(region[grid].shape) == 1 and region[grid].any():
+        features = pore_mask[grid] > 0
+        if factor != 1.0:
+            rows, cols = _nearest_rows_cols(coarse_features.shape, shape)
+            features |= coarse_features[np.ix_(rows[::step], cols[::step])] > 0
+        else:
+            features |= coarse_features[grid] > 0
+        colour = measure_skin_colour(rgb[grid], mask=region[grid], exclude=features)
+    else:
+        features = (pore_mask > 0) | to_full(coarse_features)
+        colour = measure_skin_colour(rgb, mask=region, exclude=features)
 
     metrics: dict[str, Any] = {}
     area_px = float(region.sum())
@@ -249,7 +286,7 @@ def analyze_photo(
     base = cv2.resize(np.asarray(rgb, dtype=np.float32), size, interpolation=cv2.INTER_AREA)
     overlays = {
         "roi": _overlay(base, ~region_c, (0.0, 0.0, 0.0)),
-        "pores": _overlay(base, pores.labels > 0, (0.0, 0.9, 0.9)),
+        "pores": _overlay(base, pore_mask, (0.0, 0.9, 0.9)),
         "spots": _overlay(base, spots.labels > 0, (0.9, 0.0, 0.9)),
         "wrinkles": _overlay(base, wrinkles.labels > 0, (1.0, 0.9, 0.0)),
         "roughness": cv2.resize(roughness.overlay, size, interpolation=cv2.INTER_AREA),

@@ -15,7 +15,7 @@ from texture import color
 from texture.measurement import Measurement, check_mask, check_rgb
 from texture.pores import ASSUMED_PX_PER_MM, _component_shapes, lab_of, robust_sd
 
-__all__ = ["measure_spots", "measure_skin_colour", "SPOT_WORK_PX_PER_MM"]
+__all__ = ["measure_spots", "measure_skin_colour", "colour_sample_step", "SPOT_WORK_PX_PER_MM"]
 
 #: Resolution at which spots and evenness are measured.
 SPOT_WORK_PX_PER_MM = 10.0
@@ -218,6 +218,14 @@ def measure_spots(
     return Measurement(metrics=metrics, overlay=overlay, labels=full_labels)
 
 
+def colour_sample_step(shape: tuple[int, ...]) -> int:
+    """Stride of the regular grid :func:`measure_skin_colour` reads on an image of ``shape`` (rows,
+    cols): ~4x its sample size, which keeps large photos cheap while the medians barely move. A caller
+    that builds ``mask``/``exclude`` only at ``[::step, ::step]`` and passes those grids (with
+    ``rgb[::step, ::step]``) gets the same pixels and the same values."""
+    return max(1, int(np.sqrt(shape[0] * shape[1] / (4 * _MAX_SAMPLE))))
+
+
 def measure_skin_colour(
     rgb: np.ndarray, *, mask: np.ndarray | None = None, exclude: np.ndarray | None = None
 ) -> Measurement:
@@ -248,8 +256,7 @@ def measure_skin_colour(
     region = check_mask(mask, rgb.shape[:2])
     if not region.any():
         raise ValueError("mask selects no pixels")
-    # A regular grid of ~4x the sample size keeps large photos cheap; the medians barely move.
-    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / (4 * _MAX_SAMPLE))))
+    step = colour_sample_step(rgb.shape[:2])
     grid_rgb, grid_region = rgb[::step, ::step], region[::step, ::step]
     if exclude is not None:
         rest = grid_region & ~check_mask(exclude, rgb.shape[:2], name="exclude")[::step, ::step]
