@@ -147,9 +147,15 @@ def read_header(path: str | Path) -> tuple[int, int]:
     path = Path(path)
     try:
         with open(path, "rb") as fh:
-            magic = fh.read(4)
+            head = fh.read(16)
     except OSError as exc:  # vanished, unreadable, a cloud placeholder that cannot be fetched
         raise ImageDecodeError(f"cannot read the file: {_without_path(exc)}") from exc
+    if not head:
+        raise ImageDecodeError("the file is empty (0 bytes): an interrupted copy or sync?")
+    for prefix, what in _NOT_IMAGES:
+        if head.lstrip().lower().startswith(prefix):
+            raise ImageDecodeError(f"the file is {what}, not an image (only its name says image)")
+    magic = head[:4]
     if _is_tiff(magic):
         import tifffile
 
@@ -166,6 +172,15 @@ def read_header(path: str | Path) -> tuple[int, int]:
         raise ImageDecodeError("not a recognised image format (is it really an image?)") from exc
     except OSError as exc:
         raise ImageDecodeError(f"unreadable image header: {_without_path(exc)}") from exc
+
+
+#: Leading bytes of documents that turn up renamed as images, for a clearer message than "unrecognised".
+_NOT_IMAGES = (
+    (b"%pdf-", "a PDF document"),
+    (b"pk\x03\x04", "a ZIP archive (or a Word/Excel document)"),
+    (b"<!doctype html", "an HTML page"),
+    (b"<html", "an HTML page"),
+)
 
 
 def _without_path(exc: BaseException) -> str:
