@@ -109,11 +109,12 @@ FORMULA_NAME = "=1+2 -x@y_s0.png"
 
 #: Files that cannot be measured: expected stage, error type, and words the message must contain.
 EXPECTED_ERRORS = {
-    "empty.jpg": ("decode", "ImageDecodeError", ("not a recognised image",)),
+    "empty.jpg": ("decode", "ImageDecodeError", ("empty", "0 bytes")),
     "notes.png": ("decode", "ImageDecodeError", ("not a recognised image",)),
     "truncated.png": ("decode", "ImageDecodeError", ("truncated",)),
     "truncated.jpg": ("decode", "ImageDecodeError", ("truncated",)),
-    "report.pdf.jpg": ("decode", "ImageDecodeError", ("not a recognised image",)),
+    "report.pdf.jpg": ("decode", "ImageDecodeError", ("PDF", "not an image")),
+    "letter.docx.png": ("decode", "ImageDecodeError", ("ZIP", "not an image")),
     "bomb.png": ("decode", "ImageTooLargeError", ("100000 x 100000", "exceeds the limit")),
     "bomb.tif": ("decode", "ImageTooLargeError", ("100000 x 100000", "exceeds the limit")),
     "one_pixel.png": ("measure", "ValueError", ("pixel",)),
@@ -136,6 +137,7 @@ def build_corpus(folder: Path) -> dict[str, dict[str, str]]:
     add("truncated.png", png_bytes(Image.fromarray(good))[:300])
     add("truncated.jpg", jpeg_bytes(good)[:400])
     add("report.pdf.jpg", b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n")
+    add("letter.docx.png", b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 40)  # a Word file renamed
     add("bomb.png", bomb_png())
     add("bomb.tif", bomb_tiff())
     add("one_pixel.png", png_bytes(Image.fromarray(good[:1, :1])))
