@@ -59,7 +59,9 @@ def photo_lab(rgb: np.ndarray) -> np.ndarray:
 
 
 def _lab32(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.float32), cv2.COLOR_RGB2Lab)
+    rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+    # Output allocated by numpy (huge pages for large arrays): page-faults less than OpenCV's own.
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab, dst=np.empty_like(rgb))
 
 
 def glcm_columns(
