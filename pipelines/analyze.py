@@ -7,6 +7,7 @@ row and carry on.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from pipelines.metadata import ImageItem, MetadataError
 from pipelines.record import ImageResult
 from texture.roi import polygon_mask
 
-__all__ = ["IDENTITY_COLUMNS", "AnalysisError", "Outcome", "Reference", "analyze_item"]
+__all__ = ["IDENTITY_COLUMNS", "AnalysisError", "Outcome", "Reference", "analyze_item", "overlay_key"]
 
 IDENTITY_COLUMNS = (
     "file",
@@ -119,9 +120,15 @@ def _save_overlay(image: np.ndarray, path: Path) -> None:
     tmp.replace(path)
 
 
-def overlay_dir_for(out_dir: Path, sha256: str) -> Path:
-    """Where the report finds an image's overlays: ``OUT/overlays/<first 16 hex of sha256>/``."""
-    return out_dir / "overlays" / sha256[:16]
+def overlay_key(sha256: str, file: str) -> str:
+    """Folder name of one image's overlays: 16 hex digits of a hash of its content and its path, so two
+    byte-identical files (measured with different ROIs or metadata) keep their own overlays."""
+    return hashlib.sha256(f"{sha256}\0{file}".encode()).hexdigest()[:16]
+
+
+def overlay_dir_for(out_dir: Path, sha256: str, file: str) -> Path:
+    """Where the report finds an image's overlays: ``OUT/overlays/<overlay_key>/``."""
+    return out_dir / "overlays" / overlay_key(sha256, file)
 
 
 def _identity(item: ImageItem, sha256: str, px_per_mm: float | None, shape: tuple[int, int], date: str):
@@ -290,7 +297,7 @@ def analyze_item(
     settings : Settings
         Run settings.
     out_dir : Path, optional
-        When given, overlay images are written to ``OUT/overlays/<sha16>/<kind>.jpg`` for the report.
+        When given, overlay images are written to ``OUT/overlays/<overlay_key>/<kind>.jpg`` for the report.
     input_root : Path, optional
         The input folder (ROI mask files are relative to it); default the image's folder.
     reference : Reference, optional
@@ -339,7 +346,7 @@ def analyze_item(
     record.update(result.metrics)
     warnings.extend(result.warnings)
     if out_dir is not None and settings.overlays:
-        target = overlay_dir_for(Path(out_dir), sha)
+        target = overlay_dir_for(Path(out_dir), sha, item.file)
         try:
             if rgb is not None and "image" not in result.overlays:
                 _save_overlay(rgb, target / "image.jpg")

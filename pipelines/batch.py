@@ -140,6 +140,8 @@ class ResultCache:
         return self.folder / f"{self.key(task)}.json"
 
     def get(self, task: Task) -> Outcome | None:
+        if not task.file_sha256:
+            return None
         path = self._path(task)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -149,6 +151,8 @@ class ResultCache:
         return Outcome(record=record, tables=data["tables"], warnings=data["warnings"], seconds=0.0)
 
     def put(self, task: Task, outcome: Outcome) -> None:
+        if not task.file_sha256:  # unhashable when the run started: never trust it from the cache
+            return
         write_json(dataclasses.asdict(outcome), self._path(task))
 
 

@@ -1,7 +1,7 @@
 """Self-contained HTML report of one finished output folder.
 
 ``build_report(out_dir)`` reads the saved tables (``metrics.csv``, ``changes.csv``, ``cohort.csv``,
-``errors.csv``, ``run.json``) and the overlay JPEGs under ``overlays/<sha256[:16]>/`` and writes
+``errors.csv``, ``run.json``) and the overlay JPEGs under ``overlays/<overlay_key>/`` and writes
 ``out_dir/report.html``: run summary and provenance, per subject and region a before/after panel
 (baseline vs latest session with their overlays), trend plots with the repeatability band, the
 change tables, and the cohort table.
@@ -38,6 +38,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from PIL import Image, ImageOps
 
+from pipelines.analyze import overlay_key
+
 __all__ = [
     "KEY_METRICS",
     "SRD_FACTOR",
@@ -68,7 +70,7 @@ KEY_METRICS: tuple[str, ...] = (
 )
 MAX_TREND_METRICS = 12
 
-#: Overlay kinds in display order (``overlays/<sha16>/<kind>.jpg``).
+#: Overlay kinds in display order (``overlays/<key>/<kind>.jpg``, key: ``pipelines.analyze.overlay_key``).
 OVERLAY_KINDS: tuple[str, ...] = (
     "image",
     "roi",
@@ -534,10 +536,11 @@ def _fill_panels(view: _SubjectView, out: Path, images: pd.DataFrame, sessions: 
         rows = images[images["session"] == session]
         if "file" in rows:
             rows = rows.sort_values("file", kind="stable")
-        for sha in rows["sha256"].dropna():
-            directory = _overlay_folder(out, str(sha))
-            if directory is not None:
-                return directory
+        for sha, file in zip(rows["sha256"], rows.get("file", [""] * len(rows)), strict=True):
+            if isinstance(sha, str) and sha:
+                directory = _overlay_folder(out, overlay_key(sha, str(file)))
+                if directory is not None:
+                    return directory
         return None
 
     before_dir, after_dir = overlay_dir(sessions[0]), overlay_dir(latest)
@@ -549,8 +552,8 @@ def _fill_panels(view: _SubjectView, out: Path, images: pd.DataFrame, sessions: 
         view.panels.append(_Panel(kind, OVERLAY_CAPTIONS[kind], before, after))
 
 
-def _overlay_folder(out: Path, sha: str) -> Path | None:
-    prefix = sha.strip().lower()[:16]
+def _overlay_folder(out: Path, key: str) -> Path | None:
+    prefix = key.strip().lower()[:16]
     # The prefix names a folder: only hex digits, so a hostile table cannot point outside out/.
     if not _SHA_PREFIX.fullmatch(prefix):
         return None

@@ -90,6 +90,13 @@ def plan_tasks(
     return tasks
 
 
+def _hash_or_empty(path: Path) -> str:
+    try:
+        return sha256_of_file(path)
+    except OSError:
+        return ""
+
+
 def _versions(backend: str) -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -159,9 +166,10 @@ def analyze_folder(
     cache = None
     if out is not None and settings.cache:
         for task in tasks:
-            task.file_sha256 = sha256_of_file(task.item.path)
+            # An unreadable file keeps an empty hash: it is not cached, and its decode error row says why.
+            task.file_sha256 = _hash_or_empty(task.item.path)
             if task.reference is not None:
-                task.reference_sha256 = sha256_of_file(task.reference.path)
+                task.reference_sha256 = _hash_or_empty(task.reference.path)
         cache = ResultCache(out / "cache", settings)
 
     records: list[dict[str, Any]] = []

@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from pipelines.analyze import overlay_key
+
 PHOTO_SUBJECT = "p1"
 HISTOLOGY_SUBJECT = "p2"
 HOSTILE_SUBJECT = "<b>p3</b>"
@@ -323,11 +325,16 @@ def write_series_output(
     return out
 
 
+def overlay_folder(out: Path, subject: str, session: int) -> Path:
+    """Where the pipeline puts the overlays of a subject's session image (see ``overlay_key``)."""
+    return out / "overlays" / overlay_key(sha_for(subject, session), f"{subject}/s{session}.jpg")
+
+
 def _write_overlays(out: Path, *, session_marks: bool) -> None:
 
     for s, session in enumerate(SESSIONS):
         photo, pores = _photo(s)
-        folder = out / "overlays" / sha_for(PHOTO_SUBJECT, session)[:16]
+        folder = overlay_folder(out, PHOTO_SUBJECT, session)
         image = photo.copy()
         if session_marks and session in SESSION_MARK:
             image[:40, :40] = SESSION_MARK[session]
@@ -339,7 +346,7 @@ def _write_overlays(out: Path, *, session_marks: bool) -> None:
         roi[:, -24:] //= 3
         _save_jpeg(folder / "roi.jpg", roi)
         fibres, orientation = _histology(s)
-        folder = out / "overlays" / sha_for(HISTOLOGY_SUBJECT, session)[:16]
+        folder = overlay_folder(out, HISTOLOGY_SUBJECT, session)
         _save_jpeg(folder / "image.jpg", fibres)
         _save_jpeg(folder / "orientation.jpg", orientation)
         collagen = np.where(fibres[..., 1:2] < 120, np.array([200, 30, 60]), 255).astype(np.uint8)

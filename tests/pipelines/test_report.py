@@ -31,6 +31,7 @@ from tests.pipelines.report_fixture import (
     SESSION_MARK,
     find_chromium,
     open_in_chromium,
+    overlay_folder,
     sha_for,
     write_failed_output,
     write_series_output,
@@ -168,7 +169,7 @@ def test_embedded_images_carry_no_exif_and_are_downscaled(series_report, tmp_pat
     _, html = series_report
     source = tmp_path / "src.jpg"
     out = write_series_output(tmp_path / "again")
-    folder = out / "overlays" / sha_for(PHOTO_SUBJECT, 0)[:16]
+    folder = overlay_folder(out, PHOTO_SUBJECT, 0)
     source.write_bytes((folder / "image.jpg").read_bytes())
     assert SECRET_EXIF_MAKE.encode() in source.read_bytes()  # the fixture does carry EXIF + GPS
     assert Image.open(source).getexif().get_ifd(0x8825)
@@ -325,7 +326,7 @@ def test_overlays_outside_the_output_folder_are_not_embedded(tmp_path, trend_cal
     outside = tmp_path / "outside.jpg"
     Image.new("RGB", (32, 32), (0, 255, 0)).save(outside)
     # A symlinked overlay pointing out of the folder, and a sha256 that is a path
-    folder = out / "overlays" / sha_for(HISTOLOGY_SUBJECT, 0)[:16]
+    folder = overlay_folder(out, HISTOLOGY_SUBJECT, 0)
     (folder / "image.jpg").unlink()
     (folder / "image.jpg").symlink_to(outside)
     metrics = (out / "metrics.csv").read_text(encoding="utf-8")
@@ -342,7 +343,7 @@ def test_overlays_outside_the_output_folder_are_not_embedded(tmp_path, trend_cal
 
 def test_corrupt_overlay_is_skipped(tmp_path, trend_calls):
     out = write_series_output(tmp_path / "corrupt")
-    folder = out / "overlays" / sha_for(PHOTO_SUBJECT, 0)[:16]
+    folder = overlay_folder(out, PHOTO_SUBJECT, 0)
     (folder / "pores.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     html = build_report(out).read_text(encoding="utf-8")
     row = _panel(_article(html, PHOTO_SUBJECT), "pores")

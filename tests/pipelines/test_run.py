@@ -11,6 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from pipelines import analyze_folder
+from pipelines.analyze import overlay_key
 from pipelines.changes import CHANGES_COLUMNS, ERRORS_COLUMNS
 from pipelines.cli import app
 from texture.phantoms.histology import psr_section
@@ -81,7 +82,7 @@ def test_output_folder_is_complete_and_atomic(series, tmp_path):
     assert run["counts"] == {"images": 4, "analysed": 3, "failed": 1, "warnings": 0, "cached": 0}
     assert run["versions"]["skintex"] and run["versions"]["numpy"]
     sha = result.metrics.set_index("file").loc["P01_s0_cheek.png", "sha256"]
-    assert (out / "overlays" / sha[:16] / "image.jpg").is_file()
+    assert (out / "overlays" / overlay_key(sha, "P01_s0_cheek.png") / "image.jpg").is_file()
 
 
 def test_cached_rerun_gives_identical_tables(series, tmp_path):
