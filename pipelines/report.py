@@ -38,7 +38,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from PIL import Image, ImageOps
 
-from pipelines.analyze import overlay_key
+from pipelines.analyze import IDENTITY_COLUMNS, overlay_key
 
 __all__ = [
     "KEY_METRICS",
@@ -102,21 +102,6 @@ MAX_ERROR_ROWS = 200
 #: difference of two measurements that each carry the repeatability error (Bland & Altman 1986).
 SRD_FACTOR = 1.96 * math.sqrt(2.0)
 
-# Columns of metrics.csv that describe the capture rather than the skin.
-IDENTITY_COLUMNS = (
-    "file",
-    "sha256",
-    "subject",
-    "session",
-    "date",
-    "modality",
-    "region",
-    "stain",
-    "px_per_mm",
-    "width_px",
-    "height_px",
-    "treatment",
-)
 TEXT_COLUMNS = ("file", "sha256", "subject", "date", "modality", "region", "stain", "metric")
 TEXT_COLUMNS += ("treatment", "stage", "error_type", "message", "test", "note")
 _QUALITY_PATTERN = re.compile(r"registration|color_delta_e|colour_delta_e|correction|exposure")
