@@ -64,6 +64,9 @@ OPENSLIDE_SUFFIXES = (".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif")
 _TIFF_SUFFIXES = (".tif", ".tiff", ".ome.tif", ".ome.tiff", ".svs", ".ndpi", ".btf", ".tf8")
 # Resolutions coarser than 10 µm/px are a writer's default (72 dpi), not a microscope scale.
 _MIN_PLAUSIBLE_PX_PER_MM = 100.0
+# Context for the pass-1 histogram: >= the 8 px radius of detect_tissue's 2 px Gaussian (truncated
+# at 4 sigma) and the 2 px of the collagen channel's 0.5 px one.
+_HISTOGRAM_MARGIN_PX = 16
 _UNIT_TO_UM = {"nm": 1e-3, "µm": 1.0, "um": 1.0, "\u03bcm": 1.0, "mm": 1e3, "cm": 1e4, "m": 1e6}
 
 
@@ -349,7 +352,13 @@ def analyze_slide(
 
         # Pass 1: pooled histogram for the automatic threshold, and the overview.
         hist = None
-        for (r0, r1, c0, c1), interior, (ir0, _, ic0, _) in windows:
+        for _, _, (ir0, ir1, ic0, ic1) in windows:
+            # Only the channel and tissue smoothing need context here (radius 8 px), not the
+            # whole filter overlap: a narrower margin gives the same interior values.
+            r0, c0 = max(ir0 - _HISTOGRAM_MARGIN_PX, 0), max(ic0 - _HISTOGRAM_MARGIN_PX, 0)
+            r1 = min(ir1 + _HISTOGRAM_MARGIN_PX, rows)
+            c1 = min(ic1 + _HISTOGRAM_MARGIN_PX, cols)
+            interior = (slice(ir0 - r0, ir1 - r0), slice(ic0 - c0, ic1 - c0))
             rgb = reader.read(r0, r1, c0, c1)
             inner = rgb[interior]
             overview[
@@ -412,7 +421,7 @@ def analyze_slide(
             # Orientation overview: the collagen tensors summed per block, then angle/coherency.
             inside = res.mask[interior]
             block_t = [block_mean(t[interior] * inside, factor) for t in (res.jxx, res.jxy, res.jyy)]
-            angle, coherency = tensor_orientation(*block_t)
+            angle, coherency = tensor_orientation(*block_t, dtype=np.float32)
             frac = ov_collagen[box]
             ov_orient[box] = orientation_overlay(angle, coherency * np.clip(2.0 * frac, 0.0, 1.0))
             if res.fibres is not None:

@@ -315,13 +315,18 @@ def tensor_orientation(jxx, jxy, jyy, *, dtype=float) -> tuple[np.ndarray, np.nd
     (float64 by default; float32 is enough for overlays).
     """
     jxx, jxy, jyy = (np.asarray(a, dtype=dtype) for a in (jxx, jxy, jyy))
-    grad_angle = 0.5 * np.degrees(np.arctan2(2.0 * jxy, jxx - jyy))
-    angle = np.mod(grad_angle + 90.0, 180.0)
+    angle = _fibre_angle(jxx, jxy, jyy)
     trace = jxx + jyy
     diff = np.sqrt((jxx - jyy) ** 2 + 4.0 * jxy**2)
     with np.errstate(invalid="ignore", divide="ignore"):
         coherency = np.where(trace > 0, diff / np.where(trace > 0, trace, 1.0), 0.0)
     return angle, np.clip(coherency, 0.0, 1.0)
+
+
+def _fibre_angle(jxx: np.ndarray, jxy: np.ndarray, jyy: np.ndarray) -> np.ndarray:
+    """The angle of :func:`tensor_orientation` alone (the histogram needs no coherency)."""
+    grad_angle = 0.5 * np.degrees(np.arctan2(2.0 * jxy, jxx - jyy))
+    return np.mod(grad_angle + 90.0, 180.0)
 
 
 @dataclass
@@ -819,7 +824,7 @@ def analyze_collagen(
     jxx, jxy, jyy = orientation_tensor(gaussian_smooth(raw, 1.0), sigma_px=sigma)
     del raw
     sel = coll & counted
-    angle = tensor_orientation(jxx[sel], jxy[sel], jyy[sel])[0]
+    angle = _fibre_angle(*(t[sel].astype(np.float64) for t in (jxx, jxy, jyy)))
     doubled = np.deg2rad(2.0 * angle)
     bins = np.minimum((angle // BIN_DEG).astype(int), N_BINS - 1)
     sums = CollagenSums(
