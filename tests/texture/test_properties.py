@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -426,6 +426,8 @@ def test_collagen_and_epidermis_give_numbers_or_value_errors(data, stain, px_per
 def test_analyze_photo_gives_a_record_or_a_value_error(rgb, px_per_mm, data):
     from pipelines.photo import analyze_photo
 
+    assume(rgb.shape[:2] != (1, 1))  # pinned as a known bug below
+
     roi = data.draw(masks_for(rgb.shape[:2]))
     result = outcome(analyze_photo, rgb, px_per_mm=px_per_mm, roi=roi)
     if roi is not None and not roi.any():
@@ -670,3 +672,18 @@ def test_glcm_map_from_two_pixels_up(data):
     if maps is not None:
         for name, values in maps.items():
             assert values.shape == shape, name
+
+
+@_bug(
+    "pipelines/photo.py (d9cb9d4): cv2.compare(pores.labels, 0, cv2.CMP_GT) raises cv2.error for a 1 x 1 "
+    "image (OpenCV reads a 1 x 1 array as a scalar) instead of a ValueError or a record"
+)
+def test_known_bug_analyze_photo_of_one_pixel():
+    from pipelines.photo import analyze_photo
+
+    try:
+        analyze_photo(np.full((1, 1, 3), [0.80, 0.62, 0.52]), px_per_mm=20.0)
+    except ValueError:
+        return
+    except Exception as exc:
+        raise AssertionError(f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1]}") from exc
