@@ -12,6 +12,7 @@ import io
 import os
 import warnings
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -251,10 +252,12 @@ def _exif_datetime(im: Image.Image) -> str | None:
     if not isinstance(value, str):
         return None
     value = value.strip().rstrip("\x00")
-    # EXIF writes "YYYY:MM:DD HH:MM:SS".
-    if len(value) >= 19 and value[4] == ":" and value[7] == ":":
-        return f"{value[:4]}-{value[5:7]}-{value[8:10]}T{value[11:19]}"
-    return None
+    # EXIF writes "YYYY:MM:DD HH:MM:SS"; cameras whose clock was never set write zeros or nonsense
+    # ("0000:00:00 00:00:00", month 13), which must not become a date that breaks day counts.
+    try:
+        return datetime.strptime(value[:19], "%Y:%m:%d %H:%M:%S").isoformat()
+    except ValueError:
+        return None
 
 
 _ORIENT_OPS = {  # TIFF/EXIF orientation -> numpy operations making the image upright
