@@ -158,6 +158,7 @@ def build_corpus(folder: Path) -> dict[str, dict[str, str]]:
     add("rgba.png", png_bytes(Image.fromarray(rgba, mode="RGBA")))
     exif = Image.Exif()
     exif[0x0112] = 6  # stored sideways; upright it is 128 wide x 96 high
+    exif.get_ifd(0x8769)[0x9003] = "0000:00:00 00:00:00"  # a camera whose clock was never set
     add("rotated.jpg", jpeg_bytes(skin(3, shape=(128, 96)), exif=exif.tobytes()), treatment=MINUS_TREATMENT)
     heic = io.BytesIO()
     Image.fromarray(skin(4)).save(heic, format="HEIF", quality=95)
@@ -270,6 +271,7 @@ def test_decoded_variants_have_the_right_geometry(corpus):
         assert (m.loc[name, "width_px"], m.loc[name, "height_px"]) == (128, 96), name
     # EXIF orientation 6: the sideways-stored 96 x 128 JPEG is measured upright, 128 wide.
     assert (m.loc["rotated.jpg", "width_px"], m.loc["rotated.jpg", "height_px"]) == (128, 96)
+    assert m.loc["rotated.jpg", "date"] == ""  # the zero EXIF date is no date, not "0000-00-00"
     # CMYK conversion keeps the skin tone: ITA of the same skin as the RGB-PNG twins (skin(1) vs skin(2)).
     assert m.loc["cmyk.jpg", "ita_deg"] == pytest.approx(m.loc["rgba.png", "ita_deg"], abs=3.0)
     for name in ("grey16.png", "grey16.tif", "stack16.tif"):
