@@ -28,6 +28,7 @@ that fold back over themselves are followed by their deepest point per column.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
@@ -123,12 +124,18 @@ def segment_epidermis(
     close = int(round(sigma))
     if close > 0:
         disk = _disk(close)
-        candidate = ndi.binary_closing(candidate, structure=disk, border_value=0) & tissue
-    candidate = ndi.binary_fill_holes(candidate)
+        # Closing as scipy's binary_closing(border_value=0): outside the image is background.
+        disk = disk.astype(np.uint8)
+        closed = cv2.dilate(candidate.view(np.uint8), disk)
+        closed = cv2.erode(closed, disk, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        candidate = (closed > 0) & tissue
+    candidate = _fill_holes(candidate)
 
     # The band's edge is blurred by the smoothing: look for contact within ~2 sigma of the glass.
     reach = int(np.ceil(2 * sigma)) + 2
-    surface = tissue & ndi.binary_dilation(glass, structure=np.ones((3, 3)), iterations=reach)
+    # reach 3x3 dilations = one (2 reach + 1) square dilation
+    square = np.ones((2 * reach + 1, 2 * reach + 1), dtype=np.uint8)
+    surface = tissue & (cv2.dilate(glass.view(np.uint8), square) > 0)
     n_surface = int(surface.sum())
     lab, n = ndi.label(candidate)
     if n == 0 or n_surface == 0:
@@ -139,6 +146,14 @@ def segment_epidermis(
         return EpidermisSegmentation(labels, 0, False, "no haematoxylin-rich band lines the tissue surface")
     labels[lab == best + 1] = EPIDERMIS
     return EpidermisSegmentation(labels, _turns_to_put_glass_on_top(glass), True)
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``ndi.binary_fill_holes``: background not 4-connected to the image border is filled (one
+    labelling instead of scipy's dilation to convergence)."""
+    lab, _ = ndi.label(~mask)
+    border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+    return mask | ((lab > 0) & ~np.isin(lab, border[border > 0]))
 
 
 def _disk(radius: int) -> np.ndarray:
