@@ -13,7 +13,14 @@ import numpy as np
 
 from texture import color
 from texture.measurement import Measurement, check_mask, check_rgb
-from texture.pores import ASSUMED_PX_PER_MM, _component_shapes, lab_of, robust_sd
+from texture.pores import (
+    ASSUMED_PX_PER_MM,
+    _component_shapes,
+    fast_median,
+    lab_of,
+    masked_robust_sd,
+    robust_sd,
+)
 
 __all__ = ["measure_spots", "measure_skin_colour", "colour_sample_step", "SPOT_WORK_PX_PER_MM"]
 
@@ -139,7 +146,7 @@ def measure_spots(
     if not region_s.any():
         region_s[...] = True
     weight = region_s.astype(np.float32)
-    base = np.float32(np.median(light_s[region_s]))
+    base = np.float32(fast_median(light_s[region_s]))
     dark = np.zeros(light_s.shape, np.uint8)
     for _ in range(4):
         wide = _normalised_blur(light_s, weight, 4.0 * level_scale, fallback=base)
@@ -158,7 +165,7 @@ def measure_spots(
         dark = cv2.resize(dark, size, interpolation=cv2.INTER_NEAREST)
     depth = cv2.GaussianBlur(level - light, (0, 0), max(0.5, 0.08 * work_scale))
     skin_only = small_region & (dark == 0)
-    noise = robust_sd(depth[skin_only] if skin_only.any() else depth[small_region])
+    noise = masked_robust_sd(depth, skin_only if skin_only.any() else small_region)
     t_detect = max(min_contrast, 5.0 * noise)
     candidates = ((depth > max(0.5 * min_contrast, 2.5 * noise)) & small_region).astype(np.uint8)
     n, labels = cv2.connectedComponents(candidates, connectivity=8)
@@ -176,9 +183,12 @@ def measure_spots(
         area, elongation, _ = _component_shapes(labels, n - 1)
         diameter = np.sqrt(4.0 * area / np.pi)
         chroma = np.hypot(small[..., 1], small[..., 2])
-        sizes = np.maximum(np.bincount(labels.ravel(), minlength=n)[1:], 1)
-        spot_chroma = np.bincount(labels.ravel(), chroma.ravel(), minlength=n)[1:] / sizes
-        skin_chroma = float(np.median(chroma[small_region & (labels == 0)]))
+        # Sums over the labelled pixels only (same pixels, same order: same float sums).
+        inside = labels > 0
+        labelled = labels[inside]
+        sizes = np.maximum(np.bincount(labelled, minlength=n)[1:], 1)
+        spot_chroma = np.bincount(labelled, chroma[inside], minlength=n)[1:] / sizes
+        skin_chroma = float(fast_median(chroma[small_region & (labels == 0)]))
         keep = (diameter >= min_diameter_mm * work_scale) & (elongation <= 3.0)
         keep &= diameter <= max_diameter_mm * work_scale
         keep &= spot_chroma >= 0.7 * skin_chroma

@@ -15,6 +15,7 @@ from skimage.draw import polygon2mask
 
 from texture.color import rgb_to_lab
 from texture.measurement import check_rgb
+from texture.pores import fast_median
 
 __all__ = ["skin_mask", "polygon_mask", "SKIN_HUE_RANGE_DEG"]
 
@@ -108,18 +109,18 @@ def skin_mask(
     specular = (L > specular_lightness) | ((L > 80.0) & (chroma < min_chroma))
     keep = ~specular
     if keep.any():
-        keep &= max(12.0, 0.45 * float(np.median(L[keep]))) <= L
+        keep &= max(12.0, 0.45 * float(fast_median(L[keep]))) <= L
     if not keep.any():
         raise ValueError("no skin-like pixels: the image is all dark or all specular")
 
     colour = (hue >= hue_range_deg[0]) & (hue <= hue_range_deg[1]) & keep
     colour &= (chroma >= min_chroma) & (chroma <= max_chroma)
     if colour.sum() >= 0.05 * keep.sum():
-        ref_hue = float(np.median(hue[colour]))
-        ref_a = float(np.median(a[colour]))
+        ref_hue = float(fast_median(hue[colour]))
+        ref_a = float(fast_median(a[colour]))
         lips = (hue < ref_hue - 18.0) & (a > ref_a + 8.0)
         keep = colour & ~lips
-        not_skin = (~colour & ~(L < 0.45 * float(np.median(L[colour])))) | lips | specular
+        not_skin = (~colour & ~(L < 0.45 * float(fast_median(L[colour])))) | lips | specular
     else:
         not_skin = specular
 

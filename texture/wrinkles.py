@@ -30,7 +30,7 @@ import numpy as np
 from skimage.morphology import skeletonize
 
 from texture.measurement import Measurement, check_mask
-from texture.pores import ASSUMED_PX_PER_MM, lab_of, local_skin_level, robust_sd
+from texture.pores import ASSUMED_PX_PER_MM, fast_median, lab_of, local_skin_level, masked_robust_sd
 
 __all__ = ["measure_wrinkles", "dark_ridge_response", "skeleton_lengths", "WRINKLE_WORK_PX_PER_MM"]
 
@@ -42,19 +42,21 @@ def dark_ridge_response(lightness: np.ndarray, sigmas_px: tuple[float, ...]) -> 
     """Multi-scale dark-line response of a grey image (L* units), see the module docstring."""
     light = np.asarray(lightness, dtype=np.float32)
     best = np.full(light.shape, -np.inf, dtype=np.float32)
+    # Six work images reused across scales (written in place) instead of ~13 fresh ones per scale.
+    g, gxx, gyy, gxy, gx, gy = (np.empty_like(light) for _ in range(6))
     for sigma in sigmas_px:
-        g = cv2.GaussianBlur(light, (0, 0), sigma)
-        gxx = cv2.Sobel(g, cv2.CV_32F, 2, 0, ksize=3, scale=0.25)
-        gyy = cv2.Sobel(g, cv2.CV_32F, 0, 2, ksize=3, scale=0.25)
-        gxy = cv2.Sobel(g, cv2.CV_32F, 1, 1, ksize=3, scale=0.25)
-        slope = cv2.magnitude(
-            cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3, scale=0.125),
-            cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3, scale=0.125),
-        )
+        cv2.GaussianBlur(light, (0, 0), sigma, dst=g)
+        cv2.Sobel(g, cv2.CV_32F, 2, 0, dst=gxx, ksize=3, scale=0.25)
+        cv2.Sobel(g, cv2.CV_32F, 0, 2, dst=gyy, ksize=3, scale=0.25)
+        cv2.Sobel(g, cv2.CV_32F, 1, 1, dst=gxy, ksize=3, scale=0.25)
+        cv2.Sobel(g, cv2.CV_32F, 1, 0, dst=gx, ksize=3, scale=0.125)
+        cv2.Sobel(g, cv2.CV_32F, 0, 1, dst=gy, ksize=3, scale=0.125)
+        slope = cv2.magnitude(gx, gy, magnitude=gx)
         # With half_trace h and root r of the eigenvalues l1,2 = h +- r: l1 - |l2| = 2 min(h, r).
-        half_trace = cv2.addWeighted(gxx, 0.5, gyy, 0.5, 0.0)
-        root = cv2.magnitude(cv2.addWeighted(gxx, 0.5, gyy, -0.5, 0.0), gxy)
-        response = cv2.addWeighted(cv2.min(half_trace, root), 2.0 * sigma * sigma, slope, -sigma, 0.0)
+        half_trace = cv2.addWeighted(gxx, 0.5, gyy, 0.5, 0.0, dst=g)
+        root = cv2.magnitude(cv2.addWeighted(gxx, 0.5, gyy, -0.5, 0.0, dst=gy), gxy, magnitude=gxx)
+        lower = cv2.min(half_trace, root, dst=gyy)
+        response = cv2.addWeighted(lower, 2.0 * sigma * sigma, slope, -sigma, 0.0, dst=gxy)
         cv2.max(best, response, dst=best)
     return best
 
@@ -146,7 +148,7 @@ def measure_wrinkles(
     lo, hi = (w * work_scale for w in widths_mm)
     sigmas = tuple(float(s) for s in np.geomspace(max(lo, 0.7), max(hi, 1.0), 3))
     response = dark_ridge_response(light, sigmas)
-    noise = robust_sd(response[small_region])
+    noise = masked_robust_sd(response, small_region)
     high = max(min_contrast, 6.0 * noise)
     low = max(0.5 * min_contrast, 3.0 * noise)
     seeds = ((response > high) & small_region).astype(np.uint8)
@@ -172,8 +174,8 @@ def measure_wrinkles(
         depth = level - light
         reach = int(np.ceil(3 * sigmas[-1]))
         band = cv2.dilate((skeleton > 0).astype(np.uint8), _disk(2 * reach + 1)).astype(bool)
-        centre = cv2.dilate(depth, np.ones((3, 3), np.uint8))[skeleton > 0]
-        peak = float(np.median(centre))
+        centre = _max_3x3_at(depth, *np.nonzero(skeleton))
+        peak = float(fast_median(centre))
         if peak > 0:
             width_px = float(np.clip(depth[band], 0, None).sum()) / (float(lengths.sum()) * peak)
             width_px *= factor
@@ -198,6 +200,20 @@ def measure_wrinkles(
         overlay = np.array(rgb, dtype=np.float32, copy=True)
         overlay[full_labels > 0] = (1.0, 0.9, 0.0)
     return Measurement(metrics=metrics, overlay=overlay, labels=full_labels)
+
+
+def _max_3x3_at(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``cv2.dilate(image, 3x3)`` read at the given pixels only (the 3x3 maximum over the neighbours
+    inside the image; clipping an index at the border repeats a pixel of the window, which leaves the
+    maximum unchanged)."""
+    last_r, last_c = image.shape[0] - 1, image.shape[1] - 1
+    best = image[rows, cols]
+    for dr in (-1, 0, 1):
+        rr = np.clip(rows + dr, 0, last_r)
+        for dc in (-1, 0, 1):
+            if dr or dc:
+                np.maximum(best, image[rr, np.clip(cols + dc, 0, last_c)], out=best)
+    return best
 
 
 def _disk(diameter_px: int) -> np.ndarray:
