@@ -63,7 +63,11 @@ def ita_deg(lab: np.ndarray, *, mask: np.ndarray | None = None) -> float:
         Skin pixels to use; all pixels when omitted.
     """
     lab = np.asarray(lab, dtype=np.float64)
+    if lab.ndim != 3 or lab.shape[2] != 3:
+        raise ValueError(f"lab must have shape (rows, cols, 3), got {lab.shape}")
     pix = _masked(lab, mask)
+    if not np.all(np.isfinite(pix[:, [0, 2]])):
+        raise ValueError("lab contains NaN or infinite values")
     L, b = np.median(pix[:, 0]), np.median(pix[:, 2])
     return float(np.degrees(np.arctan2(L - 50.0, b)))
 

@@ -483,6 +483,8 @@ def glcm_map(
     image = np.asarray(image)
     if image.ndim != 2:
         raise ValueError(f"glcm_map needs a 2D image, got shape {image.shape}")
+    if min(image.shape) < 2:
+        raise ValueError(f"glcm_map needs at least 2 rows and 2 columns, got shape {image.shape}")
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)):
         raise ValueError(f"window must be an odd integer >= 3, got {window!r}")
     if window < 3 or window % 2 == 0:

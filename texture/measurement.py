@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Measurement", "px_to_mm", "px_to_um", "check_rgb", "check_mask"]
+__all__ = ["Measurement", "px_to_mm", "px_to_um", "check_rgb", "check_mask", "check_scale"]
 
 
 @dataclass
@@ -31,6 +31,25 @@ class Measurement:
     overlay: np.ndarray | None = None
     labels: np.ndarray | None = None
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+# Resampling and colour conversions overshoot [0, 1] by rounding error; that is not bad input.
+_RANGE_SLACK = 1e-3
+
+
+def check_scale(px_per_mm: float | None, *, name: str = "px_per_mm") -> float | None:
+    """Return the scale as a float, or None when unknown; raise ``ValueError`` for 0, negative, NaN or
+    infinite values, which are never a real scale (silently reading them as "no scale" would hide a
+    broken manifest)."""
+    if px_per_mm is None:
+        return None
+    try:
+        value = float(px_per_mm)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive number or None, got {px_per_mm!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number or None, got {px_per_mm!r}")
+    return value
 
 
 def px_to_mm(value_px: float, px_per_mm: float | None, *, power: int = 1) -> float:
@@ -57,12 +76,19 @@ def check_rgb(image: np.ndarray, *, name: str = "image") -> np.ndarray:
         raise ValueError(f"{name} must be RGB with shape (rows, cols, 3), got shape {arr.shape}")
     if arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
-    if arr.dtype.kind not in "fiub":
-        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.dtype.kind != "f":
+        # An 8-bit image (0-255) read as if it were 0-1 would be measured as nonsense: refuse it.
+        raise ValueError(
+            f"{name} must be floating point in [0, 1], got dtype {arr.dtype} "
+            "(convert with skimage.util.img_as_float)"
+        )
     if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float64)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite values")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < -_RANGE_SLACK or hi > 1.0 + _RANGE_SLACK:
+        raise ValueError(f"{name} values must lie in [0, 1], found {lo:.4g} to {hi:.4g}")
     return arr
 
 

@@ -484,8 +484,7 @@ def _bug(reason: str):
     return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)
 
 
-@_bug("texture/color.py ita_deg: a 2D array (not Lab) raises IndexError instead of ValueError")
-def test_known_bug_ita_deg_of_a_2d_array():
+def test_ita_deg_of_a_2d_array_is_a_value_error():
     try:
         color.ita_deg(np.zeros((3, 3)))
     except ValueError:
@@ -495,8 +494,7 @@ def test_known_bug_ita_deg_of_a_2d_array():
     raise AssertionError("accepted")
 
 
-@_bug("texture/color.py ita_deg: NaN in Lab returns NaN silently instead of raising ValueError")
-def test_known_bug_ita_deg_of_nan_lab():
+def test_ita_deg_of_nan_lab_is_a_value_error():
     lab = np.full((2, 2, 3), [np.nan, 0.0, 0.0])
     try:
         value = color.ita_deg(lab)
@@ -514,11 +512,7 @@ def test_known_bug_ita_deg_of_nan_lab():
         pytest.param(np.full((8, 8, 3), -0.2), id="below-0"),
     ],
 )
-@_bug(
-    "texture/measurement.py check_rgb: integer/bool dtypes and values outside [0, 1] are accepted "
-    "unscaled, so an 8-bit image (0-255) is measured as garbage (melanin_index -0.0, L* 158)"
-)
-def test_known_bug_rgb_outside_the_unit_range_is_refused(rgb):
+def test_rgb_outside_the_unit_range_is_refused(rgb):
     from texture.measurement import check_rgb
 
     try:
@@ -585,11 +579,7 @@ def test_collagen_without_tissue_is_a_value_error(case):
         measure_collagen(rgb, stain="psr", px_per_mm=2000.0, mask=mask)
 
 
-@_bug(
-    "texture/glcm.py glcm_map (line ~584): a 1-row or 1-column image raises cv2.error "
-    "(OpenCV assertion m.dims >= 2) instead of ValueError"
-)
-def test_known_bug_glcm_map_of_a_single_row():
+def test_glcm_map_of_a_single_row_is_a_value_error():
     from texture.glcm import glcm_map
 
     try:
@@ -598,6 +588,7 @@ def test_known_bug_glcm_map_of_a_single_row():
         return
     except Exception as exc:
         raise AssertionError(f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1]}") from exc
+    raise AssertionError("a single-row image was accepted")
 
 
 @_bug(
