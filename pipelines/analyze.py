@@ -98,8 +98,11 @@ def roi_mask_from_spec(spec: str, shape: tuple[int, int], input_root: Path) -> n
         path = input_root / rel
         if rel.is_absolute() or ".." in rel.parts:
             raise ValueError(f"ROI mask {spec!r} lies outside the input folder")
-        with Image.open(path) as im:
-            mask = np.asarray(im.convert("L")) > 0
+        try:
+            with Image.open(path) as im:
+                mask = np.asarray(im.convert("L")) > 0
+        except (OSError, ValueError) as exc:  # Pillow's message carries the absolute path: not ours
+            raise ValueError(f"ROI mask {spec!r} cannot be read as an image ({type(exc).__name__})") from None
         if mask.shape != shape:
             raise ValueError(f"ROI mask {spec!r} is {mask.shape[::-1]} px, the image {shape[::-1]} px")
     if not mask.any():

@@ -25,6 +25,7 @@ __all__ = [
     "write_parquet",
     "write_json",
     "neutralise_formulas",
+    "restore_formulas",
     "FORMULA_PREFIXES",
 ]
 
@@ -88,6 +89,23 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(_neutralise_cell)
     out.columns = [_neutralise_cell(str(c)) for c in out.columns]
+    return out
+
+
+def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`neutralise_formulas` on a table read back from CSV (for display, e.g. the report),
+    so that a subject called ``=A1`` is shown as such and not as ``'=A1``."""
+    out = frame.copy()
+
+    def restore(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES):
+            return value[1:]
+        return value
+
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(restore)
+    out.columns = [restore(str(c)) for c in out.columns]
     return out
 
 

@@ -39,6 +39,7 @@ from matplotlib.patches import Patch
 from PIL import Image, ImageOps
 
 from pipelines.analyze import IDENTITY_COLUMNS, overlay_key
+from pipelines.export import restore_formulas
 
 __all__ = [
     "KEY_METRICS",
@@ -245,6 +246,7 @@ def _read_table(path: Path, notes: list[str]) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
         notes.append(f"{path.name} could not be read ({type(exc).__name__}: {exc}).")
         return pd.DataFrame()
+    table = restore_formulas(table)  # the CSV keeps spreadsheets safe; the page shows the real text
     if "session" in table:
         table["session"] = pd.to_numeric(table["session"], errors="coerce")
     for column in ("subject", "region"):

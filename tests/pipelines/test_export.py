@@ -7,7 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.export import atomic_write, neutralise_formulas, write_csv, write_json, write_parquet
+from pipelines.export import (
+    atomic_write,
+    neutralise_formulas,
+    restore_formulas,
+    write_csv,
+    write_json,
+    write_parquet,
+)
 
 
 def test_formula_cells_are_neutralised_in_csv_but_exact_in_parquet(tmp_path):
@@ -44,3 +51,10 @@ def test_json_writes_nan_as_null(tmp_path):
 def test_neutralise_leaves_numbers_alone():
     frame = pd.DataFrame({"x": [-1, 2]})
     pd.testing.assert_frame_equal(neutralise_formulas(frame), frame)
+
+
+def test_restore_formulas_inverts_neutralisation_for_display(tmp_path):
+    frame = pd.DataFrame({"subject": ["=A1", "+x", "plain", "'quoted"], "v": [1.0, -2.0, 3.0, 4.0]})
+    write_csv(frame, tmp_path / "t.csv")
+    back = restore_formulas(pd.read_csv(tmp_path / "t.csv"))
+    pd.testing.assert_frame_equal(back, frame)
