@@ -155,6 +155,12 @@ def analyze_folder(
     ------
     pipelines.metadata.MetadataError
         Configuration or manifest problems, before any image is analysed.
+
+    Notes
+    -----
+    In a script, call this under ``if __name__ == "__main__":``: the ``processes`` backend (the default
+    on a multi-core machine) starts workers that import the main script again, as ``multiprocessing``
+    does; without the guard every image fails as a crashed worker.
     """
     started = datetime.now(timezone.utc)
     settings = settings or load_config(config, **options)
