@@ -90,7 +90,13 @@ def glcm_columns(
         codes = np.ones(lightness.shape, dtype=np.uint8)
     else:
         # floor(levels * (L - lo) / span), clipped to 0..levels-1, then 1-based; in place, float32.
-        scaled = np.subtract(lightness, np.float32(lo), dtype=np.float32)
+        # A strided L* (a channel of Lab) is copied first: the subtraction then runs on contiguous
+        # memory, in place (same float32 arithmetic, half the time of a strided subtraction).
+        if lightness.flags.c_contiguous:
+            scaled = np.subtract(lightness, np.float32(lo), dtype=np.float32)
+        else:
+            scaled = np.array(lightness, dtype=np.float32, order="C")
+            np.subtract(scaled, np.float32(lo), out=scaled)
         np.multiply(scaled, np.float32(levels / span), out=scaled)
         np.clip(scaled, 0, levels - 1, out=scaled)
         codes = scaled.astype(np.uint8)
@@ -124,8 +130,14 @@ def _overlay(base: np.ndarray, mask: np.ndarray, colour: tuple[float, float, flo
     if mask.dtype == bool:
         full = np.multiply(np.ascontiguousarray(mask).view(np.uint8), np.uint8(255), dtype=np.uint8)
     small = cv2.resize(full, size, interpolation=cv2.INTER_AREA) > 0
+    tint = 0.6 * np.asarray(colour, dtype=np.float32)
     out = base.copy()
-    out[small] = 0.4 * out[small] + 0.6 * np.asarray(colour, dtype=np.float32)
+    if np.count_nonzero(small) * 10 < small.size:  # few painted pixels: blend just those
+        out[small] = 0.4 * out[small] + tint
+    else:  # many: blend everywhere and copy the painted ones (same arithmetic, no gather/scatter)
+        blend = 0.4 * base
+        blend += tint
+        cv2.copyTo(blend, small.view(np.uint8), out)
     return out
 
 
@@ -205,17 +217,19 @@ def analyze_photo(
     def to_full(mask: np.ndarray) -> np.ndarray:
         if factor == 1.0:
             return mask
-        small = np.ascontiguousarray(mask, dtype=np.uint8)
-        return cv2.resize(small, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+        small = np.ascontiguousarray(mask, dtype=np.uint8)  # 0/1
+        # Nearest neighbour keeps the values 0/1, which are valid bools: no comparison pass.
+        return cv2.resize(small, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST).view(bool)
 
     # Without a user ROI the region is the skin mask alone (no full-size AND with an all-True mask).
+    use_skin_mask = options.get("skin_mask", True)
     if user_roi is None:
         region_c = np.ones(lab_c.shape[:2], dtype=bool)
-        region = np.ones(shape, dtype=bool)
+        region = None if use_skin_mask else np.ones(shape, dtype=bool)
     else:
         region_c = to_coarse(user_roi)
         region = user_roi
-    if options.get("skin_mask", True):
+    if use_skin_mask:
         skin_c = skin_mask(None, lab=lab_c, px_per_mm=coarse_ppm if scaled else None)
         if user_roi is None:
             region_c, region = skin_c, to_full(skin_c)
@@ -260,7 +274,7 @@ def analyze_photo(
         colour = measure_skin_colour(rgb, mask=region, exclude=features)
 
     metrics: dict[str, Any] = {}
-    area_px = float(region.sum())
+    area_px = float(np.count_nonzero(region))
     metrics["roi_area_px"] = area_px
     metrics["roi_area_cm2"] = area_px / float(px_per_mm) ** 2 / 100.0 if px_per_mm else float("nan")
     metrics.update(pores.metrics)

@@ -199,7 +199,7 @@ def measure_spots(
     else:
         labels = np.zeros(light.shape, dtype=np.int32)
 
-    small_region_px = float(small_region.sum())
+    small_region_px = float(np.count_nonzero(small_region))
     count = len(diameter)
     mean_d_px = float(diameter.mean()) * factor if count else float("nan")
 

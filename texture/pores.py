@@ -294,7 +294,7 @@ def measure_pores(
     labels.ravel()[idx] = relabel[lab]
     diameter, area = diameter[keep], area[keep]
 
-    region_px = float(region.sum())
+    region_px = float(np.count_nonzero(region))
     count = len(diameter)
     mean_d_px = float(diameter.mean()) if count else float("nan")
     metrics = {

@@ -180,7 +180,7 @@ def measure_wrinkles(
             width_px = float(np.clip(depth[band], 0, None).sum()) / (float(lengths.sum()) * peak)
             width_px *= factor
 
-    region_px = float(region.sum())
+    region_px = float(np.count_nonzero(region))
     total_px = float(lengths.sum()) * factor
     metrics = {
         "wrinkle_count": float(count),
