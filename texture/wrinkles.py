@@ -153,13 +153,13 @@ def measure_wrinkles(
     low = max(0.5 * min_contrast, 3.0 * noise)
     seeds = ((response > high) & small_region).astype(np.uint8)
     weak = ((response > low) & small_region).astype(np.uint8)
-    n, weak_labels = cv2.connectedComponents(weak, connectivity=8)
+    n, weak_labels, weak_boxes, _ = cv2.connectedComponentsWithStats(weak, connectivity=8)
     seeded = np.zeros(n, dtype=bool)
     seeded[np.unique(weak_labels[seeds > 0])] = True
     seeded[0] = False
-    lines = seeded[weak_labels]
 
-    labels, lengths, n_pieces = skeleton_lengths(skeletonize(lines))
+    skeleton = _skeleton_of_pieces(weak_labels, weak_boxes, seeded)
+    labels, lengths, n_pieces = skeleton_lengths(skeleton)
     keep = lengths >= min_length_mm * work_scale
     relabel = np.zeros(n_pieces + 1, dtype=np.int32)
     relabel[1:][keep] = np.arange(1, int(keep.sum()) + 1)
@@ -200,6 +200,25 @@ def measure_wrinkles(
         overlay = np.array(rgb, dtype=np.float32, copy=True)
         overlay[full_labels > 0] = (1.0, 0.9, 0.0)
     return Measurement(metrics=metrics, overlay=overlay, labels=full_labels)
+
+
+def _skeleton_of_pieces(labels: np.ndarray, boxes: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """``skeletonize(chosen[labels])``: the skeleton of the chosen 8-connected pieces of a label image.
+
+    When the pieces are few and their bounding boxes (``boxes``: connectedComponentsWithStats) cover
+    little of the image, each piece is thinned in its own box. Same result: Zhang-Suen thinning only
+    looks at 3x3 neighbourhoods and distinct 8-connected pieces never touch, so each piece thins alone
+    exactly as it does in the whole image; a line photo's pieces cover a few % of it.
+    """
+    pieces = np.flatnonzero(chosen)
+    x, y, w, h = (boxes[pieces, i] for i in range(4))
+    if len(pieces) > 64 or int((w.astype(np.int64) * h).sum()) > labels.size // 2:
+        return skeletonize(chosen[labels])
+    skeleton = np.zeros(labels.shape, dtype=bool)
+    for piece, x0, y0, width, height in zip(pieces, x, y, w, h, strict=True):
+        box = (slice(y0, y0 + height), slice(x0, x0 + width))
+        skeleton[box] |= skeletonize(labels[box] == piece)
+    return skeleton
 
 
 def _max_3x3_at(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
