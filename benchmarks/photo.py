@@ -40,7 +40,7 @@ def _timed(function) -> float:
 def stages(rgb: np.ndarray, shape: tuple[int, int]) -> None:
     """Best-of-2 time of each stage, called the way analyze_photo calls it."""
     from pipelines.photo import COARSE_PX_PER_MM, glcm_columns, photo_lab
-    from texture.pigment import measure_skin_colour, measure_spots
+    from texture.pigment import colour_sample_step, measure_skin_colour, measure_spots
     from texture.pores import measure_pores
     from texture.roi import skin_mask
     from texture.roughness import measure_roughness
@@ -54,6 +54,8 @@ def stages(rgb: np.ndarray, shape: tuple[int, int]) -> None:
     skin = cv2.resize(skin_c.view(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
     coarse = {"px_per_mm": COARSE_PX_PER_MM, "mask": skin_c, "lab": lab_c}
     pores = measure_pores(None, px_per_mm=PX_PER_MM, mask=skin, lab=lab)
+    step = colour_sample_step(shape)  # analyze_photo passes measure_skin_colour its sampling grid only
+    grid = (slice(None, None, step), slice(None, None, step))
     table = {
         "Lab (float32, full size)": lambda: photo_lab(rgb),
         "reduce Lab to 10 px/mm": lambda: cv2.resize(lab, size, interpolation=cv2.INTER_AREA),
@@ -62,7 +64,9 @@ def stages(rgb: np.ndarray, shape: tuple[int, int]) -> None:
         "spots + evenness (coarse)": lambda: measure_spots(None, **coarse),
         "wrinkles (coarse)": lambda: measure_wrinkles(None, **coarse),
         "roughness (coarse)": lambda: measure_roughness(None, **coarse),
-        "skin colour (sampled)": lambda: measure_skin_colour(rgb, mask=skin, exclude=pores.labels > 0),
+        "skin colour (sampled)": lambda: measure_skin_colour(
+            rgb[grid], mask=skin[grid], exclude=pores.labels[grid] > 0
+        ),
         "GLCM (full size)": lambda: glcm_columns(lab[..., 0], skin),
     }
     print("stages (best of 2):")

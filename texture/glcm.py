@@ -202,6 +202,19 @@ def features_from_matrices(counts: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def _discretise(image: np.ndarray, mask: np.ndarray, levels: int | None) -> tuple[np.ndarray, int]:
+    """:func:`texture.discretisation.discretise` (same codes, Ng and errors), with the grey-level
+    range of a masked 8-bit slice read by ``cv2.minMaxLoc`` under the mask instead of gathering the
+    masked values first (the gather dominated on 12-megapixel photos)."""
+    if levels is None and image.dtype == np.uint8 and image.shape[0] == 1 and not mask.all():
+        lo, hi, _, _ = cv2.minMaxLoc(image[0], np.ascontiguousarray(mask[0]).view(np.uint8))
+        lo, hi = int(lo), int(hi)
+        if lo < 1:
+            raise ValueError(f"levels=None needs grey levels >= 1 inside the mask, found {lo}")
+        return image - np.asarray(1, dtype=np.uint8), hi  # wraps outside the mask only
+    return discretise(image, mask, levels, max_levels=MAX_MATRIX_LEVELS)
+
+
 def glcm_matrices(
     image: np.ndarray,
     mask: np.ndarray | None = None,
@@ -222,7 +235,7 @@ def glcm_matrices(
     image, mask = validate_stack(image, mask)
     if isinstance(distance, bool) or not isinstance(distance, (int, np.integer)) or distance < 1:
         raise ValueError(f"distance must be a positive integer, got {distance!r}")
-    codes, n_levels = discretise(image, mask, levels, max_levels=MAX_MATRIX_LEVELS)
+    codes, n_levels = _discretise(image, mask, levels)
     if volume:
         codes, mask = codes[None], mask[None]
     offsets = VOLUME_OFFSETS if volume else IN_PLANE_OFFSETS
