@@ -357,6 +357,9 @@ class Fibres:
 def _skeleton_paths(skel_img: np.ndarray):
     from skan import Skeleton  # imported lazily: numba compilation on first import is slow
 
+    # An isolated skeleton pixel is no fibre (length 0), and skan cannot build a graph without an edge.
+    neighbours = ndi.convolve(skel_img.astype(np.uint8), np.ones((3, 3), np.uint8), mode="constant")
+    skel_img = skel_img & (neighbours > 1)
     if not skel_img.any():
         return None
     return Skeleton(skel_img, spacing=1)
@@ -804,6 +807,9 @@ def analyze_collagen(
         given: a slide tile may be all glass).
     """
     rgb = check_rgb(rgb, name="rgb")
+    if min(rgb.shape[:2]) < 3:
+        # The structure tensor needs a neighbourhood: a line or a dot of pixels has no orientation.
+        raise ValueError(f"image too small to measure collagen orientation: {rgb.shape[:2]} px")
     px_per_mm = validate_scale(px_per_mm)
     model = stain_model(stain, vectors=vectors, collagen_index=collagen_index)
     roi = check_mask(mask, rgb.shape[:2])

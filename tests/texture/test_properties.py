@@ -591,12 +591,7 @@ def test_glcm_map_of_a_single_row_is_a_value_error():
     raise AssertionError("a single-row image was accepted")
 
 
-@_bug(
-    "texture/collagen.py trace_fibres (skan Skeleton): a skeleton that is one isolated pixel raises "
-    "skan's 'index pointer size 0 should be 1' instead of giving zero fibres (shorter than "
-    "min_fibre_px); a histology image whose collagen is one speck then fails"
-)
-def test_known_bug_trace_fibres_of_a_single_pixel():
+def test_trace_fibres_of_a_single_pixel_gives_no_fibre():
     from texture.collagen import trace_fibres
 
     channel = np.zeros((20, 20))
@@ -605,7 +600,7 @@ def test_known_bug_trace_fibres_of_a_single_pixel():
         fibres = trace_fibres(channel, channel > 0.5)
     except ValueError as exc:
         raise AssertionError(f"ValueError: {exc}") from exc
-    assert fibres is not None
+    assert fibres is not None and fibres.count == 0
 
 
 # ---------------------------------------------------------------------------------------------
