@@ -282,14 +282,14 @@ def analyze_photo(
     coarse_features = cv2.dilate(
         ((spots.labels > 0) | (wrinkles.labels > 0)).astype(np.uint8), np.ones((3, 3), np.uint8)
     )
-    pore_mask = cv2.compare(pores.labels, 0, cv2.CMP_GT)  # uint8 0/255, full size
+    pore_mask = pores.labels > 0  # once, full size (cv2.compare fails on a 1 x 1 array)
     # The skin colour reads a regular grid of pixels (measure_skin_colour's own sampling step): the
     # features to leave out are only needed there, so they are read off at those pixels instead of
     # being enlarged to full size. Same pixels, same values.
     step = colour_sample_step(shape)
     grid = (slice(None, None, step), slice(None, None, step))
     if step > 1 and colour_sample_step(region[grid].shape) == 1 and region[grid].any():
-        features = pore_mask[grid] > 0
+        features = pore_mask[grid].copy()
         if factor != 1.0:
             rows, cols = _nearest_rows_cols(coarse_features.shape, shape)
             features |= coarse_features[np.ix_(rows[::step], cols[::step])] > 0
@@ -297,7 +297,7 @@ def analyze_photo(
             features |= coarse_features[grid] > 0
         colour = measure_skin_colour(rgb[grid], mask=region[grid], exclude=features)
     else:
-        features = (pore_mask > 0) | to_full(coarse_features)
+        features = pore_mask | to_full(coarse_features)
         colour = measure_skin_colour(rgb, mask=region, exclude=features)
 
     metrics: dict[str, Any] = {}
