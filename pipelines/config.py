@@ -131,6 +131,13 @@ class Settings:
         for key in ("photo", "histology"):
             if not isinstance(getattr(self, key), dict):
                 raise bad(key, "must be a mapping of options")
+        if self.photo:  # a typo must stop the run here, not fail every photo one by one
+            from pipelines.photo import photo_options
+
+            try:
+                photo_options(self.photo)
+            except ValueError as exc:
+                raise bad("photo", str(exc)) from None
         if self.histology:  # a typo must stop the run here, not fail every slide one by one
             from pipelines.histology import collagen_kwargs, histology_options
 

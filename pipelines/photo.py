@@ -28,7 +28,14 @@ from texture.roi import skin_mask
 from texture.roughness import measure_roughness
 from texture.wrinkles import measure_wrinkles
 
-__all__ = ["analyze_photo", "DEFAULT_GLCM_FEATURES", "photo_lab", "glcm_columns"]
+__all__ = [
+    "analyze_photo",
+    "photo_options",
+    "PHOTO_OPTIONS",
+    "DEFAULT_GLCM_FEATURES",
+    "photo_lab",
+    "glcm_columns",
+]
 
 DEFAULT_GLCM_FEATURES: tuple[str, ...] = (
     "glcm_contrast",
@@ -179,6 +186,23 @@ def _nearest_rows_cols(small_shape: tuple[int, int], shape: tuple[int, int]) -> 
     return rows, cols
 
 
+#: Every option :func:`analyze_photo` understands.
+PHOTO_OPTIONS = ("glcm_levels", "glcm_features", "skin_mask", "pores", "spots", "wrinkles", "roughness")
+
+
+def photo_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The options as a dict; unknown keys raise ``ValueError`` naming the known ones (the config
+    loader calls this so that a typo stops the run before any image is analysed)."""
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(PHOTO_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown photo option(s) {unknown}; known: {sorted(PHOTO_OPTIONS)}")
+    for name in ("pores", "spots", "wrinkles", "roughness"):
+        if not isinstance(options.get(name, {}), Mapping):
+            raise ValueError(f"photo option {name!r} must be a mapping of keyword options")
+    return options
+
+
 def analyze_photo(
     rgb: np.ndarray,
     *,
@@ -210,11 +234,7 @@ def analyze_photo(
         read on the skin outside pores, spots and lines. ``overlays``: ``roi``, ``pores``, ``spots``,
         ``wrinkles``, ``roughness`` as RGB float images at most 1024 px on the long side.
     """
-    options = dict(options or {})
-    known = {"glcm_levels", "glcm_features", "skin_mask", "pores", "spots", "wrinkles", "roughness"}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ValueError(f"unknown photo options {unknown}; known: {sorted(known)}")
+    options = photo_options(options)
     rgb = check_rgb(rgb)
     if px_per_mm is not None and (not np.isfinite(px_per_mm) or px_per_mm <= 0):
         raise ValueError(f"px_per_mm must be a positive number or None, got {px_per_mm!r}")

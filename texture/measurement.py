@@ -84,9 +84,9 @@ def check_rgb(image: np.ndarray, *, name: str = "image") -> np.ndarray:
         )
     if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
+    lo, hi = float(arr.min()), float(arr.max())  # NaN propagates through min/max: one pass each
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         raise ValueError(f"{name} contains NaN or infinite values")
-    lo, hi = float(arr.min()), float(arr.max())
     if lo < -_RANGE_SLACK or hi > 1.0 + _RANGE_SLACK:
         raise ValueError(f"{name} values must lie in [0, 1], found {lo:.4g} to {hi:.4g}")
     return arr

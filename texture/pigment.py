@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from texture import color
-from texture.measurement import Measurement, check_mask, check_rgb
+from texture.measurement import Measurement, check_mask, check_rgb, check_scale
 from texture.pores import (
     ASSUMED_PX_PER_MM,
     _component_shapes,
@@ -120,8 +120,9 @@ def measure_spots(
     region = check_mask(mask, shape)
     if not region.any():
         raise ValueError("mask selects no pixels")
-    scaled = px_per_mm is not None and np.isfinite(px_per_mm) and px_per_mm > 0
-    scale = float(px_per_mm) if scaled else ASSUMED_PX_PER_MM
+    px_per_mm = check_scale(px_per_mm)
+    scaled = px_per_mm is not None
+    scale = px_per_mm if scaled else ASSUMED_PX_PER_MM
     # Reduce only when it saves at least half the pixels; the filters are set in mm anyway.
     factor = scale / SPOT_WORK_PX_PER_MM if scale > 1.5 * SPOT_WORK_PX_PER_MM else 1.0
     work_scale = scale / factor

@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from texture.color import rgb_to_lab
-from texture.measurement import Measurement, check_mask, check_rgb
+from texture.measurement import Measurement, check_mask, check_rgb, check_scale
 
 __all__ = [
     "measure_pores",
@@ -262,8 +262,9 @@ def measure_pores(
         raise ValueError("mask selects no pixels")
     if not 0 < min_diameter_mm < max_diameter_mm:
         raise ValueError("need 0 < min_diameter_mm < max_diameter_mm")
-    scaled = px_per_mm is not None and np.isfinite(px_per_mm) and px_per_mm > 0
-    scale = float(px_per_mm) if scaled else ASSUMED_PX_PER_MM
+    px_per_mm = check_scale(px_per_mm)
+    scaled = px_per_mm is not None
+    scale = px_per_mm if scaled else ASSUMED_PX_PER_MM
     dmin_px, dmax_px = min_diameter_mm * scale, max_diameter_mm * scale
 
     level = local_skin_level(light, feature_diameter_px=dmax_px, mask=region)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from texture.measurement import Measurement, check_mask
+from texture.measurement import Measurement, check_mask, check_scale
 from texture.pores import ASSUMED_PX_PER_MM, fast_median, lab_of
 
 __all__ = ["measure_roughness", "ROUGHNESS_WORK_PX_PER_MM"]
@@ -63,8 +63,9 @@ def measure_roughness(
         raise ValueError("mask selects no pixels")
     if not 0 < scales_mm[0] < scales_mm[1]:
         raise ValueError("scales_mm must be two increasing positive sigmas")
-    scaled = px_per_mm is not None and np.isfinite(px_per_mm) and px_per_mm > 0
-    scale = float(px_per_mm) if scaled else ASSUMED_PX_PER_MM
+    px_per_mm = check_scale(px_per_mm)
+    scaled = px_per_mm is not None
+    scale = px_per_mm if scaled else ASSUMED_PX_PER_MM
     # Reduce only when it saves at least half the pixels; the filters are set in mm anyway.
     factor = scale / ROUGHNESS_WORK_PX_PER_MM if scale > 1.5 * ROUGHNESS_WORK_PX_PER_MM else 1.0
     work_scale = scale / factor

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from skimage.morphology import skeletonize
 
-from texture.measurement import Measurement, check_mask
+from texture.measurement import Measurement, check_mask, check_scale
 from texture.pores import ASSUMED_PX_PER_MM, fast_median, lab_of, local_skin_level, masked_robust_sd
 
 __all__ = ["measure_wrinkles", "dark_ridge_response", "skeleton_lengths", "WRINKLE_WORK_PX_PER_MM"]
@@ -130,8 +130,9 @@ def measure_wrinkles(
     region = check_mask(mask, shape)
     if not region.any():
         raise ValueError("mask selects no pixels")
-    scaled = px_per_mm is not None and np.isfinite(px_per_mm) and px_per_mm > 0
-    scale = float(px_per_mm) if scaled else ASSUMED_PX_PER_MM
+    px_per_mm = check_scale(px_per_mm)
+    scaled = px_per_mm is not None
+    scale = px_per_mm if scaled else ASSUMED_PX_PER_MM
     # Reduce only when it saves at least half the pixels; the filters are set in mm anyway.
     factor = scale / WRINKLE_WORK_PX_PER_MM if scale > 1.5 * WRINKLE_WORK_PX_PER_MM else 1.0
     work_scale = scale / factor

@@ -412,13 +412,6 @@ def bomb_bmp(width: int = DECLARED_SIDE, height: int = DECLARED_SIDE) -> bytes:
     return b"BM" + struct.pack("<IHHI", 14 + 40 + 16, 0, 0, 54) + info + b"\x00" * 16
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="pipelines/photo.py (d9cb9d4) cv2.compare(pores.labels, 0, cv2.CMP_GT) raises cv2.error for a "
-    "1 x 1 label image (OpenCV reads a 1 x 1 array as a scalar), so a 1-pixel photo is an 'error' row "
-    "with OpenCV's message instead of a ValueError",
-)
 def test_one_pixel_photo_is_one_clear_value_error_row(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -589,12 +582,6 @@ def test_hostile_config_values_are_refused_naming_file_and_key(inside, tmp_path,
     assert not out.exists() and not (tmp_path / "pwned").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipelines/photo.py keeps its option names local to analyze_photo, so config.py cannot "
-    "check them: a typo under 'photo:' fails every photo at measure time instead of stopping the run "
-    "(expose the known options, or a validate function, and config.validate will call it)",
-)
 def test_a_typo_in_photo_options_is_refused_before_any_work(inside, tmp_path):
     config = tmp_path / "skintex.yaml"
     config.write_text("photo:\n  pore: {min_contrast: 3}\n", encoding="utf-8")

@@ -51,9 +51,7 @@ def test_crashing_worker_costs_only_its_image(tmp_path):
     Image.open(next((tmp_path / "in").glob("*.png"))).save(tmp_path / "in" / "crash_s0.png")
     settings = Settings(backend="processes", workers=2, register=False, colour_correction="none")
     tasks = [Task(item=i, input_root=tmp_path / "in") for i in collect_items(tmp_path / "in")]
-    results = dict(
-        (t.item.file, r) for t, r in run_tasks(tasks, settings, task_function=crash_on_bad_file)
-    )
+    results = dict((t.item.file, r) for t, r in run_tasks(tasks, settings, task_function=crash_on_bad_file))
     assert len(results) == 5
     crashed = results.pop("crash_s0.png")
     assert isinstance(crashed, TaskError) and crashed.stage == "worker"
@@ -63,8 +61,20 @@ def test_crashing_worker_costs_only_its_image(tmp_path):
 def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
     _write_photos(tmp_path / "in", 16, size=(300, 360))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "pipelines.cli", "analyze", str(tmp_path / "in"), "-o", str(out),
-           "--backend", "serial", "--px-per-mm", "20", "--no-report"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipelines.cli",
+        "analyze",
+        str(tmp_path / "in"),
+        "-o",
+        str(out),
+        "--backend",
+        "serial",
+        "--px-per-mm",
+        "20",
+        "--no-report",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

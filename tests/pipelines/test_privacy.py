@@ -140,13 +140,6 @@ def test_report_images_carry_no_exif_and_paths_are_relative(run):
         _assert_no_exif(base64.b64decode(blob), f"report image {i}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug (pipelines/analyze.py roi_mask_from_spec, or a scrub in batch.run_task): the error "
-    "message of an unreadable ROI mask is Pillow's, which names the absolute path "
-    "(\"cannot identify image file '/abs/in/mask.png'\") and lands in errors.csv",
-)
 def test_error_messages_hold_no_absolute_paths(tmp_path):
     folder = tmp_path / "Patient Jane Doe"
     folder.mkdir()

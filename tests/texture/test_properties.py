@@ -15,8 +15,8 @@ NaN is accepted only where it is documented and meaningful:
 - epidermis columns when ``epidermis_found`` is 0.
 
 Deterministic (``derandomize=True``), modest example counts, no deadline: the suite must stay fast and
-never flaky. Known bugs are pinned by minimal examples marked ``xfail(strict=True)`` at the end, and the
-properties above steer around them so that they keep guarding everything else.
+never flaky. The minimal examples at the end are the bugs these properties found, kept as regression
+tests now that they are fixed.
 """
 
 from __future__ import annotations
@@ -473,15 +473,10 @@ def test_analyze_photo_refuses_a_meaningless_scale(px_per_mm):
 
 
 # ---------------------------------------------------------------------------------------------
-# Known bugs: minimal failing examples found by the properties above and by probing each public
-# function. Each is xfail(strict=True): when its owner fixes it, the test passes and pytest says so,
-# and the marker must go.
+# Regressions: minimal examples of bugs found by the properties above and by probing each public
+# function, all fixed.
 
 BAD_SCALES = [0.0, -1.0, float("nan"), float("inf")]
-
-
-def _bug(reason: str):
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)
 
 
 def test_ita_deg_of_a_2d_array_is_a_value_error():
@@ -533,21 +528,14 @@ def _scaled_functions():
     return functions
 
 
-_SCALE_BUG = _bug(
-    "texture pores/pigment/wrinkles/roughness: px_per_mm 0, negative, NaN or inf is silently read as "
-    "'no scale' instead of raising ValueError (collagen/epidermis/analyze_histology now refuse them; a "
-    "shared check in texture.measurement would fix all four)"
-)
-
-
 @pytest.mark.parametrize("px_per_mm", BAD_SCALES)
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param("measure_pores", marks=_SCALE_BUG),
-        pytest.param("measure_spots", marks=_SCALE_BUG),
-        pytest.param("measure_wrinkles", marks=_SCALE_BUG),
-        pytest.param("measure_roughness", marks=_SCALE_BUG),
+        "measure_pores",
+        "measure_spots",
+        "measure_wrinkles",
+        "measure_roughness",
         "measure_collagen",
         "measure_epidermis",
     ],
@@ -660,11 +648,7 @@ def test_glcm_map_from_two_pixels_up(data):
             assert values.shape == shape, name
 
 
-@_bug(
-    "pipelines/photo.py (d9cb9d4): cv2.compare(pores.labels, 0, cv2.CMP_GT) raises cv2.error for a 1 x 1 "
-    "image (OpenCV reads a 1 x 1 array as a scalar) instead of a ValueError or a record"
-)
-def test_known_bug_analyze_photo_of_one_pixel():
+def test_analyze_photo_of_one_pixel_is_a_value_error():
     from pipelines.photo import analyze_photo
 
     try:
@@ -673,3 +657,4 @@ def test_known_bug_analyze_photo_of_one_pixel():
         return
     except Exception as exc:
         raise AssertionError(f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1]}") from exc
+    raise AssertionError("a 1-pixel photo was accepted")
