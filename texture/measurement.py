@@ -5,9 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
-__all__ = ["Measurement", "px_to_mm", "px_to_um", "check_rgb", "check_mask", "check_scale"]
+__all__ = [
+    "Measurement",
+    "px_to_mm",
+    "px_to_um",
+    "check_rgb",
+    "check_mask",
+    "check_scale",
+    "work_factor",
+    "reduce_with_mask",
+]
 
 
 @dataclass
@@ -100,3 +110,24 @@ def check_mask(mask: np.ndarray | None, shape: tuple[int, ...], *, name: str = "
     if m.shape != tuple(shape):
         raise ValueError(f"{name} shape {m.shape} does not match image shape {tuple(shape)}")
     return m.astype(bool, copy=False)
+
+
+def work_factor(scale_px_per_mm: float, work_px_per_mm: float) -> float:
+    """Downsampling factor to a coarser working scale; 1 unless it saves at least half the pixels."""
+    return scale_px_per_mm / work_px_per_mm if scale_px_per_mm > 1.5 * work_px_per_mm else 1.0
+
+
+def reduce_with_mask(image: np.ndarray, mask: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` area-averaged and ``mask`` nearest-sampled by ``factor`` (unchanged when factor <= 1).
+
+    A mask that vanishes on the reduced grid (a sliver) becomes all True rather than empty.
+    """
+    if factor <= 1.0:
+        return image, mask
+    rows, cols = mask.shape[:2]
+    size = (max(1, round(cols / factor)), max(1, round(rows / factor)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small_mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    if not small_mask.any():
+        small_mask[...] = True
+    return small, small_mask

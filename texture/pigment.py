@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from texture import color
-from texture.measurement import Measurement, check_mask, check_rgb, check_scale
+from texture.measurement import Measurement, check_mask, check_rgb, check_scale, work_factor
 from texture.pores import (
     ASSUMED_PX_PER_MM,
     _component_shapes,
@@ -124,7 +124,7 @@ def measure_spots(
     scaled = px_per_mm is not None
     scale = px_per_mm if scaled else ASSUMED_PX_PER_MM
     # Reduce only when it saves at least half the pixels; the filters are set in mm anyway.
-    factor = scale / SPOT_WORK_PX_PER_MM if scale > 1.5 * SPOT_WORK_PX_PER_MM else 1.0
+    factor = work_factor(scale, SPOT_WORK_PX_PER_MM)
     work_scale = scale / factor
 
     small = _reduce(np.ascontiguousarray(lab, dtype=np.float32), factor)

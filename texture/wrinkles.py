@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from skimage.morphology import skeletonize
 
-from texture.measurement import Measurement, check_mask, check_scale
+from texture.measurement import Measurement, check_mask, check_scale, reduce_with_mask, work_factor
 from texture.pores import ASSUMED_PX_PER_MM, fast_median, lab_of, local_skin_level, masked_robust_sd
 
 __all__ = ["measure_wrinkles", "dark_ridge_response", "skeleton_lengths", "WRINKLE_WORK_PX_PER_MM"]
@@ -133,19 +133,12 @@ def measure_wrinkles(
     px_per_mm = check_scale(px_per_mm)
     scaled = px_per_mm is not None
     scale = px_per_mm if scaled else ASSUMED_PX_PER_MM
-    # Reduce only when it saves at least half the pixels; the filters are set in mm anyway.
-    factor = scale / WRINKLE_WORK_PX_PER_MM if scale > 1.5 * WRINKLE_WORK_PX_PER_MM else 1.0
+    # The filters are set in mm, so a coarser working copy measures the same thing.
+    factor = work_factor(scale, WRINKLE_WORK_PX_PER_MM)
     work_scale = scale / factor
-
-    light = np.ascontiguousarray(lab[..., 0], dtype=np.float32)
-    small_region = region
-    if factor > 1.0:
-        size = (max(1, round(shape[1] / factor)), max(1, round(shape[0] / factor)))
-        light = cv2.resize(light, size, interpolation=cv2.INTER_AREA)
-        small_region = cv2.resize(region.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
-        small_region = small_region.astype(bool)
-        if not small_region.any():
-            small_region[...] = True
+    light, small_region = reduce_with_mask(
+        np.ascontiguousarray(lab[..., 0], dtype=np.float32), region, factor
+    )
     lo, hi = (w * work_scale for w in widths_mm)
     sigmas = tuple(float(s) for s in np.geomspace(max(lo, 0.7), max(hi, 1.0), 3))
     response = dark_ridge_response(light, sigmas)
