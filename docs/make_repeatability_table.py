@@ -18,7 +18,7 @@ import numpy as np
 
 from pipelines.alignment import correct_colour
 from pipelines.photo import analyze_photo
-from texture.colorchart import median_l_star
+from texture.exposure import median_l_star
 from texture.phantoms.photo import render_skin
 from texture.roi import skin_mask
 

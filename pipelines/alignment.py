@@ -22,15 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from texture.color import srgb_to_linear
+from texture.color import linear_to_srgb, srgb_to_linear
 from texture.colorchart import (
     apply_color_correction,
     chart_delta_e,
     color_correction_matrix,
     detect_colorchecker,
-    linear_to_srgb,
-    normalize_exposure,
 )
+from texture.exposure import normalize_exposure
 from texture.measurement import check_mask, check_rgb
 from texture.registration import Registration, common_overlap, register_to_baseline, warp_to_baseline
 

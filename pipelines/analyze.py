@@ -167,7 +167,7 @@ def _prepare_photo(
     columns and warnings.
     """
     from pipelines.alignment import align_series, correct_colour
-    from texture.colorchart import median_l_star
+    from texture.exposure import median_l_star
     from texture.roi import polygon_mask, skin_mask
 
     warnings: list[str] = []

@@ -14,8 +14,9 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from pipelines.record import ImageResult
-from texture.collagen import CollagenAnalysis, analyze_collagen, validate_scale
+from texture.collagen import CollagenAnalysis, analyze_collagen
 from texture.measurement import check_mask, check_rgb
+from texture.measurement import check_scale as validate_scale
 
 __all__ = ["DEFAULT_OPTIONS", "analyze_histology", "histology_options", "collagen_kwargs", "block_mean"]
 

@@ -21,9 +21,9 @@ import numpy as np
 from pipelines.record import ImageResult
 from texture import color
 from texture.glcm import glcm_features
-from texture.measurement import check_mask, check_rgb
+from texture.measurement import ASSUMED_PX_PER_MM, check_mask, check_rgb
 from texture.pigment import colour_sample_step, measure_skin_colour, measure_spots
-from texture.pores import ASSUMED_PX_PER_MM, measure_pores
+from texture.pores import measure_pores
 from texture.roi import skin_mask
 from texture.roughness import measure_roughness
 from texture.wrinkles import measure_wrinkles

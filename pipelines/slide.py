@@ -39,18 +39,11 @@ from pipelines.histology import (
     histology_options,
 )
 from pipelines.record import ImageResult
-from texture.collagen import (
-    CollagenSums,
-    analyze_collagen,
-    collagen_channel,
-    collagen_histogram,
-    detect_tissue,
-    orientation_overlay,
-    stain_model,
-    tensor_orientation,
-    threshold_from_histogram,
-    validate_scale,
-)
+from texture.collagen import CollagenSums, analyze_collagen
+from texture.measurement import check_scale as validate_scale
+from texture.orientation import orientation_overlay, tensor_orientation
+from texture.stains import collagen_channel, stain_model
+from texture.tissue import collagen_histogram, detect_tissue, threshold_from_histogram
 
 __all__ = [
     "read_scale_px_per_mm",

@@ -1,4 +1,5 @@
-"""Colour measurements on float sRGB images: CIELAB, ITA, melanin and erythema indices.
+"""Colour on float sRGB images: CIELAB, the sRGB transfer curve, colour differences, ITA, melanin and
+erythema indices.
 
 All conversions are in floating point (L* in 0-100); OpenCV's 8-bit Lab, which is rescaled, is never used.
 """
@@ -6,13 +7,17 @@ All conversions are in floating point (L* in 0-100); OpenCV's 8-bit Lab, which i
 from __future__ import annotations
 
 import numpy as np
-from skimage.color import rgb2lab
+from skimage.color import deltaE_ciede2000, rgb2lab
 
 from texture.measurement import check_mask, check_rgb
 
 __all__ = [
     "rgb_to_lab",
     "srgb_to_linear",
+    "linear_to_srgb",
+    "delta_e",
+    "lab_of",
+    "check_finite_lightness",
     "ita_deg",
     "ita_class",
     "melanin_index",
@@ -111,3 +116,55 @@ def erythema_index(rgb: np.ndarray, *, mask: np.ndarray | None = None) -> float:
     red = np.median(_masked(lin[..., 0], mask))
     green = np.median(_masked(lin[..., 1], mask))
     return float(100.0 * (_optical_density(np.asarray(green)) - _optical_density(np.asarray(red))))
+
+
+def lab_of(rgb: np.ndarray | None, lab: np.ndarray | None, *, check_finite: bool = True) -> np.ndarray:
+    """The float CIELAB to measure on: ``lab`` when given (validated), else converted from ``rgb``.
+
+    ``check_finite=False`` leaves the finite check of L* to a caller that checks its own copy.
+
+    Raises ``ValueError`` for a wrong shape, a non-float array or non-finite L*.
+    """
+    lab = _lab_layout(rgb, lab)
+    if check_finite:
+        check_finite_lightness(lab[..., 0])
+    return lab
+
+
+def _lab_layout(rgb: np.ndarray | None, lab: np.ndarray | None) -> np.ndarray:
+    """:func:`lab_of` without the finite check of L* (for callers that check their own copy of L*)."""
+    if lab is None:
+        if rgb is None:
+            raise ValueError("give rgb or lab")
+        return rgb_to_lab(check_rgb(rgb))
+    lab = np.asarray(lab)
+    if lab.ndim != 3 or lab.shape[2] != 3 or 0 in lab.shape:
+        raise ValueError(f"lab must have shape (rows, cols, 3), got {lab.shape}")
+    if lab.dtype.kind != "f":
+        raise ValueError(f"lab must be float CIELAB (L* 0-100), got dtype {lab.dtype}")
+    return lab
+
+
+def check_finite_lightness(lightness: np.ndarray) -> None:
+    if not np.isfinite(lightness).all():
+        raise ValueError("lab contains NaN or infinite L* values")
+
+
+def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
+    """Apply the sRGB transfer curve (IEC 61966-2-1) to linear values in [0, 1]; inverse of
+    :func:`texture.color.srgb_to_linear`. Values are clipped to [0, 1] first."""
+    lin = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
+    return np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
+
+
+def delta_e(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
+    """CIEDE2000 colour difference ΔE00 (Sharma, Wu & Dalal 2005) between CIELAB arrays (last axis L*a*b*),
+    via :func:`skimage.color.deltaE_ciede2000` with kL = kC = kH = 1. About 1 is a just-noticeable difference;
+    ΔE00 < 3 is the usual tolerance for a colour-corrected photo."""
+    lab1 = np.asarray(lab1, dtype=np.float64)
+    lab2 = np.asarray(lab2, dtype=np.float64)
+    if lab1.shape[-1] != 3 or lab2.shape[-1] != 3:
+        raise ValueError(f"Lab arrays need a last axis of 3, got {lab1.shape} and {lab2.shape}")
+    if not (np.all(np.isfinite(lab1)) and np.all(np.isfinite(lab2))):
+        raise ValueError("Lab arrays contain NaN or infinite values")
+    return deltaE_ciede2000(lab1, lab2)

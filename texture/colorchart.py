@@ -20,13 +20,14 @@ data, the detector and the fitting.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
-from skimage.color import deltaE_ciede2000, lab2xyz, xyz2lab
+from skimage.color import lab2xyz, xyz2lab
 
-from texture.color import rgb_to_lab, srgb_to_linear
-from texture.measurement import check_mask, check_rgb
+from texture.color import delta_e, linear_to_srgb, rgb_to_lab, srgb_to_linear
+from texture.measurement import check_rgb
 
 __all__ = [
     "COLORCHECKER_NAMES",
@@ -35,15 +36,11 @@ __all__ = [
     "COLORCHECKER_LINEAR_SRGB",
     "COLORCHECKER_SRGB",
     "ChartDetection",
-    "linear_to_srgb",
     "detect_colorchecker",
     "chart_from_corners",
     "color_correction_matrix",
     "apply_color_correction",
-    "delta_e",
     "chart_delta_e",
-    "median_l_star",
-    "normalize_exposure",
 ]
 
 COLORCHECKER_NAMES: tuple[str, ...] = (
@@ -124,13 +121,6 @@ def _reference_d65() -> tuple[np.ndarray, np.ndarray]:
     return xyz_d65, xyz2lab(xyz_d65[None], illuminant="D65")[0]
 
 
-def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
-    """Apply the sRGB transfer curve (IEC 61966-2-1) to linear values in [0, 1]; inverse of
-    :func:`texture.color.srgb_to_linear`. Values are clipped to [0, 1] first."""
-    lin = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
-    return np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
-
-
 _XYZ_D65, _LAB_D65 = _reference_d65()
 #: The chart in linear sRGB (D65), unclipped: cyan's red is slightly negative (outside the gamut).
 COLORCHECKER_LINEAR_SRGB: np.ndarray = _XYZ_D65 @ _XYZ_TO_LINEAR_SRGB.T
@@ -140,19 +130,6 @@ COLORCHECKER_SRGB: np.ndarray = linear_to_srgb(COLORCHECKER_LINEAR_SRGB)
 COLORCHECKER_LAB_D65: np.ndarray = _LAB_D65
 for _const in (COLORCHECKER_LAB_D50, COLORCHECKER_LINEAR_SRGB, COLORCHECKER_SRGB, COLORCHECKER_LAB_D65):
     _const.setflags(write=False)
-
-
-def delta_e(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
-    """CIEDE2000 colour difference ΔE00 (Sharma, Wu & Dalal 2005) between CIELAB arrays (last axis L*a*b*),
-    via :func:`skimage.color.deltaE_ciede2000` with kL = kC = kH = 1. About 1 is a just-noticeable difference;
-    ΔE00 < 3 is the usual tolerance for a colour-corrected photo."""
-    lab1 = np.asarray(lab1, dtype=np.float64)
-    lab2 = np.asarray(lab2, dtype=np.float64)
-    if lab1.shape[-1] != 3 or lab2.shape[-1] != 3:
-        raise ValueError(f"Lab arrays need a last axis of 3, got {lab1.shape} and {lab2.shape}")
-    if not (np.all(np.isfinite(lab1)) and np.all(np.isfinite(lab2))):
-        raise ValueError("Lab arrays contain NaN or infinite values")
-    return deltaE_ciede2000(lab1, lab2)
 
 
 def _patch_lab(patch_rgb: np.ndarray) -> np.ndarray:
@@ -467,92 +444,6 @@ def detect_colorchecker(
     return None
 
 
-def median_l_star(rgb: np.ndarray, *, mask: np.ndarray | None = None) -> float:
-    """Median CIELAB L* (D65, float) of the pixels in ``mask`` (all pixels when omitted): the reference an
-    exposure normalisation aims at (take it from the baseline photo's skin)."""
-    rgb = check_rgb(rgb)
-    m = check_mask(mask, rgb.shape[:2])
-    if not m.any():
-        raise ValueError("mask selects no pixels")
-    # L* depends on luminance Y only and is monotonic in it, so the median L* is L* of the median Y.
-    y = srgb_to_linear(rgb[m]) @ _XYZ_FROM_LINEAR_Y
-    return _l_star_from_y(float(np.median(y)))
-
-
-# Luminance Y of linear sRGB: the Y row of the linear-RGB-to-XYZ matrix skimage's rgb2lab uses, so that
-# the L* here is exactly the L* of texture.color.rgb_to_lab.
-_XYZ_FROM_LINEAR_Y = np.array([0.212671, 0.715160, 0.072169])
-
-
-def _l_star_from_y(y: float) -> float:
-    eps, kappa = 216.0 / 24389.0, 24389.0 / 27.0
-    return float(116.0 * np.cbrt(y) - 16.0) if y > eps else float(kappa * y)
-
-
-def _y_from_l_star(l_star: float) -> float:
-    return ((l_star + 16.0) / 116.0) ** 3 if l_star > 8.0 else l_star / (24389.0 / 27.0)
-
-
-def normalize_exposure(
-    rgb: np.ndarray,
-    *,
-    mask: np.ndarray | None,
-    reference_l_star: float,
-    max_gain: float = 4.0,
-) -> tuple[np.ndarray, float]:
-    """Scale a photo's exposure so that the median skin L* matches a reference (e.g. the baseline's).
-
-    A flash a few percent brighter multiplies every linear RGB value by the same factor; undone here by
-    multiplying linear RGB by one gain ``g`` (hue and chroma ratios are untouched) chosen so that
-    ``median L*(mask) == reference_l_star``. Since L* is a monotonic function of luminance Y, the gain is
-    ``Y(reference_l_star) / median Y(mask)``; two more passes account for pixels clipped at 1. A real change
-    of skin lightness is therefore also removed on the median: use it when no chart is in the photo and the
-    lighting, not the skin, is what varies; the median of the mask is the documented reference.
-
-    Parameters
-    ----------
-    rgb : ndarray (rows, cols, 3)
-        Float sRGB photo in [0, 1].
-    mask : ndarray of bool or None
-        Skin pixels whose median L* is matched (all pixels when None).
-    reference_l_star : float
-        Target median L* (0-100), e.g. :func:`median_l_star` of the baseline photo's skin.
-    max_gain : float
-        Gains outside ``[1 / max_gain, max_gain]`` are refused (``ValueError``): a different scene, not an
-        exposure change.
-
-    Returns
-    -------
-    rgb_corrected : ndarray
-    gain : float
-        The linear gain applied (1.04 means the photo was 4 % too dark in linear light).
-    """
-    rgb = check_rgb(rgb)
-    m = check_mask(mask, rgb.shape[:2])
-    if not m.any():
-        raise ValueError("mask selects no pixels")
-    if not np.isfinite(reference_l_star) or not 0.0 < reference_l_star <= 100.0:
-        raise ValueError(f"reference_l_star must be in (0, 100], got {reference_l_star}")
-    linear = srgb_to_linear(rgb)
-    y_pixels = linear[m] @ _XYZ_FROM_LINEAR_Y
-    y_target = _y_from_l_star(float(reference_l_star))
-    y_now = float(np.median(y_pixels))
-    if y_now <= 0:
-        raise ValueError("the masked pixels are black: exposure cannot be normalised")
-    gain = y_target / y_now
-    for _ in range(2):
-        corrected_y = np.clip(linear[m] * gain, 0.0, 1.0) @ _XYZ_FROM_LINEAR_Y
-        y_now = float(np.median(corrected_y))
-        if y_now <= 0:
-            break
-        gain *= y_target / y_now
-    if not 1.0 / max_gain <= gain <= max_gain:
-        raise ValueError(
-            f"exposure gain {gain:.3g} is outside [1/{max_gain:g}, {max_gain:g}]: not the same scene?"
-        )
-    return linear_to_srgb(linear * gain), float(gain)
-
-
 # Chart orientations: (rotation name, function of (row, col) in reading order -> grid index (i, j) along the
 # photo's two grid axes, grid extent (n_i, n_j)).
 _ORIENTATIONS = (
@@ -663,3 +554,19 @@ def _detect_grid(rgb: np.ndarray, *, work_size: int = 800) -> ChartDetection | N
                 ),
             )
     return None if best is None else best[1]
+
+
+def __getattr__(name: str) -> Any:
+    # Exposure normalisation moved to texture.exposure (0.2); the old names work for one release.
+    if name in ("median_l_star", "normalize_exposure"):
+        import warnings
+
+        from texture import exposure
+
+        warnings.warn(
+            f"texture.colorchart.{name} moved to texture.exposure.{name}; the old name goes in 0.3",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(exposure, name)
+    raise AttributeError(f"module 'texture.colorchart' has no attribute {name!r}")

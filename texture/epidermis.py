@@ -33,8 +33,10 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
-from texture.collagen import detect_tissue, separate, stain_model, validate_scale
 from texture.measurement import Measurement, check_rgb, px_to_um
+from texture.measurement import check_scale as validate_scale
+from texture.stains import separate, stain_model
+from texture.tissue import detect_tissue
 
 __all__ = ["segment_epidermis", "measure_epidermis", "EpidermisSegmentation"]
 

@@ -10,6 +10,7 @@ import numpy as np
 
 __all__ = [
     "Measurement",
+    "ASSUMED_PX_PER_MM",
     "px_to_mm",
     "px_to_um",
     "check_rgb",
@@ -131,3 +132,7 @@ def reduce_with_mask(image: np.ndarray, mask: np.ndarray, factor: float) -> tupl
     if not small_mask.any():
         small_mask[...] = True
     return small, small_mask
+
+
+#: Scale assumed for the default pore sizes when the photo has none (a typical close-up).
+ASSUMED_PX_PER_MM = 25.0

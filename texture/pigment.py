@@ -12,14 +12,16 @@ import cv2
 import numpy as np
 
 from texture import color
-from texture.measurement import Measurement, check_mask, check_rgb, check_scale, work_factor
-from texture.pores import (
+from texture._regions import component_shapes
+from texture._stats import fast_median, masked_robust_sd, robust_sd
+from texture.color import lab_of
+from texture.measurement import (
     ASSUMED_PX_PER_MM,
-    _component_shapes,
-    fast_median,
-    lab_of,
-    masked_robust_sd,
-    robust_sd,
+    Measurement,
+    check_mask,
+    check_rgb,
+    check_scale,
+    work_factor,
 )
 
 __all__ = ["measure_spots", "measure_skin_colour", "colour_sample_step", "SPOT_WORK_PX_PER_MM"]
@@ -181,7 +183,7 @@ def measure_spots(
         outline = (depth >= half[labels]) & small_region
         n, labels = cv2.connectedComponents(outline.view(np.uint8), connectivity=8)
     if n > 1:
-        area, elongation, _ = _component_shapes(labels, n - 1)
+        area, elongation, _ = component_shapes(labels, n - 1)
         diameter = np.sqrt(4.0 * area / np.pi)
         chroma = np.hypot(small[..., 1], small[..., 2])
         # Sums over the labelled pixels only (same pixels, same order: same float sums).

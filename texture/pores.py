@@ -36,93 +36,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from texture.color import rgb_to_lab
-from texture.measurement import Measurement, check_mask, check_rgb, check_scale
+from texture._regions import shapes_from_pixels
+from texture._stats import fast_median, grid_sample, robust_sd
+from texture.color import check_finite_lightness, lab_of
+from texture.measurement import ASSUMED_PX_PER_MM, Measurement, check_mask, check_scale
 
 __all__ = [
     "measure_pores",
-    "ASSUMED_PX_PER_MM",
     "local_skin_level",
     "half_depth_outlines",
-    "robust_sd",
-    "masked_robust_sd",
-    "fast_median",
-    "lab_of",
 ]
-
-#: Scale assumed for the default pore sizes when the photo has none (a typical close-up).
-ASSUMED_PX_PER_MM = 25.0
-
-
-def lab_of(rgb: np.ndarray | None, lab: np.ndarray | None) -> np.ndarray:
-    """The float CIELAB to measure on: ``lab`` when given (validated), else converted from ``rgb``.
-
-    Raises ``ValueError`` for a wrong shape, a non-float array or non-finite L*.
-    """
-    lab = _lab_layout(rgb, lab)
-    _check_finite_lightness(lab[..., 0])
-    return lab
-
-
-def _lab_layout(rgb: np.ndarray | None, lab: np.ndarray | None) -> np.ndarray:
-    """:func:`lab_of` without the finite check of L* (for callers that check their own copy of L*)."""
-    if lab is None:
-        if rgb is None:
-            raise ValueError("give rgb or lab")
-        return rgb_to_lab(check_rgb(rgb))
-    lab = np.asarray(lab)
-    if lab.ndim != 3 or lab.shape[2] != 3 or 0 in lab.shape:
-        raise ValueError(f"lab must have shape (rows, cols, 3), got {lab.shape}")
-    if lab.dtype.kind != "f":
-        raise ValueError(f"lab must be float CIELAB (L* 0-100), got dtype {lab.dtype}")
-    return lab
-
-
-def _check_finite_lightness(lightness: np.ndarray) -> None:
-    if not np.isfinite(lightness).all():
-        raise ValueError("lab contains NaN or infinite L* values")
-
-
-def robust_sd(values: np.ndarray) -> float:
-    """Standard deviation estimated from the median absolute deviation (1.4826 MAD)."""
-    values = np.asarray(values, dtype=np.float32).ravel()
-    if values.size > 250_000:
-        values = values[:: values.size // 250_000]
-    med = fast_median(values)
-    return float(1.4826 * fast_median(np.abs(values - med)))
-
-
-def fast_median(values: np.ndarray) -> np.floating:
-    """``np.median`` of a 1D float array, same value and type, about 8x faster.
-
-    ``np.median`` partitions around the two middle elements and the last one at once (a NaN check),
-    which takes numpy's slow multi-pivot path; a single-pivot partition, the largest value below it
-    and the same two-element mean give the same result. Arrays holding NaN go to ``np.median``.
-    """
-    values = np.asarray(values)
-    n = values.size
-    if n == 0 or values.ndim != 1 or values.dtype.kind != "f" or np.isnan(values).any():
-        return np.median(values)
-    k = n // 2
-    part = np.partition(values, k)
-    if n % 2:
-        return np.mean(part[k : k + 1])
-    return np.mean(np.array([part[:k].max(), part[k]], dtype=values.dtype))
-
-
-def masked_robust_sd(values: np.ndarray, mask: np.ndarray) -> float:
-    """``robust_sd(values[mask])`` without gathering every masked value first when the mask is
-    everything (robust_sd keeps only a regular stride of large inputs): same values, same result."""
-    if mask.all():
-        return robust_sd(values)
-    return robust_sd(values[mask])
-
-
-def _grid_sample(values: np.ndarray, mask: np.ndarray, limit: int = 250_000) -> np.ndarray:
-    """Values under ``mask`` on a regular grid of at most ~``limit`` pixels (for robust statistics)."""
-    step = max(1, int(np.sqrt(values.size / limit)))
-    sample = values[::step, ::step][mask[::step, ::step]]
-    return sample if sample.size else values[mask]
 
 
 def _disk(diameter_px: float) -> np.ndarray:
@@ -143,7 +66,7 @@ def local_skin_level(
     light = np.asarray(lightness, dtype=np.float32)
     rows, cols = light.shape
     if mask is not None and not mask.all():
-        light = np.where(mask, light, np.float32(fast_median(_grid_sample(light, mask))))
+        light = np.where(mask, light, np.float32(fast_median(grid_sample(light, mask))))
     factor = max(1.0, 1.5 * feature_diameter_px / 6.0)
     small = light
     if factor > 1.0:
@@ -156,34 +79,6 @@ def local_skin_level(
         full = np.empty((rows, cols), dtype=np.float32)
         closed = cv2.resize(closed, (cols, rows), dst=full, interpolation=cv2.INTER_LINEAR)
     return closed
-
-
-def _shapes_from_pixels(
-    rr: np.ndarray, cc: np.ndarray, lab: np.ndarray, n: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Area, elongation and ellipse fill of labels 0..n-1 from their pixels' coordinates (second moments)."""
-    area = np.bincount(lab, minlength=n).astype(np.float64)
-    safe = np.maximum(area, 1.0)
-    r, c = rr.astype(np.float64), cc.astype(np.float64)
-    mr = np.bincount(lab, r, n) / safe
-    mc = np.bincount(lab, c, n) / safe
-    # Central moments of a pixelised shape, plus 1/12 for the extent of each pixel.
-    vr = np.bincount(lab, r * r, n) / safe - mr**2 + 1 / 12
-    vc = np.bincount(lab, c * c, n) / safe - mc**2 + 1 / 12
-    vrc = np.bincount(lab, r * c, n) / safe - mr * mc
-    half_trace = (vr + vc) / 2
-    root = np.sqrt(np.maximum(((vr - vc) / 2) ** 2 + vrc**2, 0.0))
-    big, small = half_trace + root, np.maximum(half_trace - root, 1e-12)
-    elongation = np.sqrt(big / small)
-    fill = area / (4 * np.pi * np.sqrt(big * small))
-    return area, elongation, fill
-
-
-def _component_shapes(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Area, elongation and ellipse fill of labels 1..n of a label image."""
-    rr, cc = np.nonzero(labels)
-    area, elongation, fill = _shapes_from_pixels(rr, cc, labels[rr, cc], n + 1)
-    return area[1:], elongation[1:], fill[1:]
 
 
 def half_depth_outlines(
@@ -253,10 +148,10 @@ def measure_pores(
         ``pore_mean_diameter_px`` and ``pore_density_per_mpx`` (pores per million mask pixels).
         ``labels``: the pores, 1..n; ``overlay``: the photo with pores in cyan.
     """
-    lab = _lab_layout(rgb, lab)
+    lab = lab_of(rgb, lab, check_finite=False)
     shape = lab.shape[:2]
     light = np.ascontiguousarray(lab[..., 0], dtype=np.float32)
-    _check_finite_lightness(light)  # on the contiguous copy: twice as fast as on the strided channel
+    check_finite_lightness(light)  # on the contiguous copy: twice as fast as on the strided channel
     region = check_mask(mask, shape)
     if not region.any():
         raise ValueError("mask selects no pixels")
@@ -277,7 +172,7 @@ def measure_pores(
     depth = light if not np.may_share_memory(light, lab) else np.empty_like(light)
     cv2.GaussianBlur(difference, (ksize, ksize), sigma, dst=depth)
     del difference
-    noise = robust_sd(_grid_sample(depth, region))
+    noise = robust_sd(grid_sample(depth, region))
     t_detect = max(min_contrast, 5.0 * noise)
     candidates = depth > np.float32(max(0.5 * min_contrast, 2.5 * noise))
     if not region.all():
@@ -286,7 +181,7 @@ def measure_pores(
     # pores; a split outline fills its moment ellipse poorly and is then rejected anyway).
     idx, lab, n = half_depth_outlines(depth, candidates, t_detect, level=level)
     rr, cc = np.divmod(idx, shape[1])
-    area, elongation, fill = _shapes_from_pixels(rr, cc, lab, n)
+    area, elongation, fill = shapes_from_pixels(rr, cc, lab, n)
     diameter = np.sqrt(4.0 * area / np.pi)
     keep = (diameter >= dmin_px) & (diameter <= dmax_px) & (area > 0)
     keep &= (elongation <= max_elongation) & (fill >= 0.6)

@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 from skimage.draw import polygon2mask
 
+from texture._stats import fast_median
 from texture.color import rgb_to_lab
 from texture.measurement import check_rgb
-from texture.pores import fast_median
 
 __all__ = ["skin_mask", "polygon_mask", "SKIN_HUE_RANGE_DEG"]
 

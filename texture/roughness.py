@@ -19,8 +19,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from texture.measurement import Measurement, check_mask, check_scale, reduce_with_mask, work_factor
-from texture.pores import ASSUMED_PX_PER_MM, fast_median, lab_of
+from texture._stats import fast_median
+from texture.color import lab_of
+from texture.measurement import (
+    ASSUMED_PX_PER_MM,
+    Measurement,
+    check_mask,
+    check_scale,
+    reduce_with_mask,
+    work_factor,
+)
 
 __all__ = ["measure_roughness", "ROUGHNESS_WORK_PX_PER_MM"]
 

@@ -29,8 +29,17 @@ import cv2
 import numpy as np
 from skimage.morphology import skeletonize
 
-from texture.measurement import Measurement, check_mask, check_scale, reduce_with_mask, work_factor
-from texture.pores import ASSUMED_PX_PER_MM, fast_median, lab_of, local_skin_level, masked_robust_sd
+from texture._stats import fast_median, masked_robust_sd
+from texture.color import lab_of
+from texture.measurement import (
+    ASSUMED_PX_PER_MM,
+    Measurement,
+    check_mask,
+    check_scale,
+    reduce_with_mask,
+    work_factor,
+)
+from texture.pores import local_skin_level
 
 __all__ = ["measure_wrinkles", "dark_ridge_response", "skeleton_lengths", "WRINKLE_WORK_PX_PER_MM"]
 

@@ -3,20 +3,15 @@
 import numpy as np
 import pytest
 
-from texture.collagen import (
-    STAIN_PRESETS,
-    CollagenSums,
-    analyze_collagen,
-    measure_collagen,
-    stain_model,
-    tensor_orientation,
-)
+from texture.collagen import CollagenSums, analyze_collagen, measure_collagen
+from texture.orientation import tensor_orientation
 from texture.phantoms.histology import (
     aligned_fibres,
     random_fibres,
     sparse_fibres,
     stained_section,
 )
+from texture.stains import STAIN_PRESETS, stain_model
 
 
 def _angle_error(a: float, b: float) -> float:
@@ -188,7 +183,7 @@ def test_bad_input_raises_clear_errors():
 
 @pytest.mark.parametrize("stain", ["psr", "masson", "he"])
 def test_collagen_channel_equals_skimage_colour_deconvolution(stain):
-    from texture.collagen import collagen_channel, separate
+    from texture.stains import collagen_channel, separate
 
     rgb = aligned_fibres((64, 64), stain="psr", seed=1).rgb
     model = stain_model(stain)

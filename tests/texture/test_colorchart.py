@@ -11,7 +11,7 @@ import pytest
 from skimage import io as skio
 
 from pipelines.alignment import correct_colour
-from texture.color import rgb_to_lab, srgb_to_linear
+from texture.color import delta_e, linear_to_srgb, rgb_to_lab, srgb_to_linear
 from texture.colorchart import (
     COLORCHECKER_LAB_D50,
     COLORCHECKER_LAB_D65,
@@ -22,12 +22,9 @@ from texture.colorchart import (
     chart_delta_e,
     chart_from_corners,
     color_correction_matrix,
-    delta_e,
     detect_colorchecker,
-    linear_to_srgb,
-    median_l_star,
-    normalize_exposure,
 )
+from texture.exposure import median_l_star, normalize_exposure
 from texture.phantoms.colorchart import colorchart_photo, skin_background
 
 

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
+from texture.measurement import ASSUMED_PX_PER_MM
 from texture.phantoms.photo import render_skin
-from texture.pores import ASSUMED_PX_PER_MM, measure_pores
+from texture.pores import measure_pores
 
 
 def _relative_error(measured, truth):

@@ -580,7 +580,7 @@ def test_glcm_map_of_a_single_row_is_a_value_error():
 
 
 def test_trace_fibres_of_a_single_pixel_gives_no_fibre():
-    from texture.collagen import trace_fibres
+    from texture.fibres import trace_fibres
 
     channel = np.zeros((20, 20))
     channel[15, 15] = 1.0
@@ -598,7 +598,9 @@ def test_trace_fibres_of_a_single_pixel_gives_no_fibre():
 @FEW
 @given(rgb_images(max_side=24))
 def test_collagen_building_blocks_keep_shape_and_stay_finite(rgb):
-    from texture.collagen import detect_tissue, orientation_tensor, separate, stain_model
+    from texture.orientation import orientation_tensor
+    from texture.stains import separate, stain_model
+    from texture.tissue import detect_tissue
 
     model = stain_model("psr")
     densities = separate(rgb, model)
@@ -616,7 +618,7 @@ def test_collagen_building_blocks_keep_shape_and_stay_finite(rgb):
 @FEW
 @given(rgb_images(max_side=24))
 def test_colour_chart_helpers_give_numbers_or_value_errors(rgb):
-    from texture.colorchart import median_l_star, normalize_exposure
+    from texture.exposure import median_l_star, normalize_exposure
 
     level = outcome(median_l_star, rgb)
     assert level is not None and 0.0 <= level <= 100.0 + 1e-6

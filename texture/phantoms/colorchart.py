@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
-from texture.color import srgb_to_linear
-from texture.colorchart import COLORCHECKER_SRGB, linear_to_srgb
+from texture.color import linear_to_srgb, srgb_to_linear
+from texture.colorchart import COLORCHECKER_SRGB
 
 __all__ = ["skin_background", "ColorChartPhantom", "colorchart_photo", "CHART_LAYOUT"]
 
