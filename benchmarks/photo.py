@@ -39,11 +39,12 @@ def _timed(function) -> float:
 
 def stages(rgb: np.ndarray, shape: tuple[int, int]) -> None:
     """Best-of-2 time of each stage, called the way analyze_photo calls it."""
-    from pipelines.photo import COARSE_PX_PER_MM, glcm_columns, photo_lab
+    from pipelines.photo import COARSE_PX_PER_MM, photo_lab
     from texture.pigment import colour_sample_step, measure_skin_colour, measure_spots
     from texture.pores import measure_pores
     from texture.roi import skin_mask
     from texture.roughness import measure_roughness
+    from texture.skin_glcm import glcm_columns
     from texture.wrinkles import measure_wrinkles
 
     lab = photo_lab(rgb)

@@ -128,7 +128,7 @@ def analyze_histology(
         ``glcm_features`` (the four of the photo columns; empty for none) and ``glcm_levels`` (32):
         IBSI GLCM texture of the collagen channel inside the measured tissue, discretised like the
         photo ``glcm_*`` columns (robust 0.5-99.5 percentile range, see
-        :func:`pipelines.photo.glcm_columns`).
+        :func:`texture.skin_glcm.glcm_columns`).
 
     Returns
     -------
@@ -177,7 +177,7 @@ def analyze_histology(
     metrics["collagen_threshold"] = result.threshold
     texture_region = result.tissue if region is None else (result.tissue & region)
     if opts["glcm_features"] and texture_region.any():
-        from pipelines.photo import glcm_columns
+        from texture.skin_glcm import glcm_columns
 
         metrics.update(
             glcm_columns(

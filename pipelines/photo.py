@@ -20,32 +20,21 @@ import numpy as np
 
 from pipelines.record import ImageResult
 from texture import color
-from texture.glcm import glcm_features
 from texture.measurement import ASSUMED_PX_PER_MM, check_mask, check_rgb
 from texture.pigment import colour_sample_step, measure_skin_colour, measure_spots
 from texture.pores import measure_pores
 from texture.roi import skin_mask
 from texture.roughness import measure_roughness
+from texture.skin_glcm import DEFAULT_GLCM_FEATURES, glcm_columns
 from texture.wrinkles import measure_wrinkles
 
 __all__ = [
     "analyze_photo",
     "photo_options",
     "PHOTO_OPTIONS",
-    "DEFAULT_GLCM_FEATURES",
     "photo_lab",
-    "glcm_columns",
 ]
 
-DEFAULT_GLCM_FEATURES: tuple[str, ...] = (
-    "glcm_contrast",
-    "glcm_inverse_difference_moment",
-    "glcm_angular_second_moment",
-    "glcm_correlation",
-)
-# The robust L* range is taken on a regular grid of at most this many pixels (deterministic): its
-# sampling error is far below a tenth of an L* unit, and a 12-megapixel photo stays cheap.
-_MAX_SAMPLE = 1_000_000
 #: Overlays are returned at most this large (the report shows thumbnails; full-size copies of a
 #: 12-megapixel photo would cost more than the measurements).
 OVERLAY_MAX_SIDE_PX = 1024
@@ -69,77 +58,6 @@ def _lab32(rgb: np.ndarray) -> np.ndarray:
     rgb = np.ascontiguousarray(rgb, dtype=np.float32)
     # Output allocated by numpy (huge pages for large arrays): page-faults less than OpenCV's own.
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab, dst=np.empty_like(rgb))
-
-
-def _percentiles(values: np.ndarray, percents: tuple[float, ...]) -> np.ndarray:
-    """``np.percentile(values, percents)`` (its default linear method) of a 1D float array, same values.
-
-    np.percentile partitions around all the needed ranks at once, numpy's slow multi-pivot path; here
-    each rank comes from a fast single-pivot partition (and the next rank is the minimum above it),
-    then numpy's own interpolation formula (``_lerp``) is applied. Arrays holding NaN go to numpy.
-    """
-    values = np.asarray(values)
-    n = values.size
-    if n == 0 or values.ndim != 1 or values.dtype.kind != "f" or np.isnan(values).any():
-        return np.percentile(values, percents)
-    virtual = (n - 1) * np.true_divide(np.asarray(percents, dtype=np.float64), 100)
-    below, above = [], []
-    for v in virtual:
-        k = min(int(np.floor(v)), n - 1)
-        part = np.partition(values, k)
-        below.append(part[k])
-        above.append(part[k + 1 :].min() if v < n - 1 else part[k])
-    a = np.array(below, dtype=values.dtype)
-    b = np.array(above, dtype=values.dtype)
-    gamma = virtual - np.floor(virtual)
-    diff = b - a
-    out = np.add(a, diff * gamma)
-    np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5, casting="unsafe", dtype=out.dtype)
-    return out
-
-
-def glcm_columns(
-    lightness: np.ndarray,
-    mask: np.ndarray,
-    *,
-    levels: int = 32,
-    features: tuple[str, ...] = DEFAULT_GLCM_FEATURES,
-    robust_percentiles: tuple[float, float] = (0.5, 99.5),
-) -> dict[str, float]:
-    """GLCM texture of L* in the ROI, the way the photo columns ``glcm_*`` are defined.
-
-    L* is discretised into ``levels`` grey levels over the image's own robust range (the 0.5th-99.5th
-    percentile of L* in the ROI; values outside are clipped), so that a uniformly brighter flash does not
-    read as a texture change (ARCHITECTURE.md). Matrices are symmetric, distance 1 px, the 4 in-plane
-    directions, only pairs with both pixels in the ROI, features per direction averaged (IBSI
-    "2D, averaged"), via :func:`texture.glcm.glcm_features`.
-    """
-    if not mask.any():
-        raise ValueError("the ROI is empty: no pixel to compute texture on")
-    step = max(1, int(np.sqrt(lightness.size / _MAX_SAMPLE)))
-    sample = lightness[::step, ::step][mask[::step, ::step]]
-    lo, hi = _percentiles(sample if sample.size else lightness[mask], robust_percentiles)
-    span = float(hi - lo)
-    if span <= 0:
-        codes = np.ones(lightness.shape, dtype=np.uint8)
-    else:
-        # floor(levels * (L - lo) / span), clipped to 0..levels-1, then 1-based; in place, float32.
-        # A strided L* (a channel of Lab) is copied first: the subtraction then runs on contiguous
-        # memory, in place (same float32 arithmetic, half the time of a strided subtraction).
-        if lightness.flags.c_contiguous:
-            scaled = np.subtract(lightness, np.float32(lo), dtype=np.float32)
-        else:
-            scaled = np.array(lightness, dtype=np.float32, order="C")
-            np.subtract(scaled, np.float32(lo), out=scaled)
-        np.multiply(scaled, np.float32(levels / span), out=scaled)
-        np.clip(scaled, 0, levels - 1, out=scaled)
-        codes = scaled.astype(np.uint8)
-        codes += 1
-    values = glcm_features(codes, mask, levels=None, distance=1, aggregation="averaged")
-    unknown = [f for f in features if f not in values]
-    if unknown:
-        raise ValueError(f"unknown GLCM features {unknown}; known: {sorted(values)}")
-    return {f: float(values[f]) for f in features}
 
 
 # Pixel columns of the coarse measurements and their dimension in px (length 1, per area -2, ...).

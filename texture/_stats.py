@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fast_median", "robust_sd", "masked_robust_sd", "grid_sample"]
+__all__ = ["fast_median", "percentiles", "robust_sd", "masked_robust_sd", "grid_sample"]
 
 
 def robust_sd(values: np.ndarray) -> float:
@@ -47,3 +47,30 @@ def grid_sample(values: np.ndarray, mask: np.ndarray, limit: int = 250_000) -> n
     step = max(1, int(np.sqrt(values.size / limit)))
     sample = values[::step, ::step][mask[::step, ::step]]
     return sample if sample.size else values[mask]
+
+
+def percentiles(values: np.ndarray, percents: tuple[float, ...]) -> np.ndarray:
+    """``np.percentile(values, percents)`` (its default linear method) of a 1D float array, same values.
+
+    np.percentile partitions around all the needed ranks at once, numpy's slow multi-pivot path; here
+    each rank comes from a fast single-pivot partition (and the next rank is the minimum above it),
+    then numpy's own interpolation formula (``_lerp``) is applied. Arrays holding NaN go to numpy.
+    """
+    values = np.asarray(values)
+    n = values.size
+    if n == 0 or values.ndim != 1 or values.dtype.kind != "f" or np.isnan(values).any():
+        return np.percentile(values, percents)
+    virtual = (n - 1) * np.true_divide(np.asarray(percents, dtype=np.float64), 100)
+    below, above = [], []
+    for v in virtual:
+        k = min(int(np.floor(v)), n - 1)
+        part = np.partition(values, k)
+        below.append(part[k])
+        above.append(part[k + 1 :].min() if v < n - 1 else part[k])
+    a = np.array(below, dtype=values.dtype)
+    b = np.array(above, dtype=values.dtype)
+    gamma = virtual - np.floor(virtual)
+    diff = b - a
+    out = np.add(a, diff * gamma)
+    np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5, casting="unsafe", dtype=out.dtype)
+    return out
