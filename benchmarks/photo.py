@@ -4,7 +4,7 @@ Run ``python3 benchmarks/photo.py``. A synthetic close-up (4000 x 3000 px at 25 
 fine lines, shading, noise) is encoded as a quality-92 JPEG in memory. In the same process it times
 
 - ``decode``: Pillow decoding the JPEG to an RGB uint8 array (what every analysis must do anyway);
-- ``analyze``: :func:`pipelines.photo.analyze_photo` on the decoded photo as float32 RGB in [0, 1]
+- ``analyze``: :func:`pipelines.assays.photo.analyze_photo` on the decoded photo as float32 RGB in [0, 1]
   (Lab once, skin mask, pores, spots, evenness, skin colour, wrinkles, roughness, GLCM, overlays);
 
 best of N each, interleaved so that both see the same machine load, and prints the ratio
@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from pipelines.photo import analyze_photo
+from pipelines.assays.photo import analyze_photo
 from texture.phantoms.photo import render_skin
 
 PX_PER_MM = 25.0
@@ -39,7 +39,7 @@ def _timed(function) -> float:
 
 def stages(rgb: np.ndarray, shape: tuple[int, int]) -> None:
     """Best-of-2 time of each stage, called the way analyze_photo calls it."""
-    from pipelines.photo import COARSE_PX_PER_MM, photo_lab
+    from pipelines.assays.photo import COARSE_PX_PER_MM, photo_lab
     from texture.pigment import colour_sample_step, measure_skin_colour, measure_spots
     from texture.pores import measure_pores
     from texture.roi import skin_mask

@@ -1,4 +1,4 @@
-"""Whole-slide benchmark: peak memory and throughput of ``pipelines.slide.analyze_slide``.
+"""Whole-slide benchmark: peak memory and throughput of ``pipelines.assays.slide.analyze_slide``.
 
 Writes a synthetic picrosirius-red RGB slide (default 14000 x 14000, JPEG-compressed tiled TIFF,
 512 px tiles) to a temporary directory, then analyses it in a fresh subprocess and reports that
@@ -33,7 +33,7 @@ t0 = time.perf_counter()
 if {fibres!r}:
     import pipelines.warmup  # skan's numba JIT: once per process (the pool's fork server does it)
 warmup = time.perf_counter() - t0
-from pipelines.slide import analyze_slide
+from pipelines.assays.slide import analyze_slide
 t0 = time.perf_counter()
 res = analyze_slide({path!r}, stain="psr", px_per_mm=2000.0, tile_px={tile}, options={options})
 dt = time.perf_counter() - t0
@@ -87,8 +87,8 @@ def peer_ratio(tmp: Path, size: int, tile_px: int, fibres: bool) -> dict:
     """Same image untiled (in memory) and tiled (from file) in this process: time ratio."""
     import tifffile
 
-    from pipelines.histology import analyze_histology
-    from pipelines.slide import analyze_slide
+    from pipelines.assays.histology import analyze_histology
+    from pipelines.assays.slide import analyze_slide
 
     if fibres:
         import pipelines.warmup  # noqa: F401  (JIT outside the timings)

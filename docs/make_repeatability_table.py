@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.alignment import correct_colour
-from pipelines.photo import analyze_photo
+from pipelines.assays.alignment import correct_colour
+from pipelines.assays.photo import analyze_photo
 from texture.exposure import median_l_star
 from texture.phantoms.photo import render_skin
 from texture.roi import skin_mask

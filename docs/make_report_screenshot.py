@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines.report import build_report  # noqa: E402
+from pipelines.outputs.report import build_report  # noqa: E402
 from tests.pipelines.report_fixture import (  # noqa: E402
     find_chromium,
     open_in_chromium,

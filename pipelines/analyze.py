@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 
 from pipelines.config import Settings
-from pipelines.io import load_image, read_header
-from pipelines.metadata import ImageItem, MetadataError
+from pipelines.io.decode import load_image, read_header
+from pipelines.io.metadata import ImageItem, MetadataError
 from pipelines.record import ImageResult
 from texture.roi import polygon_mask
 
@@ -166,7 +166,7 @@ def _prepare_photo(
     L* over the common skin equals the baseline's. Returns the photo, the ROI to measure in, provenance
     columns and warnings.
     """
-    from pipelines.alignment import align_series, correct_colour
+    from pipelines.assays.alignment import align_series, correct_colour
     from texture.exposure import median_l_star
     from texture.roi import polygon_mask, skin_mask
 
@@ -229,7 +229,7 @@ def _prepare_photo(
 
 
 def _measure_photo(rgb, item, settings, px_per_mm, roi, reference) -> ImageResult:
-    from pipelines.photo import analyze_photo
+    from pipelines.assays.photo import analyze_photo
 
     rgb, roi, columns, warnings = _prepare_photo(rgb, settings, roi, reference, px_per_mm)
     options = dict(settings.photo)
@@ -243,7 +243,7 @@ def _measure_photo(rgb, item, settings, px_per_mm, roi, reference) -> ImageResul
 
 
 def _measure_histology(rgb, item, settings, px_per_mm, roi) -> ImageResult:
-    from pipelines.histology import analyze_histology
+    from pipelines.assays.histology import analyze_histology
 
     options = dict(settings.histology)
     if roi is not None:
@@ -254,7 +254,7 @@ def _measure_histology(rgb, item, settings, px_per_mm, roi) -> ImageResult:
 def _is_slide(item: ImageItem, settings: Settings) -> bool:
     """Histology TIFFs above ``settings.tile_above_pixels`` are analysed tile by tile in bounded memory;
     everything else is decoded whole (and refused above ``settings.max_pixels``)."""
-    from pipelines.slide import OPENSLIDE_SUFFIXES
+    from pipelines.io.slides import OPENSLIDE_SUFFIXES
 
     if item.modality != "histology":
         return False
@@ -268,8 +268,9 @@ def _is_slide(item: ImageItem, settings: Settings) -> bool:
 
 
 def _measure_slide(item: ImageItem, settings: Settings) -> tuple[ImageResult, str, tuple[int, int], Any]:
-    from pipelines.io import sha256_of_file
-    from pipelines.slide import analyze_slide, read_scale_px_per_mm
+    from pipelines.assays.slide import analyze_slide
+    from pipelines.io.decode import sha256_of_file
+    from pipelines.io.slides import read_scale_px_per_mm
 
     width, height = read_header(item.path)
     px_per_mm = item.px_per_mm or read_scale_px_per_mm(item.path)

@@ -30,8 +30,8 @@ from pathlib import Path
 
 from pipelines.analyze import AnalysisError, Outcome, Reference, analyze_item
 from pipelines.config import Settings
-from pipelines.export import write_json
-from pipelines.metadata import ImageItem
+from pipelines.io.metadata import ImageItem
+from pipelines.outputs.export import write_json
 
 __all__ = ["Task", "TaskError", "run_task", "run_tasks", "resolve_backend", "ResultCache", "skintex_version"]
 
@@ -182,9 +182,9 @@ def _process_context(tasks: list[Task]) -> multiprocessing.context.BaseContext:
     # so each worker starts fast without inheriting the parent's threads (fork + OpenCV threads can hang).
     if sys.platform.startswith("linux"):
         ctx = multiprocessing.get_context("forkserver")
-        preload = ["pipelines.analyze", "pipelines.photo", "pipelines.alignment"]
+        preload = ["pipelines.analyze", "pipelines.assays.photo", "pipelines.assays.alignment"]
         if any(t.item.modality == "histology" for t in tasks):
-            preload += ["pipelines.histology", "pipelines.warmup"]
+            preload += ["pipelines.assays.histology", "pipelines.warmup"]
         ctx.set_forkserver_preload(preload)
         return ctx
     return multiprocessing.get_context("spawn")

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from pipelines.metadata import MetadataError
+from pipelines.io.metadata import MetadataError
 
 app = typer.Typer(
     add_completion=False,
@@ -84,7 +84,7 @@ def analyze(
 
 
 def _build_report(out: Path) -> None:
-    from pipelines.report import build_report
+    from pipelines.outputs.report import build_report
 
     try:
         build_report(out)
@@ -95,7 +95,7 @@ def _build_report(out: Path) -> None:
 @app.command()
 def report(out: Annotated[Path, typer.Argument(help="An output folder of `skintex analyze`.")]) -> None:
     """Rebuild report.html from the saved tables of an output folder."""
-    from pipelines.report import build_report
+    from pipelines.outputs.report import build_report
 
     if not (out / "metrics.csv").exists():
         raise _fail(f"{out} has no metrics.csv: run `skintex analyze` first")

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from pipelines.io import DEFAULT_MAX_PIXELS
-from pipelines.metadata import MetadataError, compile_pattern
+from pipelines.io.decode import DEFAULT_MAX_PIXELS
+from pipelines.io.metadata import MetadataError, compile_pattern
 
 __all__ = ["Settings", "load_config", "BACKENDS", "COLOUR_CORRECTIONS"]
 
@@ -56,7 +56,8 @@ class Settings:
     glcm_levels : int
         Grey levels for photo texture (L* over its robust 0.5-99.5 percentile range).
     photo, histology : dict
-        Options passed to ``pipelines.photo.analyze_photo`` / ``pipelines.histology.analyze_histology``.
+        Options passed to :func:`pipelines.assays.photo.analyze_photo` /
+        :func:`pipelines.assays.histology.analyze_histology`.
     cache : bool
         Keep and reuse per-image results in ``OUT/cache`` (resume after a crash).
     overlays : bool
@@ -132,14 +133,14 @@ class Settings:
             if not isinstance(getattr(self, key), dict):
                 raise bad(key, "must be a mapping of options")
         if self.photo:  # a typo must stop the run here, not fail every photo one by one
-            from pipelines.photo import photo_options
+            from pipelines.assays.photo import photo_options
 
             try:
                 photo_options(self.photo)
             except ValueError as exc:
                 raise bad("photo", str(exc)) from None
         if self.histology:  # a typo must stop the run here, not fail every slide one by one
-            from pipelines.histology import collagen_kwargs, histology_options
+            from pipelines.assays.histology import collagen_kwargs, histology_options
 
             def check(options: dict[str, Any]) -> None:
                 collagen_kwargs(histology_options(options), stain="psr")

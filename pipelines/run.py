@@ -27,11 +27,11 @@ from pipelines.batch import (
     run_tasks,
     skintex_version,
 )
-from pipelines.changes import changes_table, cohort_table, errors_table, metrics_table
 from pipelines.config import Settings, load_config
-from pipelines.export import sweep_temporaries, write_csv, write_json, write_parquet
-from pipelines.io import sha256_of_file
-from pipelines.metadata import ImageItem, collect_items
+from pipelines.io.decode import sha256_of_file
+from pipelines.io.metadata import ImageItem, collect_items
+from pipelines.outputs.export import sweep_temporaries, write_csv, write_json, write_parquet
+from pipelines.tables.changes import changes_table, cohort_table, errors_table, metrics_table
 
 __all__ = ["RunResult", "analyze_folder", "write_outputs", "plan_tasks"]
 
@@ -153,7 +153,7 @@ def analyze_folder(
 
     Raises
     ------
-    pipelines.metadata.MetadataError
+    pipelines.io.metadata.MetadataError
         Configuration or manifest problems, before any image is analysed.
 
     Notes

@@ -24,10 +24,10 @@ import pytest
 import tifffile
 from PIL import Image
 
-import pipelines.export as export
+import pipelines.outputs.export as export
 from pipelines import analyze_folder
-from pipelines.io import ImageDecodeError, ImageTooLargeError, load_image, read_header
-from pipelines.metadata import MetadataError
+from pipelines.io.decode import ImageDecodeError, ImageTooLargeError, load_image, read_header
+from pipelines.io.metadata import MetadataError
 
 FAST = {"backend": "serial", "register": False, "px_per_mm": 20}
 DECLARED_SIDE = 100_000  # a 10-gigapixel header: 30 GB of RGB if anything tried to allocate it
@@ -376,11 +376,11 @@ def test_markup_in_metadata_is_escaped_in_the_report(tmp_path):
     out = tmp_path / "out"
     analyze_folder(folder, out_dir=out, **FAST)
     try:
-        from pipelines.report import build_report
+        from pipelines.outputs.report import build_report
 
         page = build_report(out).read_text(encoding="utf-8")
     except Exception as exc:  # the report is another engineer's module, maybe unfinished
-        pytest.skip(f"pipelines.report.build_report is not usable here: {type(exc).__name__}: {exc}")
+        pytest.skip(f"pipelines.outputs.report.build_report is not usable here: {type(exc).__name__}: {exc}")
     assert "&lt;script&gt;alert(" in page  # the subject is shown, escaped
     assert "<script>alert" not in page and "<b>cheek</b>" not in page
     assert "<img src=x" not in page
@@ -660,10 +660,10 @@ def _fast_config(tmp_path: Path) -> Path:
 
 
 def _run_with_a_hanging_first_image(folder: Path, monkeypatch) -> tuple[object, float]:
-    import pipelines.photo
+    import pipelines.assays.photo
 
     Image.fromarray(skin(2)).save(folder / "P02_s0_cheek.png")
-    real = pipelines.photo.analyze_photo
+    real = pipelines.assays.photo.analyze_photo
     calls = {"n": 0}
 
     def slow(rgb, **kwargs):
@@ -672,7 +672,7 @@ def _run_with_a_hanging_first_image(folder: Path, monkeypatch) -> tuple[object, 
             time.sleep(30)
         return real(rgb, **kwargs)
 
-    monkeypatch.setattr(pipelines.photo, "analyze_photo", slow)
+    monkeypatch.setattr(pipelines.assays.photo, "analyze_photo", slow)
     started = time.monotonic()
     result = analyze_folder(folder, time_limit_s=2.0, **FAST)
     return result, time.monotonic() - started
@@ -691,12 +691,12 @@ def test_per_image_time_limit_stops_a_hanging_image(inside, monkeypatch):
 
 def test_time_limit_row_is_a_timeout_error(inside, monkeypatch):
     # One task straight through run_task (the function every backend runs): cheaper than a folder run.
-    import pipelines.photo
+    import pipelines.assays.photo
     from pipelines.batch import Task, run_task
     from pipelines.config import Settings
-    from pipelines.metadata import ImageItem
+    from pipelines.io.metadata import ImageItem
 
-    monkeypatch.setattr(pipelines.photo, "analyze_photo", lambda rgb, **kw: time.sleep(30))
+    monkeypatch.setattr(pipelines.assays.photo, "analyze_photo", lambda rgb, **kw: time.sleep(30))
     item = ImageItem(path=inside / "P01_s0_cheek.png", file="P01_s0_cheek.png", subject="P01", session=0)
     settings = Settings(time_limit_s=0.5, backend="serial", register=False, colour_correction="none")
     row = run_task(Task(item=item, input_root=inside), settings)
@@ -770,7 +770,7 @@ def test_crash_inside_atomic_write_body(tmp_path):
 _WRITER = """
 import sys, time
 sys.path.insert(0, {root!r})
-from pipelines.export import atomic_write
+from pipelines.outputs.export import atomic_write
 with atomic_write({target!r}, "w", encoding="utf-8") as fh:
     fh.write("half of a new table")
     fh.flush()

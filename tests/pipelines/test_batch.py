@@ -15,7 +15,7 @@ from PIL import Image
 from pipelines import analyze_folder
 from pipelines.batch import Outcome, Task, TaskError, run_tasks
 from pipelines.config import Settings
-from pipelines.metadata import collect_items
+from pipelines.io.metadata import collect_items
 from tests.pipelines.crashing_worker import crash_on_bad_file
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.changes import (
+from pipelines.tables.changes import (
     CHANGES_COLUMNS,
     COHORT_COLUMNS,
     changes_table,

@@ -3,7 +3,7 @@
 import pytest
 
 from pipelines.config import Settings, load_config
-from pipelines.metadata import MetadataError
+from pipelines.io.metadata import MetadataError
 
 
 def test_yaml_and_overrides(tmp_path):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.export import (
+from pipelines.outputs.export import (
     atomic_write,
     neutralise_formulas,
     restore_formulas,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipelines.histology import analyze_histology
+from pipelines.assays.histology import analyze_histology
 from pipelines.record import ImageResult
 from texture.phantoms.histology import aligned_fibres, psr_section, random_fibres
 
@@ -163,7 +163,7 @@ def test_roi_option_restricts_the_measurement():
 
 
 def test_overlays_of_a_large_image_are_reduced(monkeypatch):
-    import pipelines.histology as histology
+    import pipelines.assays.histology as histology
 
     monkeypatch.setattr(histology, "OVERLAY_MAX_SIDE_PX", 64)
     rgb = aligned_fibres((150, 100), stain="psr", seed=1).rgb

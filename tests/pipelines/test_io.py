@@ -7,7 +7,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from pipelines.io import (
+from pipelines.io.decode import (
     ImageDecodeError,
     ImageTooLargeError,
     find_images,

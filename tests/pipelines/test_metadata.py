@@ -5,7 +5,13 @@ import os
 import pytest
 from PIL import Image
 
-from pipelines.metadata import DEFAULT_PATTERN, MetadataError, collect_items, compile_pattern, read_manifest
+from pipelines.io.metadata import (
+    DEFAULT_PATTERN,
+    MetadataError,
+    collect_items,
+    compile_pattern,
+    read_manifest,
+)
 
 
 def _touch_image(path):

@@ -1,4 +1,4 @@
-"""pipelines.photo: the photo record against hand-computed truth and synthetic phantoms."""
+"""pipelines.assays.photo: the photo record against hand-computed truth and synthetic phantoms."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage.color import lab2rgb
 
-from pipelines.photo import analyze_photo
+from pipelines.assays.photo import analyze_photo
 
 
 def _uniform(lab_value, shape=(64, 80)):

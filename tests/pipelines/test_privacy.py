@@ -76,7 +76,7 @@ def run(tmp_path_factory):
     result = analyze_folder(folder, out_dir=out, backend="serial", register=False, px_per_mm=20)
     report = None
     try:
-        from pipelines.report import build_report
+        from pipelines.outputs.report import build_report
 
         report = build_report(out)
     except Exception as exc:  # another engineer's module; its absence must not hide the other checks
@@ -131,7 +131,7 @@ def test_overlay_images_carry_no_exif(run):
 def test_report_images_carry_no_exif_and_paths_are_relative(run):
     folder, out, _, report = run
     if isinstance(report, Exception):
-        pytest.skip(f"pipelines.report.build_report is not usable: {type(report).__name__}: {report}")
+        pytest.skip(f"pipelines.outputs.report.build_report is not usable: {type(report).__name__}: {report}")
     page = report.read_text(encoding="utf-8")
     assert str(folder) not in page and str(out) not in page
     embedded = re.findall(r"data:image/(?:jpeg|png|webp);base64,([A-Za-z0-9+/=]+)", page)

@@ -1,4 +1,4 @@
-"""Tests for pipelines.report: the self-contained HTML report of an output folder."""
+"""Tests for pipelines.outputs.report: the self-contained HTML report of an output folder."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from pipelines import report
-from pipelines.report import (
+from pipelines.outputs import report
+from pipelines.outputs.report import (
     KEY_METRICS,
     build_report,
     select_trend_metrics,

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from pipelines import analyze_folder
 from pipelines.analyze import overlay_key
-from pipelines.changes import CHANGES_COLUMNS, ERRORS_COLUMNS
 from pipelines.cli import app
+from pipelines.tables.changes import CHANGES_COLUMNS, ERRORS_COLUMNS
 from texture.phantoms.histology import psr_section
 
 

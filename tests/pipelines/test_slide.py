@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from pipelines.histology import analyze_histology
-from pipelines.slide import SlideReader, analyze_slide, is_large_image, read_scale_px_per_mm
+from pipelines.assays.histology import analyze_histology
+from pipelines.assays.slide import analyze_slide
+from pipelines.io.slides import SlideReader, is_large_image, read_scale_px_per_mm
 from texture.phantoms.histology import aligned_fibres, he_section, psr_section
 
 

@@ -1,7 +1,7 @@
 """Chart colour correction and exposure normalisation against known truth: a synthetic chart photo with a
 known cast, published CIEDE2000 test pairs, exact matrix recovery, and known exposure gains.
 
-The last tests exercise ``pipelines.alignment.correct_colour``, the pipeline wrapper of this module.
+The last tests exercise ``pipelines.assays.alignment.correct_colour``, the pipeline wrapper of this module.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from skimage import io as skio
 
-from pipelines.alignment import correct_colour
+from pipelines.assays.alignment import correct_colour
 from texture.color import delta_e, linear_to_srgb, rgb_to_lab, srgb_to_linear
 from texture.colorchart import (
     COLORCHECKER_LAB_D50,

@@ -424,7 +424,7 @@ def test_collagen_and_epidermis_give_numbers_or_value_errors(data, stain, px_per
 @settings(PROPERTY, max_examples=25)
 @given(rgb_images(max_side=48, min_side=1), scales, st.data())
 def test_analyze_photo_gives_a_record_or_a_value_error(rgb, px_per_mm, data):
-    from pipelines.photo import analyze_photo
+    from pipelines.assays.photo import analyze_photo
 
     assume(rgb.shape[:2] != (1, 1))  # pinned as a known bug below
 
@@ -445,7 +445,7 @@ def test_analyze_photo_gives_a_record_or_a_value_error(rgb, px_per_mm, data):
 @FEW
 @given(st.data(), st.sampled_from(["psr", "he"]), st.one_of(st.none(), st.just(2000.0)))
 def test_analyze_histology_gives_a_record_or_a_value_error(data, stain, px_per_mm):
-    from pipelines.histology import analyze_histology
+    from pipelines.assays.histology import analyze_histology
 
     rgb = _histology_image(data.draw)
     result = outcome(analyze_histology, rgb, stain=stain, px_per_mm=px_per_mm)
@@ -466,7 +466,7 @@ def test_analyze_histology_gives_a_record_or_a_value_error(data, stain, px_per_m
 @FEW
 @given(st.sampled_from([0.0, -1.0, float("nan"), float("inf")]))
 def test_analyze_photo_refuses_a_meaningless_scale(px_per_mm):
-    from pipelines.photo import analyze_photo
+    from pipelines.assays.photo import analyze_photo
 
     with pytest.raises(ValueError, match="px_per_mm"):
         analyze_photo(np.full((16, 16, 3), 0.6), px_per_mm=px_per_mm)
@@ -551,7 +551,7 @@ def test_measurements_refuse_a_meaningless_scale(name, px_per_mm):
 
 @pytest.mark.parametrize("px_per_mm", BAD_SCALES)
 def test_analyze_histology_refuses_a_meaningless_scale(px_per_mm):
-    from pipelines.histology import analyze_histology
+    from pipelines.assays.histology import analyze_histology
 
     with pytest.raises(ValueError, match="px_per_mm"):
         analyze_histology(np.full((16, 16, 3), 0.6), stain="psr", px_per_mm=px_per_mm)
@@ -651,7 +651,7 @@ def test_glcm_map_from_two_pixels_up(data):
 
 
 def test_analyze_photo_of_one_pixel_is_a_value_error():
-    from pipelines.photo import analyze_photo
+    from pipelines.assays.photo import analyze_photo
 
     try:
         analyze_photo(np.full((1, 1, 3), [0.80, 0.62, 0.52]), px_per_mm=20.0)

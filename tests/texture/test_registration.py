@@ -1,7 +1,7 @@
 """Registration against known truth: follow-ups made from one scene by known rotations, shifts, scales and
 exposure changes must be mapped back onto the baseline; unrelated images must fail loudly.
 
-The last tests exercise ``pipelines.alignment.align_series``, the pipeline wrapper of this module.
+The last tests exercise ``pipelines.assays.alignment.align_series``, the pipeline wrapper of this module.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from skimage import io as skio
 
-from pipelines.alignment import align_series
+from pipelines.assays.alignment import align_series
 from texture.phantoms.colorchart import colorchart_photo, skin_background
 from texture.registration import (
     Registration,

@@ -32,7 +32,7 @@ __all__ = [
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".heif", ".bmp", ".webp")
 #: Default refusal limit: 250 megapixels, larger than any camera photo; whole slides go through
-#: ``pipelines.slide`` tile by tile instead.
+#: ``pipelines.assays.slide`` tile by tile instead.
 DEFAULT_MAX_PIXELS = 250_000_000
 
 _EXIF_IFD = 0x8769
@@ -296,7 +296,7 @@ def _decode_tiff(data: bytes, path: Path) -> tuple[np.ndarray, float | None]:
         arr = np.iinfo(arr.dtype).max - arr if arr.dtype.kind in "ui" else 1.0 - arr
     if orientation is not None and orientation.value in _ORIENT_OPS:
         arr = _ORIENT_OPS[orientation.value](arr)
-    from pipelines.slide import read_scale_px_per_mm
+    from pipelines.io.slides import read_scale_px_per_mm
 
     return arr, read_scale_px_per_mm(path)
 

@@ -1,7 +1,7 @@
 """One histology image in, one record out: collagen, orientation, fibres and epidermis.
 
 The batch calls :func:`analyze_histology` with the decoded float RGB image, the stain and scale from
-the manifest; whole slides go through :mod:`pipelines.slide`, which uses the same options.
+the manifest; whole slides go through :mod:`pipelines.assays.slide`, which uses the same options.
 """
 
 from __future__ import annotations

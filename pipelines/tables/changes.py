@@ -11,8 +11,8 @@ A change is ``beyond_repeatability`` when ``|delta|`` exceeds the smallest real 
 ``SRD = 1.96 * sqrt(2) * CV * |baseline|`` (Weir, J Strength Cond Res 2005;19:231; Beckerman et al.,
 Clin Rehabil 2001;15:558), where CV is the metric's repeatability coefficient of variation: estimated from
 repeat captures in the same session when the run has them (root-mean-square of the within-session CVs),
-otherwise taken from :data:`pipelines.repeatability.DEFAULT_REPEATABILITY_CV`, measured by the project's
-own validation. Without a CV, the flag is empty.
+otherwise taken from :data:`pipelines.tables.repeatability.DEFAULT_REPEATABILITY_CV`, measured by the
+project's own validation. Without a CV, the flag is empty.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from pipelines.analyze import IDENTITY_COLUMNS
-from pipelines.repeatability import DEFAULT_REPEATABILITY_CV
+from pipelines.tables.repeatability import DEFAULT_REPEATABILITY_CV
 
 __all__ = [
     "CHANGES_COLUMNS",

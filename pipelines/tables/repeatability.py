@@ -7,7 +7,7 @@ captures. It contains sensor noise and exposure only, not repositioning, skin st
 so it is a lower bound for real captures. The default therefore never goes below
 ``REAL_CAPTURE_FLOOR_CV`` = 2 %, the low end of the 2-6 % repeatability reported for a commercial
 facial imaging system (VISIA) on repeat captures. A run with repeat captures in the same session
-estimates its own CVs (``pipelines.changes.repeatability_from_repeats``), which then replace these.
+estimates its own CVs (``pipelines.tables.changes.repeatability_from_repeats``), which then replace these.
 Histology metrics have no default: their flag stays empty unless a run has repeat sections.
 """
 

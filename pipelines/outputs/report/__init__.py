@@ -39,7 +39,7 @@ from matplotlib.patches import Patch
 from PIL import Image, ImageOps
 
 from pipelines.analyze import IDENTITY_COLUMNS, overlay_key
-from pipelines.export import restore_formulas
+from pipelines.outputs.export import restore_formulas
 
 __all__ = [
     "KEY_METRICS",

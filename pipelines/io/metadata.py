@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from pipelines.io import find_images
+from pipelines.io.decode import find_images
 
 __all__ = [
     "DEFAULT_PATTERN",

@@ -1,0 +1,1 @@
+"""Tables: metrics, changes, cohort, repeatability and the metric catalogue."""
