@@ -323,3 +323,252 @@ def render_skin(
         line_width_mm=float(line_width_mm),
         truth=truth,
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Phantoms for before/after checks (issue 13): lines of given widths, a texture of given amplitude and
+# the optics of a dermoscope (circular field, frames, vignetting). They never change render_skin's output.
+
+__all__ += ["LinePhantom", "render_lines", "render_textured_skin", "add_field_of_view"]
+
+
+@dataclass(frozen=True)
+class LinePhantom:
+    """Lines of known widths on plain skin (positions in mm, x right, y down, from the top-left corner).
+
+    Attributes
+    ----------
+    rgb : ndarray, float32 (rows, cols, 3)
+        sRGB in [0, 1].
+    px_per_mm : float
+    lines : tuple of ndarray (k, 2)
+        Centre line of each line, x_mm, y_mm, sampled every 0.05 mm (its ends are the line's ends; the
+        rendered line has round caps of half its width beyond them).
+    widths_mm : ndarray (n,)
+        Full width of each line (flat floor, 1 px edge ramps centred on the nominal edge).
+    lengths_mm : ndarray (n,)
+        Length of each centre line.
+    """
+
+    rgb: np.ndarray
+    px_per_mm: float
+    lines: tuple[np.ndarray, ...]
+    widths_mm: np.ndarray
+    lengths_mm: np.ndarray
+
+
+def _finish(linear: np.ndarray, *, noise_sd: float, noise_seed: int, blur_px: float) -> np.ndarray:
+    """Linear light -> lens blur -> sRGB curve -> sensor noise -> 8-bit quantisation (as render_skin)."""
+    if blur_px > 0:
+        linear = cv2.GaussianBlur(linear.astype(np.float32), (0, 0), blur_px)
+    srgb = np.where(
+        linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(np.maximum(linear, 0), 1 / 2.4) - 0.055
+    )
+    noise_rng = np.random.default_rng([noise_seed, 7])
+    srgb = srgb + noise_rng.normal(0.0, noise_sd, srgb.shape).astype(np.float32)
+    return (np.round(np.clip(srgb, 0.0, 1.0) * 255.0) / 255.0).astype(np.float32)
+
+
+def render_lines(
+    widths_mm: tuple[float, ...] = (0.1, 0.3, 0.6, 1.0, 1.5, 2.5),
+    *,
+    length_mm: float = 16.0,
+    px_per_mm: float = 10.0,
+    seed: int = 0,
+    line_depth: float = 0.35,
+    bend_radius_mm: float = 40.0,
+    skin_lab: tuple[float, float, float] = (65.0, 12.0, 17.0),
+    shading: float = 0.25,
+    noise_sd: float = 0.01,
+    noise_seed: int | None = None,
+    blur_px: float = 0.0,
+) -> LinePhantom:
+    """Skin with one line per entry of ``widths_mm``, each a gentle circular arc of ``length_mm``.
+
+    Lines lie one above the other, each in its own band of height ``max(5, 4 x width)`` mm, so that no
+    line's surroundings hold another line; the field is ``length_mm + 2 x max(4, 2 x widest)`` mm wide.
+    The same ``seed`` and ``length_mm`` with other widths keeps every centre line where it was only
+    when the band heights do not change (widths up to 1.25 mm all use 5 mm bands): a before/after pair
+    of one narrowing line keeps its place.
+
+    Parameters
+    ----------
+    widths_mm : tuple of float
+        Full width of each line, mm.
+    length_mm : float
+        Length of every centre line (the round caps add half a width at each end).
+    px_per_mm : float
+        Rendering scale.
+    seed : int
+        Bend direction and orientation jitter (+-10 deg) of the lines; illumination direction.
+    line_depth : float
+        Fraction of light lost on a line's floor (the darkness of the valley).
+    bend_radius_mm : float
+        Radius of the arcs.
+    skin_lab, shading, noise_sd, noise_seed, blur_px :
+        As :func:`render_skin`.
+    """
+    widths = np.asarray(widths_mm, dtype=float).reshape(-1)
+    if widths.size == 0 or np.any(widths <= 0) or px_per_mm <= 0 or length_mm <= 0:
+        raise ValueError("widths_mm, length_mm and px_per_mm must be positive")
+    rng = np.random.default_rng([seed, 11])
+    margin = max(4.0, 2.0 * float(widths.max()))
+    bands = np.maximum(5.0, 4.0 * widths)
+    width_field, height_field = length_mm + 2 * margin, float(bands.sum()) + 2 * margin
+    s = float(px_per_mm)
+    cols, rows = int(round(width_field * s)), int(round(height_field * s))
+    lines: list[np.ndarray] = []
+    top = margin
+    for band in bands:
+        centre = np.array([width_field / 2, top + band / 2])
+        heading = np.radians(rng.uniform(-10.0, 10.0))
+        bend = rng.choice([-1.0, 1.0])
+        n = max(2, int(np.ceil(length_mm / 0.05)) + 1)
+        half = length_mm / bend_radius_mm / 2
+        phi = np.linspace(-half, half, n)
+        # An arc through ``centre`` with its chord along ``heading``.
+        local = np.column_stack(
+            [
+                bend_radius_mm * np.sin(phi),
+                bend * bend_radius_mm * (1 - np.cos(phi)) - bend * bend_radius_mm * (1 - np.cos(half)) / 2,
+            ]
+        )
+        rot = np.array([[np.cos(heading), -np.sin(heading)], [np.sin(heading), np.cos(heading)]])
+        lines.append(centre + local @ rot.T)
+        top += band
+
+    skin = _skin_linear(skin_lab).astype(np.float32)
+    light = _illumination(rows, cols, shading, seed)
+    factor = np.ones((rows, cols), np.float32)
+    for pts, width in zip(lines, widths, strict=True):
+        lo, hi = pts.min(axis=0) - width - 0.5, pts.max(axis=0) + width + 0.5
+        c0, c1 = max(int(lo[0] * s), 0), min(int(np.ceil(hi[0] * s)), cols)
+        r0, r1 = max(int(lo[1] * s), 0), min(int(np.ceil(hi[1] * s)), rows)
+        yy, xx = np.mgrid[r0:r1, c0:c1].astype(np.float64) + 0.5
+        coarse = np.vstack([pts[::5], pts[-1:]])
+        alpha = _disc_alpha(_segment_distance(xx, yy, coarse * s), width / 2 * s, 1.0)
+        factor[r0:r1, c0:c1] *= (1.0 - line_depth * alpha).astype(np.float32)
+    linear = (light * factor)[..., None] * skin
+    rgb = _finish(
+        linear, noise_sd=noise_sd, noise_seed=seed if noise_seed is None else noise_seed, blur_px=blur_px
+    )
+    lengths = np.array([float(np.sum(np.hypot(*np.diff(p, axis=0).T))) for p in lines])
+    return LinePhantom(rgb=rgb, px_per_mm=s, lines=tuple(lines), widths_mm=widths, lengths_mm=lengths)
+
+
+def render_textured_skin(
+    *,
+    amplitude: float = 1.0,
+    size_mm: tuple[float, float] = (20.0, 20.0),
+    px_per_mm: float = 25.0,
+    seed: int = 0,
+    relief_sd: float = 0.06,
+    relief_scale_mm: float = 0.12,
+    pore_density_per_cm2: float = 60.0,
+    pore_diameter_mm: tuple[float, float] = (0.2, 0.6),
+    pore_depth: float = 0.5,
+    skin_lab: tuple[float, float, float] = (65.0, 12.0, 17.0),
+    shading: float = 0.25,
+    exposure: float = 1.0,
+    noise_sd: float = 0.01,
+    noise_seed: int | None = None,
+    blur_px: float = 0.0,
+) -> np.ndarray:
+    """Skin whose texture (micro-relief and pores) has a given amplitude; returns float32 sRGB.
+
+    The texture is an optical density (absorbance): a Gaussian random field (white noise smoothed with
+    a Gaussian of ``relief_scale_mm``, scaled to SD ``relief_sd``, like the furrow network of the skin
+    surface) plus pores (discs losing ``pore_depth`` of the light). ``amplitude`` multiplies that density
+    (transmittance ``T ** amplitude``): 0.75 is a smoother skin, 3 a rougher one, with every feature in
+    place; the illumination, sensor noise (``noise_seed``) and skin colour do not change. Image formation
+    as :func:`render_skin`.
+    """
+    if px_per_mm <= 0 or min(size_mm) <= 0 or amplitude < 0:
+        raise ValueError("px_per_mm and size_mm must be positive, amplitude >= 0")
+    s = float(px_per_mm)
+    width_mm, height_mm = map(float, size_mm)
+    cols, rows = int(round(width_mm * s)), int(round(height_mm * s))
+    # The relief is drawn on a 50 px/mm grid in mm and resampled, so it is the same skin at any scale.
+    grid = 50.0
+    rng = np.random.default_rng([seed, 21])
+    white = rng.normal(0.0, 1.0, (int(round(height_mm * grid)), int(round(width_mm * grid)))).astype(
+        np.float32
+    )
+    relief = cv2.GaussianBlur(white, (0, 0), relief_scale_mm * grid, borderType=cv2.BORDER_REFLECT)
+    relief *= np.float32(relief_sd / max(float(relief.std()), 1e-12))
+    relief = cv2.resize(relief, (cols, rows), interpolation=cv2.INTER_AREA if s < grid else cv2.INTER_LINEAR)
+    density = relief.copy()  # a zero-mean density: valleys darker, crests lighter than the mean skin
+
+    rng = np.random.default_rng([seed, 23])
+    n_pores = int(round(pore_density_per_cm2 * width_mm * height_mm / 100.0))
+    occupancy = _Occupancy(width_mm, height_mm)
+    for _ in range(30 * max(n_pores, 1)):
+        if n_pores <= 0:
+            break
+        d = rng.uniform(*pore_diameter_mm)
+        x, y = rng.uniform(0.5, width_mm - 0.5), rng.uniform(0.5, height_mm - 0.5)
+        if not occupancy.disc_free(x, y, d / 2 + 0.25):
+            continue
+        occupancy.mark_disc(x, y, d / 2 + 0.05)
+        n_pores -= 1
+        c0, c1 = max(int((x - d) * s) - 2, 0), min(int((x + d) * s) + 3, cols)
+        r0, r1 = max(int((y - d) * s) - 2, 0), min(int((y + d) * s) + 3, rows)
+        yy, xx = np.mgrid[r0:r1, c0:c1].astype(np.float64) + 0.5
+        alpha = _disc_alpha(np.hypot(xx - x * s, yy - y * s), d / 2 * s, 1.0)
+        density[r0:r1, c0:c1] += (-np.log10(1.0 - pore_depth * alpha)).astype(np.float32)
+
+    transmittance = np.power(np.float32(10.0), -np.float32(amplitude) * density)
+    skin = _skin_linear(skin_lab).astype(np.float32)
+    light = _illumination(rows, cols, shading, seed) * np.float32(exposure)
+    linear = np.clip((light * transmittance)[..., None] * skin, 0.0, 1.0)
+    return _finish(
+        linear, noise_sd=noise_sd, noise_seed=seed if noise_seed is None else noise_seed, blur_px=blur_px
+    )
+
+
+def add_field_of_view(
+    rgb: np.ndarray,
+    *,
+    circle_diameter_fraction: float | None = None,
+    frame_px: int = 0,
+    frame_rgb: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    vignetting: float = 0.0,
+    outside_rgb: tuple[float, float, float] = (0.02, 0.02, 0.02),
+) -> tuple[np.ndarray, np.ndarray]:
+    """The optics of a dermoscope or a cheap lens on a phantom photo, with the truth.
+
+    Applied in linear light to float sRGB ``rgb``: ``vignetting`` darkens towards the corners
+    (illumination ``1 - vignetting * (r / r_corner)^4``, r from the image centre), a circular field of
+    view of ``circle_diameter_fraction`` x the short side leaves ``outside_rgb`` (near black) around it,
+    and a constant frame of ``frame_px`` pixels of ``frame_rgb`` is drawn on the image's edge (as the
+    3-px black frame of ISIC_0000046).
+
+    Returns
+    -------
+    rgb : ndarray, float32
+    illumination : ndarray, float32 (rows, cols)
+        The relative light each pixel received: 1 on un-vignetted skin, 0 outside the circle and on the
+        frame.
+    """
+    image = np.asarray(rgb, dtype=np.float32)
+    rows, cols = image.shape[:2]
+    yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    cy, cx = (rows - 1) / 2.0, (cols - 1) / 2.0
+    r = np.hypot(yy - cy, xx - cx)
+    illumination = (1.0 - np.float32(vignetting) * (r / np.hypot(cy, cx)) ** 4).astype(np.float32)
+    linear = np.where(image <= 0.04045, image / 12.92, ((image + 0.055) / 1.055) ** 2.4)
+    linear = linear * illumination[..., None]
+    srgb = np.where(
+        linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(np.maximum(linear, 0), 1 / 2.4) - 0.055
+    )
+    out = np.clip(srgb, 0.0, 1.0).astype(np.float32)
+    if circle_diameter_fraction is not None:
+        outside = r > circle_diameter_fraction * min(rows, cols) / 2.0
+        out[outside] = outside_rgb
+        illumination[outside] = 0.0
+    if frame_px > 0:
+        edge = np.zeros((rows, cols), bool)
+        edge[:frame_px], edge[-frame_px:], edge[:, :frame_px], edge[:, -frame_px:] = True, True, True, True
+        out[edge] = frame_rgb
+        illumination[edge] = 0.0
+    return np.round(out * 255.0).astype(np.float32) / np.float32(255.0), illumination
