@@ -12,6 +12,12 @@ pore scale. The mm scales make it independent of resolution; comparing photos ta
 noise levels (ISO settings) remains unreliable, as for any camera texture measure.
 
 Computed on L* reduced to ~10 px/mm (the 0.05 mm sigma is then 0.5 px).
+
+Response to a smoother skin (tests/texture/test_roughness.py): the band-passed L* scales with the
+texture's amplitude, so a texture amplitude x 0.75 reads ~-24 % on phantoms (the sensor-noise floor
+aside) and -10 to -17 % on dermoscopy photos whose detail below 0.5 mm was scaled by 0.75; a lens blur of
+sigma 1 px reads -27 % at 10 px/mm, -7 % at 25 px/mm (where 1 px is 0.04 mm, below the band's fine end)
+and -2.5 to -3.4 % on the dermoscopy photos: always a fall, larger than the repeatability (CV ~0.2 %).
 """
 
 from __future__ import annotations
