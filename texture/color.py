@@ -6,6 +6,8 @@ All conversions are in floating point (L* in 0-100); OpenCV's 8-bit Lab, which i
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
 
@@ -19,7 +21,10 @@ __all__ = [
     "lab_of",
     "check_finite_lightness",
     "ita_deg",
+    "ita_with_reason",
+    "ita_undefined_reason",
     "ita_class",
+    "ITA_MIN_B_STAR",
     "melanin_index",
     "erythema_index",
     "ITA_CLASSES",
@@ -54,11 +59,54 @@ def _masked(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return values[m]
 
 
-def ita_deg(lab: np.ndarray, *, mask: np.ndarray | None = None) -> float:
-    """Individual Typology Angle in degrees: ``atan2(L* - 50, b*)`` (Chardon et al. 1991).
+#: ITA is defined only for colours whose b* (CIELAB yellowness) is at least this. Skin under white
+#: light has a red-to-yellow hue (h_ab ~ 25-75 deg, Xiao et al., Color Res Appl 2017), so its b* is
+#: clearly positive; below 3, the ITA = atan2(L* - 50, b*) of skin lightness (L* 40-80) lies beyond
+#: ~ +-80 deg, outside the published classes, and swings by ~3 deg or more per unit of b*: it then
+#: measures the white balance, not the skin.
+ITA_MIN_B_STAR = 3.0
+
+
+class ItaResult(NamedTuple):
+    """:func:`ita_with_reason`'s answer: ``ita_deg`` (NaN when undefined), ``reason`` ('' when defined),
+    and the median ``lightness`` (L*) and ``b_star`` it was computed from."""
+
+    ita_deg: float
+    reason: str
+    lightness: float
+    b_star: float
+
+
+def ita_undefined_reason(lightness: float, b_star: float, *, min_b_star: float = ITA_MIN_B_STAR) -> str:
+    """Why the ITA of a colour (L*, b*) is undefined, as a sentence for a warning; '' when it is defined.
+
+    ITA (Chardon et al. 1991) classifies skin by the angle of (b*, L* - 50); it is defined here only
+    where b* >= ``min_b_star`` (:data:`ITA_MIN_B_STAR`), which also keeps |ITA| < 90 deg (a negative
+    b* gives |ITA| > 90 deg, a blue colour no skin has).
+    """
+    if not (np.isfinite(lightness) and np.isfinite(b_star)):
+        return "ITA undefined: the median L* or b* of the skin is not a number"
+    if b_star < min_b_star:
+        angle = float(np.degrees(np.arctan2(lightness - 50.0, b_star)))
+        return (
+            f"ITA undefined: the skin's median b* is {b_star:.1f}, below {min_b_star:g} (the angle would be "
+            f"{angle:.0f} deg); a colour cast (blue light, no white balance) or a non-skin region, not a "
+            "skin colour: calibrate the colour (a chart) or check the ROI"
+        )
+    return ""
+
+
+def ita_with_reason(
+    lab: np.ndarray, *, mask: np.ndarray | None = None, min_b_star: float = ITA_MIN_B_STAR
+) -> ItaResult:
+    """Individual Typology Angle in degrees, ``atan2(L* - 50, b*)`` (Chardon et al. 1991), with the reason
+    it is undefined.
 
     Computed from the median L* and median b* of the pixels in ``mask`` (the median resists the few dark
-    pores or bright glints a skin mask lets through).
+    pores or bright glints a skin mask lets through). Defined only where the median b* >= ``min_b_star``
+    (:data:`ITA_MIN_B_STAR`, so also |ITA| < 90 deg): otherwise ``ita_deg`` is NaN and ``reason`` says why
+    (see :func:`ita_undefined_reason`), for the caller to turn into a warning; :func:`ita_class` of NaN is
+    no class.
 
     Parameters
     ----------
@@ -66,6 +114,13 @@ def ita_deg(lab: np.ndarray, *, mask: np.ndarray | None = None) -> float:
         Float CIELAB image (see :func:`rgb_to_lab`).
     mask : ndarray of bool, optional
         Skin pixels to use; all pixels when omitted.
+    min_b_star : float
+        Least median b* for which ITA is defined.
+
+    Returns
+    -------
+    ItaResult
+        ``(ita_deg, reason, lightness, b_star)``.
     """
     lab = np.asarray(lab, dtype=np.float64)
     if lab.ndim != 3 or lab.shape[2] != 3:
@@ -73,14 +128,33 @@ def ita_deg(lab: np.ndarray, *, mask: np.ndarray | None = None) -> float:
     pix = _masked(lab, mask)
     if not np.all(np.isfinite(pix[:, [0, 2]])):
         raise ValueError("lab contains NaN or infinite values")
-    L, b = np.median(pix[:, 0]), np.median(pix[:, 2])
-    return float(np.degrees(np.arctan2(L - 50.0, b)))
+    L, b = float(np.median(pix[:, 0])), float(np.median(pix[:, 2]))
+    reason = ita_undefined_reason(L, b, min_b_star=min_b_star)
+    ita = float("nan") if reason else float(np.degrees(np.arctan2(L - 50.0, b)))
+    return ItaResult(ita, reason, L, b)
+
+
+def ita_deg(lab: np.ndarray, *, mask: np.ndarray | None = None, min_b_star: float = ITA_MIN_B_STAR) -> float:
+    """Individual Typology Angle in degrees: ``atan2(L* - 50, b*)`` (Chardon et al. 1991); NaN where it is
+    undefined (median b* < ``min_b_star``, see :func:`ita_with_reason`, which also gives the reason).
+
+    Parameters
+    ----------
+    lab : ndarray, shape (rows, cols, 3)
+        Float CIELAB image (see :func:`rgb_to_lab`).
+    mask : ndarray of bool, optional
+        Skin pixels to use; all pixels when omitted.
+    min_b_star : float
+        Least median b* for which ITA is defined (:data:`ITA_MIN_B_STAR`).
+    """
+    return ita_with_reason(lab, mask=mask, min_b_star=min_b_star).ita_deg
 
 
 def ita_class(ita: float) -> str:
     """Skin-colour category of an ITA value: very_light > 55°, light 41-55°, intermediate 28-41°,
-    tan 10-28°, brown -30-10°, dark < -30° (Del Bino et al. 2006)."""
-    if not np.isfinite(ita):
+    tan 10-28°, brown -30-10°, dark < -30° (Del Bino et al. 2006); '' (no class) for NaN and for
+    |ITA| >= 90° (no skin colour: see :data:`ITA_MIN_B_STAR`)."""
+    if not np.isfinite(ita) or abs(ita) >= 90.0:
         return ""
     for name, lower in ITA_CLASSES:
         if ita > lower:

@@ -36,12 +36,16 @@ class Measurement:
         An integer label image of the detected objects (0 = background).
     tables : dict of str to dict
         Extra per-image tables (e.g. an orientation histogram) as column name -> sequence.
+    notes : dict of str to str
+        Why a metric is NaN or needs care, keyed by its column (e.g. ``ita_deg``): a sentence the
+        caller can turn into a warning. Empty when there is nothing to say.
     """
 
     metrics: dict[str, float]
     overlay: np.ndarray | None = None
     labels: np.ndarray | None = None
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 # Resampling and colour conversions overshoot [0, 1] by rounding error; that is not bad input.

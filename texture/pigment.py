@@ -261,7 +261,8 @@ def measure_skin_colour(
     Returns
     -------
     Measurement
-        ``ita_deg``, ``melanin_index``, ``erythema_index``.
+        ``ita_deg`` (NaN where ITA is undefined, :func:`texture.color.ita_with_reason`; then
+        ``notes["ita_deg"]`` says why), ``melanin_index``, ``erythema_index``.
     """
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -280,10 +281,12 @@ def measure_skin_colour(
     pixels = check_rgb(grid_rgb[grid_region][:, None, :], name="rgb")
     pixels = pixels[:: max(1, len(pixels) // _MAX_SAMPLE)].astype(np.float64)
     lab = color.rgb_to_lab(pixels)
+    ita = color.ita_with_reason(lab)  # NaN with a reason where ITA is undefined (a colour cast)
     return Measurement(
         metrics={
-            "ita_deg": color.ita_deg(lab),
+            "ita_deg": ita.ita_deg,
             "melanin_index": color.melanin_index(pixels),
             "erythema_index": color.erythema_index(pixels),
-        }
+        },
+        notes={"ita_deg": ita.reason} if ita.reason else {},
     )

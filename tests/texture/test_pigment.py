@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from skimage.color import lab2rgb
 
+from texture import color
 from texture.phantoms.photo import render_skin
 from texture.pigment import measure_skin_colour, measure_spots
 from texture.pores import measure_pores
@@ -85,3 +86,61 @@ def test_bad_input_raises_value_error():
         measure_skin_colour(rgb[..., :2])
     with pytest.raises(ValueError):
         measure_skin_colour(rgb, mask=np.zeros((30, 30), bool))
+
+
+def _uniform_lab(lab_value, shape=(20, 30)):
+    lab = np.empty((*shape, 3))
+    lab[:] = lab_value
+    return lab
+
+
+@pytest.mark.parametrize(
+    ("lab_value", "expected_deg", "expected_class"),
+    [
+        # By hand: atan((L - 50) / b) in degrees.
+        ((60.0, 12.0, 18.0), 29.0546, "intermediate"),  # atan(10 / 18)
+        ((66.0, 11.0, 15.0), 46.8476, "light"),  # atan(16 / 15)
+        ((75.0, 8.0, 3.0), 83.1572, "very_light"),  # b* exactly at the 3.0 limit: still defined
+        ((30.0, 10.0, 12.0), -59.0362, "dark"),  # atan(-20 / 12)
+    ],
+)
+def test_ita_defined_for_skin_colours(lab_value, expected_deg, expected_class):
+    result = color.ita_with_reason(_uniform_lab(lab_value))
+    assert result.ita_deg == pytest.approx(expected_deg, abs=1e-3)
+    assert result.reason == ""
+    assert color.ita_deg(_uniform_lab(lab_value)) == pytest.approx(expected_deg, abs=1e-3)
+    assert color.ita_class(result.ita_deg) == expected_class
+
+
+@pytest.mark.parametrize("b_star", [-17.0, -1.0, 0.0, 2.9])
+def test_ita_undefined_without_a_meaningfully_positive_b_star(b_star):
+    # A blue-cast photo (b* -17 read 124-152 deg before) or a grey one: NaN, no class, a reason.
+    lab = _uniform_lab((70.0, 2.0, b_star))
+    result = color.ita_with_reason(lab)
+    assert math.isnan(result.ita_deg) and math.isnan(color.ita_deg(lab))
+    assert color.ita_class(result.ita_deg) == ""
+    assert "b*" in result.reason and "undefined" in result.reason
+    assert result.b_star == pytest.approx(b_star) and result.lightness == pytest.approx(70.0)
+
+
+def test_ita_class_refuses_angles_beyond_90_degrees():
+    for angle in (90.0, 124.0, -95.0, float("nan")):
+        assert color.ita_class(angle) == ""
+    assert color.ita_class(89.9) == "very_light"
+
+
+def test_skin_colour_of_a_blue_cast_photo_gives_nan_ita_and_a_note():
+    rgb = np.broadcast_to(lab2rgb(np.array([[[75.0, -1.0, -17.0]]]))[0, 0], (30, 40, 3)).copy()
+    m = measure_skin_colour(rgb)
+    assert math.isnan(m.metrics["ita_deg"])
+    assert "b*" in m.notes["ita_deg"]
+    assert np.isfinite(m.metrics["melanin_index"]) and np.isfinite(m.metrics["erythema_index"])
+    skin = measure_skin_colour(np.broadcast_to(lab2rgb(np.array([[[65.0, 10.0, 18.0]]]))[0, 0], (30, 40, 3)))
+    assert skin.notes == {} and skin.metrics["ita_deg"] == pytest.approx(39.806, abs=0.05)
+
+
+def test_ita_rises_by_the_true_amount_when_skin_lightens_under_the_same_light():
+    # Issue 13: skin truly lightening from Lab (60, 12, 18) to (66, 11, 15): ITA 29.05 -> 46.85 deg.
+    before = measure_skin_colour(lab2rgb(_uniform_lab((60.0, 12.0, 18.0)))).metrics["ita_deg"]
+    after = measure_skin_colour(lab2rgb(_uniform_lab((66.0, 11.0, 15.0)))).metrics["ita_deg"]
+    assert after - before == pytest.approx(46.8476 - 29.0546, abs=0.2)
