@@ -31,21 +31,29 @@ on screen, folded into [0, 180).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
-from texture.fibres import Fibres, trace_fibres
+from texture.fibres import CTFIRE_MIN_LENGTH_PX, Fibres, fibre_table, trace_fibres
 from texture.filters import gaussian_smooth
+from texture.matrix import (
+    box_counting_dimension,
+    high_density_matrix,
+    lacunarity_from_counts,
+    path_curvature_deg,
+)
 from texture.measurement import Measurement, check_mask, check_rgb, check_scale, px_to_mm, px_to_um
 from texture.orientation import (
     BIN_DEG,
+    MIN_COHERENCY,
     N_BINS,
     fibre_angle,
     orientation_overlay,
-    orientation_tensor,
+    orientation_to_surface_deg,
+    orientationj_gradient,
     tensor_orientation,
 )
 from texture.stains import StainModel, collagen_channel, stain_model
@@ -78,23 +86,36 @@ class CollagenSums:
     branch_points: int = 0
     fibres_measured: bool = False
 
+    # Poolable sums of the fibre table and TWOMBLI's descriptors (texture.fibres, texture.matrix).
+    fibre_end_to_end_px: float = 0.0
+    fibre_cos2: float = 0.0
+    fibre_sin2: float = 0.0
+    fibre_length_cos2: float = 0.0
+    fibre_length_sin2: float = 0.0
+    skeleton_px: int = 0
+    end_points: int = 0
+    hdm_px: int = 0
+    curvature_deg_sum: float = 0.0
+    curvature_points: int = 0
+    #: Box counting needs the whole mask at once: set for an untiled image, NaN once tiles are added.
+    fractal_dimension: float = float("nan")
+    #: Direction of the skin surface (degrees), when known, for ``collagen_orientation_to_surface_deg``.
+    surface_deg: float = float("nan")
+
     def __add__(self, other: CollagenSums) -> CollagenSums:
-        return CollagenSums(
-            self.tissue_px + other.tissue_px,
-            self.collagen_px + other.collagen_px,
-            self.jxx + other.jxx,
-            self.jxy + other.jxy,
-            self.jyy + other.jyy,
-            self.cos2 + other.cos2,
-            self.sin2 + other.sin2,
-            self.angle_counts + other.angle_counts,
-            self.fibre_count + other.fibre_count,
-            self.fibre_length_px + other.fibre_length_px,
-            self.fibre_width_px + other.fibre_width_px,
-            self.fibre_straightness + other.fibre_straightness,
-            self.branch_points + other.branch_points,
-            self.fibres_measured or other.fibres_measured,
-        )
+        out = CollagenSums()
+        for f in fields(CollagenSums):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if f.name == "fibres_measured":
+                value = a or b
+            elif f.name == "fractal_dimension":
+                value = float("nan")
+            elif f.name == "surface_deg":
+                value = a if np.isfinite(a) else b
+            else:
+                value = a + b
+            setattr(out, f.name, value)
+        return out
 
     def orientation_table(self) -> dict[str, list[float]]:
         """Orientation histogram: ``bin_start_deg`` and ``fraction`` of collagen pixels per bin."""
@@ -112,42 +133,87 @@ class CollagenSums:
         m["tissue_area_px"] = float(self.tissue_px)
         m["tissue_area_mm2"] = px_to_mm(self.tissue_px, px_per_mm, power=2)
         m["collagen_area_fraction"] = self.collagen_px / self.tissue_px if self.tissue_px else nan
-        if self.collagen_px and (self.jxx + self.jyy) > 0:
+        if (self.jxx + self.jyy) > 0:
+            # OrientationJ's dominant direction of the analysed region (see analyze_collagen).
             angle, coh = tensor_orientation(self.jxx, self.jxy, self.jyy)
-            m["collagen_orientation_deg"] = float(angle)
+            undefined = float(coh) < MIN_COHERENCY
+            m["collagen_orientation_deg"] = nan if undefined else float(angle)
             m["collagen_coherency"] = float(coh)
-            m["collagen_alignment"] = float(np.hypot(self.cos2, self.sin2) / self.collagen_px)
+            m["collagen_orientation_undefined"] = float(undefined)
         else:
             m["collagen_orientation_deg"] = nan
             m["collagen_coherency"] = nan
-            m["collagen_alignment"] = nan
+            m["collagen_orientation_undefined"] = 1.0
+        m["collagen_orientation_to_surface_deg"] = orientation_to_surface_deg(
+            m["collagen_orientation_deg"], self.surface_deg
+        )
+        m["collagen_pixel_alignment"] = (
+            float(np.hypot(self.cos2, self.sin2) / self.collagen_px) if self.collagen_px else nan
+        )
+        area_mm2 = px_to_mm(self.tissue_px, px_per_mm, power=2)
+        has_area = bool(area_mm2) and np.isfinite(area_mm2)
         n = self.fibre_count
-        if self.fibres_measured:
-            m["fibre_count"] = float(n)
-            length = self.fibre_length_px / n if n else nan
-            width = self.fibre_width_px / n if n else nan
-            m["fibre_length_mean_px"] = length
-            m["fibre_length_mean_um"] = px_to_um(length, px_per_mm)
-            m["fibre_width_mean_px"] = width
-            m["fibre_width_mean_um"] = px_to_um(width, px_per_mm)
-            m["fibre_straightness_mean"] = self.fibre_straightness / n if n else nan
-            m["fibre_branch_point_count"] = float(self.branch_points)
-            area_mm2 = px_to_mm(self.tissue_px, px_per_mm, power=2)
-            m["fibre_branch_points_per_mm2"] = (
-                self.branch_points / area_mm2 if area_mm2 and np.isfinite(area_mm2) else nan
-            )
-        else:
-            for key in (
-                "fibre_count",
-                "fibre_length_mean_px",
-                "fibre_length_mean_um",
-                "fibre_width_mean_px",
-                "fibre_width_mean_um",
-                "fibre_straightness_mean",
-                "fibre_branch_point_count",
-                "fibre_branch_points_per_mm2",
-            ):
-                m[key] = nan
+        keys = (
+            "fibre_count",
+            "fibre_length_mean_px",
+            "fibre_length_mean_um",
+            "fibre_end_to_end_length_mean_px",
+            "fibre_end_to_end_length_mean_um",
+            "fibre_width_mean_px",
+            "fibre_width_mean_um",
+            "fibre_straightness_mean",
+            "fibre_angle_mean_deg",
+            "fibre_alignment_coefficient",
+            "fibre_alignment_coefficient_length_weighted",
+            "fibre_curvature_mean_deg",
+            "fibre_branch_point_count",
+            "fibre_branch_points_per_mm2",
+            "fibre_end_point_count",
+            "fibre_end_points_per_mm2",
+            "matrix_fibre_length_px",
+            "matrix_fibre_length_mm_per_mm2",
+            "matrix_high_density_fraction",
+            "matrix_lacunarity",
+            "matrix_fractal_dimension",
+        )
+        if not self.fibres_measured:
+            m.update(dict.fromkeys(keys, nan))
+            return m
+        m["fibre_count"] = float(n)
+        length = self.fibre_length_px / n if n else nan
+        e2e = self.fibre_end_to_end_px / n if n else nan
+        width = self.fibre_width_px / n if n else nan
+        m["fibre_length_mean_px"] = length
+        m["fibre_length_mean_um"] = px_to_um(length, px_per_mm)
+        m["fibre_end_to_end_length_mean_px"] = e2e
+        m["fibre_end_to_end_length_mean_um"] = px_to_um(e2e, px_per_mm)
+        m["fibre_width_mean_px"] = width
+        m["fibre_width_mean_um"] = px_to_um(width, px_per_mm)
+        m["fibre_straightness_mean"] = self.fibre_straightness / n if n else nan
+        # Axial (doubled-angle) mean of the per-fibre angles, and its resultant length: CurveAlign's
+        # circular mean and "Coef of Alignment" of fibre angles.
+        m["fibre_angle_mean_deg"] = (
+            float(np.mod(np.degrees(np.arctan2(self.fibre_sin2, self.fibre_cos2)) / 2.0, 180.0)) if n else nan
+        )
+        m["fibre_alignment_coefficient"] = float(np.hypot(self.fibre_cos2, self.fibre_sin2) / n) if n else nan
+        m["fibre_alignment_coefficient_length_weighted"] = (
+            float(np.hypot(self.fibre_length_cos2, self.fibre_length_sin2) / self.fibre_length_px)
+            if self.fibre_length_px > 0
+            else nan
+        )
+        m["fibre_curvature_mean_deg"] = (
+            self.curvature_deg_sum / self.curvature_points if self.curvature_points else nan
+        )
+        m["fibre_branch_point_count"] = float(self.branch_points)
+        m["fibre_branch_points_per_mm2"] = self.branch_points / area_mm2 if has_area else nan
+        m["fibre_end_point_count"] = float(self.end_points)
+        m["fibre_end_points_per_mm2"] = self.end_points / area_mm2 if has_area else nan
+        m["matrix_fibre_length_px"] = float(self.skeleton_px)
+        length_mm = px_to_mm(self.skeleton_px, px_per_mm)
+        m["matrix_fibre_length_mm_per_mm2"] = length_mm / area_mm2 if has_area else nan
+        m["matrix_high_density_fraction"] = self.hdm_px / self.tissue_px if self.tissue_px else nan
+        m["matrix_lacunarity"] = lacunarity_from_counts(self.skeleton_px, self.tissue_px)
+        m["matrix_fractal_dimension"] = float(self.fractal_dimension)
         return m
 
 
@@ -188,8 +254,18 @@ class CollagenAnalysis:
             metrics=self.sums.metrics(px_per_mm),
             overlay=self.orientation_overlay(),
             labels=self.mask.astype(np.int32),
-            tables={"orientations": self.sums.orientation_table()},
+            tables=self.tables(px_per_mm),
         )
+
+    def tables(
+        self, px_per_mm: float | None = None, *, offset_rc: tuple[float, float] = (0.0, 0.0)
+    ) -> dict[str, dict]:
+        """``orientations`` (10 degree histogram) and, when fibres were traced, ``fibres`` (one row per
+        fibre, :func:`texture.fibres.fibre_table`)."""
+        out: dict[str, dict] = {"orientations": self.sums.orientation_table()}
+        if self.fibres is not None:
+            out["fibres"] = fibre_table(self.fibres, px_per_mm, offset_rc=offset_rc)
+        return out
 
 
 def _scale_px(value_um: float | None, value_px: float, px_per_mm: float | None) -> float:
@@ -211,8 +287,14 @@ def analyze_collagen(
     collagen_index: int = 0,
     tissue_od_threshold: float = 0.1,
     fibres: bool = True,
-    fibre_min_length_um: float = 8.0,
+    fibre_min_length_um: float = 15.0,
+    fibre_min_length_px: float = CTFIRE_MIN_LENGTH_PX,
+    fibre_link_angle_deg: float = 30.0,
+    curvature_window_px: int = 20,
+    surface_deg: float | None = None,
     count_region: tuple[slice, slice] | None = None,
+    threshold_method: str = "half_max",
+    tissue_options: Mapping[str, Any] | None = None,
 ) -> CollagenAnalysis:
     """Collagen mask, orientation field and fibres of a stained section (see module notes).
 
@@ -227,7 +309,8 @@ def analyze_collagen(
     mask : ndarray of bool, optional
         Region to analyse (e.g. the dermis from :mod:`texture.epidermis`), intersected with tissue.
     threshold : float, optional
-        Collagen threshold on the channel (OD units; SHG grey 0-1); automatic (Otsu) when None.
+        Collagen threshold on the channel (OD units; SHG grey 0-1), e.g. one fixed for a study batch
+        (:func:`texture.tissue.batch_threshold`); automatic (``threshold_method``) when None.
     orientation_scale_um, orientation_scale_px : float
         Gaussian window of the structure tensor (the px value is used when there is no scale).
     vectors, collagen_index : optional
@@ -235,12 +318,26 @@ def analyze_collagen(
     tissue_od_threshold : float
         Glass/tissue OD cut-off (:func:`detect_tissue`).
     fibres : bool
-        Trace fibres (the slowest step).
-    fibre_min_length_um : float
-        Shorter skeleton pieces are spurs or specks, not fibres (8 px without a scale).
+        Trace fibres (the slowest step) and measure TWOMBLI's matrix descriptors.
+    fibre_min_length_um, fibre_min_length_px : float
+        Fibres shorter than this are not reported (the px value is used when there is no scale;
+        CT-FIRE's default minimum is 30 px, 15 µm at a typical SHG 0.5 µm/px).
+    fibre_link_angle_deg : float
+        Largest bend at which two branches meeting at a junction are one fibre (CT-FIRE: 30).
+    curvature_window_px : int
+        AnaMorf/TWOMBLI curvature window (its default 20 px).
+    surface_deg : float, optional
+        Direction of the skin surface (e.g. :func:`texture.orientation.surface_angle_deg` of the
+        epidermis mask) for ``collagen_orientation_to_surface_deg``.
     count_region : (slice, slice), optional
         Only pixels (and fibre centres) inside it enter the sums: used by whole-slide tiling
         so each pixel is counted by exactly one tile while filters see the overlap.
+    threshold_method : {'half_max', 'otsu'}
+        Automatic threshold rule (:func:`texture.tissue.threshold_from_histogram`): half the OD of
+        a fully stained fibre (default), or Otsu's (before 0.2).
+    tissue_options : mapping, optional
+        Further keyword arguments of :func:`texture.tissue.detect_tissue` (pale tissue, holes,
+        glass colour, pen marks, folds, SHG envelope). For SHG a given ``mask`` is the tissue.
 
     Raises
     ------
@@ -259,7 +356,12 @@ def analyze_collagen(
         raise ValueError("mask is empty: no pixel to measure")
     raw = collagen_channel(rgb, model, smooth_px=0.0)
     channel = gaussian_smooth(raw, 0.5)
-    tissue = detect_tissue(rgb, model, od_threshold=tissue_od_threshold) & roi
+    if model.collagen is None and mask is not None:
+        tissue = roi.copy()  # SHG shows no glass: the user's region is the tissue
+    else:
+        tissue_kw = dict(tissue_options or {})
+        tissue_kw.setdefault("px_per_mm", px_per_mm)
+        tissue = detect_tissue(rgb, model, od_threshold=tissue_od_threshold, **tissue_kw) & roi
     counted = np.zeros_like(tissue)
     if count_region is None:
         if not tissue.any():
@@ -270,16 +372,32 @@ def analyze_collagen(
     else:
         counted[count_region] = True  # a whole-slide tile may be all glass: its sums are zero
     if threshold is None:
-        threshold = threshold_from_histogram(collagen_histogram(channel, tissue & counted, model), model)
+        threshold = threshold_from_histogram(
+            collagen_histogram(channel, tissue & counted, model), model, method=threshold_method
+        )
     elif not np.isfinite(threshold):
         raise ValueError(f"threshold must be finite, got {threshold}")
     coll = tissue & (channel > threshold)
 
     sigma = max(_scale_px(orientation_scale_um, orientation_scale_px, px_per_mm), 0.5)
-    # Derivative scale of 1 px (as OrientationJ's pre-filter): smoother than the mask channel so
-    # anti-aliased fibre edges do not bias the gradient directions towards the pixel axes.
-    jxx, jxy, jyy = orientation_tensor(gaussian_smooth(raw, 1.0), sigma_px=sigma)
+    # OrientationJ's definition: its cubic-spline gradient of the unfiltered channel; the local tensor
+    # (angle histogram, pixel alignment, overlay) smoothed by the window, the dominant direction and
+    # coherency from the unsmoothed gradient products summed over the analysed tissue (its 1 px image
+    # border excluded, where the mirrored spline has no gradient across the border).
+    gx, gy = orientationj_gradient(raw)
     del raw
+    gxx, gxy, gyy = gx * gx, gx * gy, gy * gy
+    del gx, gy
+    region = tissue & counted
+    region[0, :] = region[-1, :] = False
+    region[:, 0] = region[:, -1] = False
+    ojxx = float(gxx[region].sum())
+    ojxy = float(gxy[region].sum())
+    ojyy = float(gyy[region].sum())
+    jxx = gaussian_smooth(gxx.astype(np.float32), sigma)
+    jxy = gaussian_smooth(gxy.astype(np.float32), sigma)
+    jyy = gaussian_smooth(gyy.astype(np.float32), sigma)
+    del gxx, gxy, gyy
     sel = coll & counted
     angle = fibre_angle(*(t[sel].astype(np.float64) for t in (jxx, jxy, jyy)))
     doubled = np.deg2rad(2.0 * angle)
@@ -287,28 +405,78 @@ def analyze_collagen(
     sums = CollagenSums(
         tissue_px=int(np.count_nonzero(tissue & counted)),
         collagen_px=int(np.count_nonzero(sel)),
-        jxx=float(jxx[sel].sum(dtype=np.float64)),
-        jxy=float(jxy[sel].sum(dtype=np.float64)),
-        jyy=float(jyy[sel].sum(dtype=np.float64)),
+        jxx=ojxx,
+        jxy=ojxy,
+        jyy=ojyy,
         cos2=float(np.cos(doubled).sum(dtype=np.float64)),
         sin2=float(np.sin(doubled).sum(dtype=np.float64)),
         angle_counts=np.bincount(bins, minlength=N_BINS).astype(np.int64),
     )
+    if surface_deg is not None:
+        sums.surface_deg = float(surface_deg)
 
     traced = None
     if fibres:
-        min_px = max(_scale_px(fibre_min_length_um, 8.0, px_per_mm), 3.0)
+        min_px = _scale_px(fibre_min_length_um, fibre_min_length_px, px_per_mm)
         ridge_hi = max(_scale_px(3.0, 3.0, px_per_mm), 1.0)
         sigmas = np.unique(np.round(np.linspace(1.0, ridge_hi, 3), 2))
-        traced = trace_fibres(channel, coll, ridge_sigmas_px=sigmas, min_fibre_px=min_px)
-        own = _inside(traced.centre_rc, counted)
-        sums.fibre_count = int(own.sum())
-        sums.fibre_length_px = float(traced.length_px[own].sum())
-        sums.fibre_width_px = float(traced.width_px[own].sum())
-        sums.fibre_straightness = float(traced.straightness[own].sum())
-        sums.branch_points = int(_inside(traced.branch_points_rc, counted).sum())
-        sums.fibres_measured = True
+        traced = trace_fibres(
+            channel,
+            fibre_mask(channel, tissue, threshold),
+            ridge_sigmas_px=sigmas,
+            min_length_px=min_px,
+            link_angle_deg=fibre_link_angle_deg,
+        )
+        traced = _add_fibre_sums(sums, traced, counted, curvature_window_px)
+        grey = _twombli_grey(rgb, model)
+        hdm = high_density_matrix(grey, dark_fibres=model.collagen is not None)
+        sums.hdm_px = int(np.count_nonzero(hdm & tissue & counted))
+        if count_region is None:
+            sums.fractal_dimension = box_counting_dimension(traced.skeleton)
     return CollagenAnalysis(model, channel, tissue, coll, float(threshold), jxx, jxy, jyy, traced, sums)
+
+
+#: Gaussian (px) of the local background a fibre must stand out from (:func:`fibre_mask`).
+FIBRE_BACKGROUND_PX = 16.0
+
+
+def fibre_mask(channel: np.ndarray, tissue: np.ndarray, threshold: float) -> np.ndarray:
+    """Where fibres are traced: tissue pixels brighter than their local background (the channel
+    smoothed by a Gaussian of :data:`FIBRE_BACKGROUND_PX`) and than a quarter of the collagen
+    threshold. The collagen (area-fraction) mask is too strict for tracing: dim fibres between
+    bright bundles, which CT-FIRE traces, fall below a global threshold but stand out locally.
+    """
+    background = gaussian_smooth(channel, FIBRE_BACKGROUND_PX)
+    return tissue & (channel > background) & (channel > 0.25 * float(threshold))
+
+
+def _twombli_grey(rgb: np.ndarray, model: StainModel) -> np.ndarray:
+    """The grey picture TWOMBLI measures: ImageJ's unweighted "8-bit" conversion (R + G + B) / 3."""
+    return np.clip(rgb.mean(axis=2), 0.0, 1.0)
+
+
+def _add_fibre_sums(sums: CollagenSums, traced: Fibres, counted: np.ndarray, window_px: int) -> Fibres:
+    """Add the fibres whose centre lies in ``counted`` (and the skeleton there) to ``sums``; return them."""
+    own = _inside(traced.centre_rc, counted)
+    mine = traced.select(own)
+    sums.fibre_count = mine.count
+    sums.fibre_length_px = float(mine.length_px.sum())
+    sums.fibre_end_to_end_px = float(mine.end_to_end_px.sum())
+    sums.fibre_width_px = float(mine.width_px.sum())
+    sums.fibre_straightness = float(mine.straightness.sum())
+    doubled = np.deg2rad(2.0 * mine.angle_deg)
+    sums.fibre_cos2 = float(np.cos(doubled).sum())
+    sums.fibre_sin2 = float(np.sin(doubled).sum())
+    sums.fibre_length_cos2 = float((mine.length_px * np.cos(doubled)).sum())
+    sums.fibre_length_sin2 = float((mine.length_px * np.sin(doubled)).sum())
+    curv = path_curvature_deg(mine.path_rc, mine.path_indptr, window_px=window_px)
+    sums.curvature_deg_sum = float(curv.sum())
+    sums.curvature_points = int(curv.size)
+    sums.branch_points = int(_inside(traced.branch_points_rc, counted).sum())
+    sums.end_points = int(_inside(traced.end_points_rc, counted).sum())
+    sums.skeleton_px = int(np.count_nonzero(traced.skeleton & counted))
+    sums.fibres_measured = True
+    return mine
 
 
 def _inside(points_rc: np.ndarray, region: np.ndarray) -> np.ndarray:

@@ -24,10 +24,16 @@ def _angle_error(a: float, b: float) -> float:
 def test_straight_fibres_at_known_angle(stain, angle):
     phantom = aligned_fibres((256, 256), angle_deg=angle, stain=stain, seed=int(angle) + 1)
     m = measure_collagen(phantom.rgb, stain=stain, fibres=False).metrics
-    assert _angle_error(m["collagen_orientation_deg"], angle) <= 2.0
+    # OrientationJ's unfiltered cubic-spline gradient is slightly anisotropic on the phantoms'
+    # sharp anti-aliased edges (2.1-2.2 degrees at 30 and 120 degrees; 0.2 with a 1 px pre-filter).
+    assert _angle_error(m["collagen_orientation_deg"], angle) <= 2.5
     assert 0.0 <= m["collagen_orientation_deg"] < 180.0
-    assert m["collagen_coherency"] > 0.8
-    assert m["collagen_alignment"] > 0.9
+    # OrientationJ's coherency of the whole field counts the isotropic gradients of the background
+    # noise too; the pre-smoothed, collagen-mask-only value (> 0.8 here) read 1.44-1.75x higher than
+    # OrientationJ's on real images (issue 15), hence > 0.8 / 1.6.
+    assert m["collagen_coherency"] > 0.5
+    assert m["collagen_orientation_undefined"] == 0.0
+    assert m["collagen_pixel_alignment"] > 0.9
 
 
 def test_angle_convention_rising_to_the_right_is_45():
@@ -58,7 +64,7 @@ def test_random_fibres_are_isotropic(stain):
     phantom = random_fibres((256, 256), stain=stain, seed=11)
     m = measure_collagen(phantom.rgb, stain=stain, fibres=False).metrics
     assert m["collagen_coherency"] < 0.2
-    assert m["collagen_alignment"] < 0.2
+    assert m["collagen_pixel_alignment"] < 0.2
 
 
 def test_orientation_histogram_peaks_at_the_fibre_angle():
@@ -82,7 +88,11 @@ def test_drawn_collagen_mask_area_fraction_of_tissue(stain):
     collagen[glass] = 0.0
     rgb = stained_section(collagen, stain=stain, glass=glass if stain != "shg" else None, seed=3)
     truth = collagen.sum() / (n * n - (glass.sum() if stain != "shg" else 0))
-    m = measure_collagen(rgb, stain=stain, fibres=False).metrics
+    # SHG has no glass to find: its tissue is the signal envelope unless the user gives the region
+    # (here the whole field, which is what this truth divides by; the envelope is tested in
+    # tests/texture/test_tissue.py).
+    region = np.ones((n, n), dtype=bool) if stain == "shg" else None
+    m = measure_collagen(rgb, stain=stain, fibres=False, mask=region).metrics
     assert m["collagen_area_fraction"] == pytest.approx(truth, rel=0.15)
     if stain != "shg":
         assert m["tissue_area_px"] == pytest.approx(n * n - glass.sum(), rel=0.02)

@@ -28,6 +28,12 @@ __all__ = [
     "sparse_fibres",
     "he_section",
     "psr_section",
+    "antialiased_fibres",
+    "collagen_dermis",
+    "pale_section",
+    "he_nuclei_section",
+    "polarized_psr",
+    "POLARIZED_COLOURS",
 ]
 
 # Appearance (RGB of a fully stained region) of each dye in the phantoms.
@@ -402,3 +408,383 @@ def psr_section(
         glass = np.arange(rows)[:, None] < edge[None, :]
         canvas[glass] = 0
     return stained_section(canvas, stain="psr", seed=seed + 7, glass=glass, noise=0.015)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hard cases for tissue detection, the collagen threshold, the epidermis and polarised PSR.
+
+
+def _coverage(
+    shape: tuple[int, int], strokes: list[tuple[np.ndarray, float]], supersample: int
+) -> np.ndarray:
+    """Exact-ish area coverage in [0, 1] of polylines (points_rc, width_px), by supersampling.
+
+    Each stroke is drawn ``supersample`` times larger, then block-averaged: a pixel's value is the
+    fraction of its area inside a fibre (anti-aliasing as a renderer does it), so the sum of the
+    coverage is the fibres' true area.
+    """
+    s = int(supersample)
+    big = np.zeros((shape[0] * s, shape[1] * s))
+    for pts, width in strokes:
+        # Pixel centres of the fine grid sit at (i + 0.5) / s of a coarse pixel.
+        _draw_polyline(big, (np.asarray(pts, dtype=float) + 0.5) * s - 0.5, width * s)
+    return big.reshape(shape[0], s, shape[1], s).mean(axis=(1, 3))
+
+
+def _random_strokes(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    n: int,
+    width_px: tuple[float, float],
+    length_px: tuple[float, float],
+    wavy: bool = True,
+) -> list[tuple[np.ndarray, float]]:
+    rows, cols = shape
+    strokes = []
+    for _ in range(n):
+        ln = rng.uniform(*length_px)
+        w = rng.uniform(*width_px)
+        start = rng.uniform([0, 0], [rows, cols])
+        angle = rng.uniform(0, 180)
+        n_pts = max(int(ln / 8), 2)
+        turns = np.cumsum(rng.normal(0, 6 if wavy else 0, n_pts))
+        steps = np.array([_direction(angle + t) for t in turns]) * (ln / n_pts)
+        strokes.append((start + np.vstack([np.zeros(2), np.cumsum(steps, axis=0)]), w))
+    return strokes
+
+
+def antialiased_fibres(
+    shape: tuple[int, int] = (384, 384),
+    *,
+    stain: str = "psr",
+    n_fibres: int | None = None,
+    width_px: tuple[float, float] = (1.5, 6.0),
+    length_px: tuple[float, float] = (30.0, 140.0),
+    blur_px: float = 0.0,
+    supersample: int = 4,
+    noise: float = 0.01,
+    seed: int = 0,
+) -> HistologyPhantom:
+    """Thin to thick wavy fibres rendered by area coverage (anti-aliased), optionally blurred.
+
+    Unlike :func:`aligned_fibres` the edge pixels carry the exact fraction of their area covered
+    by a fibre, and ``blur_px`` (Gaussian sigma, px) blurs the *transmitted light* as a microscope's
+    point-spread function does, after the Beer–Lambert rendering.
+
+    Truth: ``area_fraction`` — the fibres' true (geometric) area over the image area, i.e. the mean
+    coverage; ``area_fraction_px`` — pixels more than half covered.
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = shape
+    if n_fibres is None:
+        n_fibres = int(rows * cols / 1400)
+    strokes = _random_strokes(rng, shape, n_fibres, width_px, length_px)
+    cover = _coverage(shape, strokes, supersample)
+    rgb = stained_section(cover, stain=stain, seed=seed + 1, noise=0.0)
+    if blur_px > 0:
+        rgb = np.stack([ndi.gaussian_filter(rgb[..., c], blur_px) for c in range(3)], axis=2)
+    rgb = np.clip(rgb + noise * rng.standard_normal(rgb.shape), 0.0, 1.0)
+    truth = {"area_fraction": float(cover.mean()), "area_fraction_px": float((cover > 0.5).mean())}
+    return HistologyPhantom(rgb, cover, truth)
+
+
+def collagen_dermis(
+    shape: tuple[int, int] = (320, 320),
+    *,
+    stain: str = "psr",
+    glass_fraction: float = 0.15,
+    seed: int = 0,
+) -> HistologyPhantom:
+    """A dermis that is all collagen: packed bundles of varying stain depth, glass along the top.
+
+    Every tissue pixel is collagen (bundles touch; their stain depth varies 0.7-1.0 with an
+    oriented bundle texture and the usual uptake mottle), so the true collagen area fraction of
+    tissue is 1. Truth: ``area_fraction`` (1.0), ``tissue`` (bool mask).
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = shape
+    # Bundles: noise stretched along a common direction (strongly anisotropic Gaussian).
+    texture = ndi.gaussian_filter(rng.standard_normal(shape), (1.5, 9.0))
+    texture = (texture - texture.min()) / (np.ptp(texture) + 1e-12)
+    density = 0.7 + 0.3 * texture
+    glass_rows = int(round(glass_fraction * rows))
+    glass = np.zeros(shape, dtype=bool)
+    if glass_rows:
+        edge = glass_rows + 5 * np.sin(np.arange(cols) / 31.0 + rng.uniform(0, 6))
+        glass = np.arange(rows)[:, None] < edge[None, :]
+    density[glass] = 0.0
+    rgb = stained_section(density, stain=stain, seed=seed + 3, glass=glass if glass.any() else None)
+    return HistologyPhantom(rgb, density, {"area_fraction": 1.0, "tissue": ~glass})
+
+
+def pale_section(
+    shape: tuple[int, int] = (400, 400),
+    *,
+    collagen_fraction: float = 0.05,
+    fat: bool = True,
+    pen: bool = True,
+    fold: bool = False,
+    seed: int = 0,
+) -> HistologyPhantom:
+    """Pale, loosely stained PSR tissue with sparse collagen on glass: the hard case for tissue masks.
+
+    A blob-shaped section on glass; its matrix takes only a trace of picric acid (transmits ~86 %
+    in blue, so a 0.1 OD cut-off calls it glass), with fat vacuoles (empty, glass-like interiors
+    ringed by thin pale membranes), sparse sirius-red fibres covering about
+    ``collagen_fraction`` of the section, a green marker-pen stroke across glass and tissue
+    (``pen``) and a fold (a band of doubled section, ``fold``).
+
+    Truth: ``tissue`` (the section incl. fat vacuoles, minus the pen stroke and the fold),
+    ``area_fraction`` (collagen area — fibre coverage — inside ``tissue`` over its area),
+    ``section`` (the whole section outline), ``pen`` and ``fold`` masks.
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = shape
+    rr, cc = np.mgrid[0:rows, 0:cols].astype(float)
+    # Section outline: a wobbly ellipse covering ~55 % of the field.
+    theta = np.arctan2(rr - rows / 2, cc - cols / 2)
+    radius = 1.0 + 0.08 * np.sin(3 * theta + rng.uniform(0, 6)) + 0.05 * np.sin(5 * theta + rng.uniform(0, 6))
+    ell = np.hypot((rr - rows / 2) / (0.42 * rows), (cc - cols / 2) / (0.40 * cols))
+    section = ell < radius
+    # Fat: round vacuoles with 1.5 px membranes, inside the section.
+    vacuoles = np.zeros(shape, dtype=bool)
+    membranes = np.zeros(shape)
+    if fat:
+        for _ in range(10):
+            r0, c0 = rng.uniform(0.3, 0.7, 2) * (rows, cols)
+            rad = rng.uniform(10, 28)
+            d = np.hypot(rr - r0, cc - c0)
+            if not section[d < rad + 3].all():
+                continue
+            vacuoles |= d < rad
+            membranes = np.maximum(membranes, np.clip(1.25 - np.abs(d - rad), 0, 1))
+    # Sparse collagen fibres inside the matrix (not in vacuoles).
+    area = section.sum()
+    strokes: list[tuple[np.ndarray, float]] = []
+    target = collagen_fraction * area
+    cover = np.zeros(shape)
+    while cover[section & ~vacuoles].sum() < target:
+        strokes += _random_strokes(rng, shape, 4, (2.0, 5.0), (30.0, 90.0))
+        cover = _coverage(shape, strokes, 4)
+    cover = cover * (section & ~vacuoles)
+    matrix = section & ~vacuoles
+    mottle = ndi.gaussian_filter(rng.standard_normal(shape), 6.0)
+    mottle = 1.0 + 0.15 * mottle / (mottle.std() + 1e-12)
+    picric = 0.2 * matrix * mottle + 0.5 * membranes * section
+    fold_mask = np.zeros(shape, dtype=bool)
+    if fold:
+        # A band of doubled section: twice the dye along a diagonal strip inside the section.
+        dist = np.abs((rr - rows * 0.55) * 0.6 - (cc - cols * 0.5) * 0.8)
+        fold_mask = (dist < 20) & section
+        picric = picric + 0.2 * fold_mask * mottle
+        cover = np.where(fold_mask, np.minimum(2 * cover, 1.0), cover)
+    od = np.zeros((*shape, 3))
+    od += (1.3 * cover * mottle)[..., None] * _dye_od("sirius_red")
+    od += picric[..., None] * _dye_od("picric_yellow")
+    if fold:
+        od += (1.3 * cover * fold_mask)[..., None] * _dye_od("sirius_red")
+    pen_mask = np.zeros(shape, dtype=bool)
+    if pen:
+        # Green marker: a thick stroke from the glass into the section edge.
+        pen_cover = _coverage(
+            shape, [(np.array([[0.08 * rows, 0.55 * cols], [0.30 * rows, 0.95 * cols]]), 14.0)], 2
+        )
+        pen_mask = pen_cover > 0.5
+        green_ink_od = -np.log10(np.array([0.18, 0.55, 0.30]))
+        od += pen_cover[..., None] * green_ink_od
+    glass_rgb = np.array([0.95, 0.95, 0.94])
+    rgb = glass_rgb * 10.0 ** (-od)
+    rgb = np.clip(rgb + 0.01 * rng.standard_normal(rgb.shape), 0.0, 1.0)
+    tissue = section & ~pen_mask & ~fold_mask
+    truth = {
+        "tissue": tissue,
+        "section": section,
+        "pen": pen_mask,
+        "fold": fold_mask,
+        "area_fraction": float(cover[tissue].sum() / tissue.sum()),
+    }
+    return HistologyPhantom(rgb, cover, truth)
+
+
+def he_nuclei_section(
+    size_um: tuple[float, float] = (256.0, 256.0),
+    *,
+    px_per_um: float = 1.0,
+    thickness_um: float = 60.0,
+    stratum_corneum_um: float = 0.0,
+    rete_amplitude_um: float = 10.0,
+    rete_wavelength_um: float = 128.0,
+    glass_um: float = 40.0,
+    nucleus_spacing_um: float = 9.0,
+    nucleus_radius_um: float = 3.0,
+    seed: int = 0,
+) -> HistologyPhantom:
+    """H&E skin in which haematoxylin marks only nuclei, optionally under a stratum corneum.
+
+    The viable epidermis is pale pink cytoplasm packed with keratinocyte nuclei (a jittered grid
+    of ``nucleus_spacing_um``; nothing between the nuclei takes haematoxylin, unlike
+    :func:`he_section`). Above it, a stratum corneum of ``stratum_corneum_um`` is eosinophilic,
+    anucleate and lamellar. The dermis is pink collagen with sparse spindle-shaped fibroblast
+    nuclei. The viable epidermis is ``thickness_um`` + ``rete_amplitude_um`` sin(2 pi x / wavelength)
+    thick, measured vertically.
+
+    Truth: ``thickness_mean_um`` (viable epidermis, without the stratum corneum),
+    ``thickness_total_mean_um`` (skin surface to junction, with it), ``stratum_corneum_um``,
+    ``thickness_sd_um``, ``interdigitation_index``, ``epidermis`` (viable), ``stratum_corneum``,
+    ``glass`` (bool masks), ``px_per_mm``.
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = (int(round(s * px_per_um)) for s in size_um)
+    x_um = (np.arange(cols) + 0.5) / px_per_um
+    y_um = (np.arange(rows)[:, None] + 0.5) / px_per_um
+    surface_um = glass_um + 2.0 * np.sin(2 * np.pi * x_um / (size_um[1] * 1.3) + 0.7)
+    top_um = surface_um + stratum_corneum_um
+    thick_um = thickness_um + rete_amplitude_um * np.sin(2 * np.pi * x_um / rete_wavelength_um)
+    dej_um = top_um + thick_um
+    glass = y_um < surface_um[None, :]
+    corneum = (~glass) & (y_um < top_um[None, :])
+    epidermis = (y_um >= top_um[None, :]) & (y_um < dej_um[None, :])
+    dermis = ~(glass | corneum | epidermis)
+
+    # Nuclei: one per cell of a jittered grid whose centre falls inside the viable epidermis.
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    yy_um, xx_um = (yy + 0.5) / px_per_um, (xx + 0.5) / px_per_um
+    nuclei = np.zeros((rows, cols))
+    s = nucleus_spacing_um
+    for gy in np.arange(0.0, size_um[0], s):
+        for gx in np.arange(0.0, size_um[1], s):
+            cy, cx = gy + s / 2 + rng.uniform(-0.2, 0.2) * s, gx + s / 2 + rng.uniform(-0.2, 0.2) * s
+            col = min(int(cx * px_per_um), cols - 1)
+            if not (top_um[col] + 0.5 * s <= cy <= dej_um[col] - 0.4 * s):
+                continue
+            r = nucleus_radius_um * rng.uniform(0.85, 1.15)
+            d = np.hypot(yy_um - cy, xx_um - cx)
+            nuclei = np.maximum(nuclei, np.clip((r - d) * px_per_um + 0.5, 0, 1))
+    # Fibroblasts: sparse spindles in the dermis.
+    fibro = np.zeros((rows, cols))
+    n_fibro = int(size_um[0] * size_um[1] / 1500)
+    for _ in range(n_fibro):
+        cy, cx = rng.uniform(0, size_um[0]), rng.uniform(0, size_um[1])
+        col = min(int(cx * px_per_um), cols - 1)
+        if cy < dej_um[col] + 8:
+            continue
+        a = rng.uniform(0, np.pi)
+        u = (yy_um - cy) * np.cos(a) + (xx_um - cx) * np.sin(a)
+        v = -(yy_um - cy) * np.sin(a) + (xx_um - cx) * np.cos(a)
+        fibro = np.maximum(fibro, np.clip(1.5 - np.hypot(u / 6.0, v / 1.5) * 1.5, 0, 1))
+    n = int(rows * cols / (600 * px_per_um**2))
+    coll = fibre_density(
+        (rows, cols),
+        rng.uniform([0, 0], [rows, cols], size=(n, 2)),
+        rng.uniform(0, 180, n),
+        rng.uniform(20, 60, n) * px_per_um,
+        np.full(n, 2.0 * px_per_um),
+    )
+    lamellae = 0.75 + 0.25 * np.sin(2 * np.pi * yy_um / 3.0 + 0.3 * np.sin(xx_um / 7.0))
+    haem = 1.0 * nuclei * epidermis + 0.9 * fibro * dermis
+    eosin = 0.3 * epidermis + 0.6 * lamellae * corneum + (0.35 + 0.6 * coll) * dermis
+    rgb = _render((rows, cols), {"haematoxylin": haem, "eosin": eosin})
+    rgb[glass] = (0.96, 0.96, 0.95)
+    rgb = np.clip(rgb + 0.01 * rng.standard_normal(rgb.shape), 0, 1)
+
+    viable = epidermis.sum(axis=0) / px_per_um
+    total = (epidermis | corneum).sum(axis=0) / px_per_um
+    dej_len = np.sum(np.hypot(np.diff(x_um), np.diff(dej_um)))
+    truth = {
+        "thickness_mean_um": float(viable.mean()),
+        "thickness_sd_um": float(viable.std()),
+        "thickness_total_mean_um": float(total.mean()),
+        "stratum_corneum_um": float(corneum.sum(axis=0).mean() / px_per_um),
+        "interdigitation_index": float(dej_len / (x_um[-1] - x_um[0])),
+        "epidermis": epidermis,
+        "stratum_corneum": corneum,
+        "glass": glass,
+        "px_per_mm": px_per_um * 1000.0,
+    }
+    return HistologyPhantom(rgb, coll * dermis, truth)
+
+
+#: Hues (degrees) and brightness of the polarised-PSR phantom's fibre colours, each well inside
+#: its Rich & Whittaker class (see :mod:`texture.polarized`).
+POLARIZED_COLOURS = {
+    "red": (356.0, 0.92),
+    "orange": (32.0, 0.90),
+    "yellow": (63.0, 0.80),
+    "green": (115.0, 0.50),
+}
+
+
+def _hsv_to_rgb(h_deg: float, s: float, v: float) -> np.ndarray:
+    import colorsys
+
+    return np.array(colorsys.hsv_to_rgb((h_deg % 360.0) / 360.0, s, v))
+
+
+def polarized_psr(
+    shape: tuple[int, int] = (480, 480),
+    *,
+    fractions: dict[str, float] | None = None,
+    grid: int = 8,
+    width_px: tuple[float, float] = (2.0, 7.0),
+    blur_px: float = 0.7,
+    background: float = 0.03,
+    noise: float = 0.01,
+    seed: int = 0,
+) -> HistologyPhantom:
+    """Picrosirius red under crossed polarisers: coloured birefringent fibres on a dark field.
+
+    One fibre per grid cell (separated, so colours do not mix), each red, orange, yellow or green
+    with a hue jitter of ±3° inside its class, drawn by area coverage (anti-aliased) over a near-black
+    background, then blurred by ``blur_px``. Green (thin) fibres are dimmer, as in real sections.
+    The classes are assigned so that their areas approach ``fractions`` (default red 0.35, orange
+    0.25, yellow 0.15, green 0.25).
+
+    Truth: per class ``<colour>_fraction`` — its area (fibre coverage) over the total fibre area —
+    and ``area_fraction`` (total fibre area over the image), ``labels`` (0 background, 1-4 red,
+    orange, yellow, green where a fibre covers more than half a pixel).
+    """
+    rng = np.random.default_rng(seed)
+    if fractions is None:
+        fractions = {"red": 0.35, "orange": 0.25, "yellow": 0.15, "green": 0.25}
+    names = list(POLARIZED_COLOURS)
+    if set(fractions) - set(names):
+        raise ValueError(f"fractions keys must be among {names}")
+    want = np.array([fractions.get(k, 0.0) for k in names], dtype=float)
+    want = want / want.sum()
+    rows, cols = shape
+    cell_r, cell_c = rows / grid, cols / grid
+    covers = {k: np.zeros(shape) for k in names}
+    got = np.zeros(len(names))
+    cells = [(i, j) for i in range(grid) for j in range(grid)]
+    rng.shuffle(cells)
+    for i, j in cells:
+        centre = np.array([(i + 0.5) * cell_r, (j + 0.5) * cell_c])
+        w = float(rng.uniform(*width_px))
+        ln = float(rng.uniform(0.45, 0.7) * min(cell_r, cell_c))
+        half = 0.5 * ln * _direction(float(rng.uniform(0, 180)))
+        cover = _coverage(shape, [(np.array([centre - half, centre + half]), w)], 4)
+        # Greedy: give the fibre to the class furthest below its target share.
+        share = got / got.sum() if got.sum() else np.zeros_like(got)
+        k = int(np.argmax(want - share))
+        covers[names[k]] = np.maximum(covers[names[k]], cover)
+        got[k] += cover.sum()
+    rgb = np.full((*shape, 3), background)
+    labels = np.zeros(shape, dtype=np.int32)
+    for idx, k in enumerate(names, start=1):
+        hue, value = POLARIZED_COLOURS[k]
+        c = covers[k]
+        # Per-pixel hue jitter per fibre would need fibre ids; a smooth field within ±3° suffices.
+        jitter = 3.0 * np.tanh(ndi.gaussian_filter(rng.standard_normal(shape), 20.0) * 40.0)
+        colour = np.stack([_hsv_to_rgb(hue + j, 0.9, value) for j in (-3.0, 0.0, 3.0)])
+        pick = np.clip(np.round((jitter + 3.0) / 3.0).astype(int), 0, 2)
+        fibre_rgb = colour[pick]
+        rgb = rgb * (1 - c[..., None]) + fibre_rgb * c[..., None]
+        labels[c > 0.5] = idx
+    if blur_px > 0:
+        rgb = np.stack([ndi.gaussian_filter(rgb[..., ch], blur_px) for ch in range(3)], axis=2)
+    rgb = np.clip(rgb + noise * rng.standard_normal(rgb.shape), 0.0, 1.0)
+    total = sum(c.sum() for c in covers.values())
+    truth: dict[str, Any] = {f"{k}_fraction": float(covers[k].sum() / total) for k in names}
+    truth["area_fraction"] = float(total / (rows * cols))
+    truth["labels"] = labels
+    return HistologyPhantom(rgb, sum(covers.values()), truth)
