@@ -179,7 +179,7 @@ class Metric:
 _V_TEXTURE = "Henseler (VISIA skin texture < 2 %; 2 % used)"
 _V_BROWN = "Henseler (VISIA brown spots < 2 %; 2 % used)"
 _V_PORES = "Henseler (VISIA pores 2-4 %; 4 % used)"
-_V_RED = "Henseler (VISIA red areas 2-4 %)"
+_V_RED = "Henseler (VISIA red areas 2-4 %; 4 % used)"
 _V_SPOTS = "Henseler (VISIA spots ~6 %)"
 _V_WRINKLES = "Henseler (VISIA wrinkles ~6 %)"
 
@@ -187,6 +187,7 @@ _M_PORES = "texture.pores.measure_pores (closing-based local skin level, dark-bl
 _M_SPOTS = "texture.pigment.measure_spots (regions darker than surrounding skin at ~10 px/mm)"
 _M_WRINKLES = "texture.wrinkles.measure_wrinkles (multi-scale Hessian valley filter, Lindeberg 1998)"
 _M_COLOUR = "texture.color (Chardon et al. 1991; Diffey, Oliver & Farr, Br J Dermatol 1984;111:663)"
+_M_RED = "texture.redness.measure_red_areas (excess erythema index over the local background)"
 _M_ROUGH = "texture.roughness.measure_roughness (SD of band-passed L*, optical analogue of ISO 4287 Rq)"
 _M_GLCM = "texture.skin_glcm.glcm_columns / texture.glcm (IBSI, Zwanenburg et al., Radiology 2020)"
 _M_COLLAGEN = "texture.collagen.analyze_collagen (stain separation, Otsu threshold in OD units)"
@@ -296,6 +297,18 @@ CATALOGUE: tuple[Metric, ...] = (
              method=_M_COLOUR, rep=1.0, basis="assumption",
              source="assumption: as melanin_index (a log-ratio: exposure errors cancel, channel noise "
              "does not); VISIA red areas 2-4 % (Henseler) is an area, not an index"),
+    # --- photo: red areas ---
+    _outcome("red_area_fraction", "fraction", "fraction", "fraction of skin redder than its surroundings",
+             method=_M_RED, rep=0.2, basis="assumption",
+             source="assumption: Henseler's 4 % (VISIA red areas) at a typical red area fraction of 0.05"),
+    _outcome("red_mean_excess_ei", "EI", "interval", "mean EI above local background in red areas",
+             method=_M_RED),
+    _outcome("red_lesion_count", "", "count", "small round red lesions (papules, 1-5 mm)", method=_M_RED,
+             better="lower", rep=0.04, source=_V_RED),
+    _outcome("red_lesion_density_per_cm2", "1/cm2", "ratio", "red lesions per cm2 of skin", method=_M_RED,
+             better="lower", rep=0.04, source=_V_RED),
+    _outcome("red_lesion_mean_diameter_mm", "mm", "ratio", "mean equivalent diameter of the red lesions",
+             method=_M_RED, rep=0.04, source=_V_RED),
     # --- photo: lines, texture ---
     _outcome("wrinkle_count", "", "count", "fine lines and wrinkles detected in the ROI", method=_M_WRINKLES,
              better="lower", rep=0.06, source=_V_WRINKLES),
