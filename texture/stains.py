@@ -5,9 +5,17 @@ Ruifrok & Johnston colour deconvolution (Ruifrok & Johnston 2001, *Anal Quant Cy
 the concentrations of three dyes. Presets (:data:`STAIN_PRESETS`): ``psr`` picrosirius red (sirius
 red, picric acid, Weigert haematoxylin), ``masson`` Masson's trichrome with methyl/aniline blue
 (Ruifrok's vectors as in ImageJ Colour Deconvolution), ``masson_green`` (light green SF), ``he``
-(the "collagen" channel is eosin, which also stains cytoplasm), ``shg`` (second-harmonic
-generation: a grey image where collagen is bright; no unmixing), or custom vectors. Concentrations
-are in OD units (a pure dye layer of OD 1 transmits 10 %).
+(the measured channel is eosin, which stains collagen *and* cytoplasm, muscle and red cells alike:
+H&E does not separate collagen, so its measurements are named ``eosin_*``, see
+:attr:`StainModel.target`), ``vvg`` / ``elastin`` (Verhoeff–van Gieson: elastic fibres black, the
+measured channel; collagen red, other tissue yellow), ``shg`` (second-harmonic generation: a grey
+image where collagen is bright; no unmixing), or custom vectors. Concentrations are in OD units (a
+pure dye layer of OD 1 transmits 10 %).
+
+Stain vectors can be estimated from the user's own slides (:func:`estimate_stain_vectors`, after
+Macenko et al. 2009, *Proc IEEE ISBI* 1107-1110) instead of the preset colours, pooled over a whole
+batch so that every slide is unmixed alike; the estimate is returned as a model whose vectors the
+caller records.
 """
 
 from __future__ import annotations
@@ -28,6 +36,9 @@ __all__ = [
     "separate",
     "optical_density",
     "collagen_channel",
+    "StainEstimate",
+    "estimate_stain_vectors",
+    "measured_names",
 ]
 
 
@@ -35,8 +46,11 @@ __all__ = [
 class StainModel:
     """Three dye optical-density vectors (rows, unit length) and which one is collagen.
 
-    ``collagen`` is None for SHG, whose grey intensity is itself the collagen signal.
-    ``haematoxylin`` is the index of the nuclear dye, when the stain has one.
+    ``collagen`` is the index of the measured dye (the collagen dye for PSR, Masson and SHG; eosin
+    for H&E; the elastic-fibre black for VVG), None for SHG, whose grey intensity is itself the
+    collagen signal. ``haematoxylin`` is the index of the nuclear dye, when the stain has one.
+    ``target`` names what the measured dye shows (``collagen``, ``eosin``, ``elastin``): the prefix
+    of its measurement columns (:func:`measured_names`).
     """
 
     name: str
@@ -44,6 +58,7 @@ class StainModel:
     vectors: tuple[tuple[float, float, float], ...]
     collagen: int | None
     haematoxylin: int | None = None
+    target: str = "collagen"
 
     @property
     def matrix(self) -> np.ndarray:
@@ -62,9 +77,25 @@ def _od_of_colour(rgb: Sequence[float]) -> tuple[float, float, float]:
 _HAEM = _unit((0.65, 0.70, 0.29))  # Ruifrok & Johnston haematoxylin
 
 
+_VVG = StainModel(
+    "vvg",
+    ("verhoeff_black", "van_gieson_fuchsin", "picric_acid"),
+    (
+        _od_of_colour((0.14, 0.13, 0.17)),
+        _od_of_colour((0.85, 0.28, 0.42)),
+        _od_of_colour((0.96, 0.88, 0.45)),
+    ),
+    collagen=0,
+    target="elastin",
+)
+
+
 #: Built-in stain models. PSR vectors are the OD of a typical sirius-red fibre (RGB 0.80, 0.16,
 #: 0.30) and of picric-acid yellow (0.96, 0.88, 0.45); Masson's are Ruifrok's methyl blue and
 #: ponceau-fuchsin (ImageJ "Masson Trichrome"); light green SF from ImageJ "Feulgen Light Green".
+#: VVG (``vvg``, alias ``elastin``): Verhoeff's iron-haematoxylin black of elastic fibres (a
+#: slightly bluish black, RGB 0.14, 0.13, 0.17), van Gieson's acid-fuchsin red of collagen
+#: (0.85, 0.28, 0.42) and its picric-acid yellow; the measured channel is the black (elastin).
 STAIN_PRESETS: dict[str, StainModel] = {
     "psr": StainModel(
         "psr",
@@ -95,9 +126,27 @@ STAIN_PRESETS: dict[str, StainModel] = {
         (_HAEM, _unit((0.07, 0.99, 0.11)), _unit(np.cross(_HAEM, (0.07, 0.99, 0.11)))),
         collagen=1,
         haematoxylin=0,
+        target="eosin",
     ),
+    "vvg": _VVG,
+    "elastin": _VVG,
     "shg": StainModel("shg", ("shg", "", ""), ((1.0, 0.0, 0.0),) * 3, collagen=None),
 }
+
+
+def measured_names(metrics: dict[str, float], model: StainModel) -> dict[str, float]:
+    """``metrics`` with ``collagen_*`` keys renamed after what the stain measures.
+
+    H&E: ``collagen_area_fraction`` becomes ``eosin_area_fraction`` (and the orientation columns
+    ``eosin_orientation_deg``, ``eosin_coherency``, ``eosin_alignment``); VVG: ``elastin_*``. Other
+    keys, and every key for collagen stains, are unchanged.
+    """
+    if model.target == "collagen":
+        return dict(metrics)
+    prefix = f"{model.target}_"
+    return {
+        (prefix + k[len("collagen_") :] if k.startswith("collagen_") else k): v for k, v in metrics.items()
+    }
 
 
 # separate_stains returns ln(I)/ln(1e-6) = OD/6; rescale to OD units.
@@ -137,6 +186,10 @@ def stain_model(
             rows,
             collagen=collagen_index,
             haematoxylin=haematoxylin_index,
+        )
+    if stain == "psr_polarized":
+        raise ValueError(
+            "stain 'psr_polarized' (polarised light) is not colour-deconvolved; use texture.polarized"
         )
     try:
         return STAIN_PRESETS[stain]
@@ -184,3 +237,138 @@ def collagen_channel(rgb: np.ndarray, model: StainModel, *, smooth_px: float = 0
     if smooth_px > 0:
         channel = gaussian_smooth(channel, smooth_px)
     return channel
+
+
+@dataclass(frozen=True)
+class StainEstimate:
+    """Stain vectors estimated from images (:func:`estimate_stain_vectors`).
+
+    ``model`` is the preset with its two dominant dyes' vectors replaced (usable as
+    ``stain_model('custom', vectors=model.vectors, collagen_index=model.collagen)``);
+    ``n_pixels`` the stained pixels used; ``cosine_to_preset`` how close each estimated vector is
+    to the preset's (1 = same colour); ``estimated`` the indices of the two estimated dyes.
+    """
+
+    model: StainModel
+    n_pixels: int
+    cosine_to_preset: tuple[float, float]
+    estimated: tuple[int, int]
+
+    def record(self) -> dict[str, object]:
+        """Plain values for a run record (JSON): dyes, vectors, pixels used, agreement."""
+        return {
+            "stain": self.model.name,
+            "dyes": list(self.model.dyes),
+            "vectors": [list(v) for v in self.model.vectors],
+            "estimated_dyes": [self.model.dyes[i] for i in self.estimated],
+            "n_pixels": self.n_pixels,
+            "cosine_to_preset": list(self.cosine_to_preset),
+            "method": "Macenko et al. 2009",
+        }
+
+
+def estimate_stain_vectors(
+    images: Sequence[np.ndarray],
+    stain: str,
+    *,
+    od_min: float = 0.15,
+    percentile: float = 1.0,
+    max_pixels: int = 500_000,
+    glass_rgb: Sequence[float] | None = None,
+    seed: int = 0,
+) -> StainEstimate:
+    """Estimate the two dominant dye vectors of ``stain`` from a batch of images (Macenko).
+
+    Macenko et al. 2009 (*Proc IEEE ISBI* 1107-1110): optical densities of stained pixels (OD norm
+    above ``od_min``; the original drops pixels below it in any channel, which would discard the
+    pale picric-acid yellow whose red OD is ~0) are projected onto the plane of their two main
+    principal directions; the ``percentile`` and ``100 - percentile`` angles in that plane are the
+    two dyes. They replace the preset's measured dye and its first counterstain, matched by the
+    assignment with the larger summed cosine; any third dye is kept (haematoxylin in PSR) or
+    re-derived as their cross product (a residual channel). Pixels are pooled over ``images``
+    (at most ``max_pixels``, an equal share per image, drawn with ``seed``) so that one estimate
+    serves a whole batch.
+
+    Parameters
+    ----------
+    images : sequence of ndarray
+        Float sRGB images in [0, 1], (rows, cols, 3), all of the same stain.
+    stain : str
+        A brightfield preset (not ``shg``).
+    od_min : float
+        Minimum OD norm of a pixel used (glass and faint pixels carry no dye direction).
+    percentile : float
+        Robust extreme angle, in percent (Macenko's alpha).
+    max_pixels : int
+        Pixels sampled over the batch.
+    glass_rgb : sequence of 3 floats, optional
+        Colour of bare glass (I0), white when None.
+    seed : int
+        Seed of the pixel sampling.
+
+    Raises
+    ------
+    ValueError
+        No images, a stain without dyes (SHG), or too few stained pixels (< 100).
+    """
+    preset = stain_model(stain)
+    if preset.collagen is None:
+        raise ValueError("SHG images have no dye vectors to estimate")
+    if len(images) == 0:
+        raise ValueError("estimate_stain_vectors needs at least one image")
+    if not 0 < percentile < 50:
+        raise ValueError(f"percentile must be in (0, 50), got {percentile}")
+    i0 = np.ones(3) if glass_rgb is None else np.asarray(glass_rgb, dtype=float)
+    rng = np.random.default_rng(seed)
+    share = max(int(max_pixels) // len(images), 1)
+    samples = []
+    for img in images:
+        a = np.asarray(img, dtype=float)
+        if a.ndim != 3 or a.shape[2] != 3:
+            raise ValueError(f"each image must have shape (rows, cols, 3), got {a.shape}")
+        od = -np.log10(np.clip(a.reshape(-1, 3) / i0, 1.0 / 255.0, 1.0))
+        od = od[np.linalg.norm(od, axis=1) > od_min]
+        if len(od) > share:
+            od = od[rng.choice(len(od), share, replace=False)]
+        samples.append(od)
+    od = np.concatenate(samples)
+    if len(od) < 100:
+        raise ValueError(f"too few stained pixels to estimate stain vectors ({len(od)} < 100)")
+    # Principal plane of the OD cloud (about the origin, as Macenko: OD is additive in the dyes).
+    _, _, vt = np.linalg.svd(od, full_matrices=False)
+    e1, e2 = vt[0], vt[1]
+    if e1.sum() < 0:
+        e1 = -e1
+    if e2.sum() < 0:
+        e2 = -e2
+    angle = np.arctan2(od @ e2, od @ e1)
+    lo, hi = np.percentile(angle, [percentile, 100.0 - percentile])
+    v_lo = np.cos(lo) * e1 + np.sin(lo) * e2
+    v_hi = np.cos(hi) * e1 + np.sin(hi) * e2
+    v_lo, v_hi = (v / np.linalg.norm(v) for v in (v_lo, v_hi))
+    target = preset.collagen
+    counter = next(i for i, name in enumerate(preset.dyes) if i != target and name and name != "residual")
+    pm = preset.matrix
+    keep = (
+        (v_lo, v_hi)
+        if pm[target] @ v_lo + pm[counter] @ v_hi >= pm[target] @ v_hi + pm[counter] @ v_lo
+        else (v_hi, v_lo)
+    )
+    rows = [np.asarray(v) for v in pm]
+    rows[target], rows[counter] = keep
+    third = 3 - target - counter
+    if preset.dyes[third] == "residual":
+        rows[third] = np.cross(rows[0], rows[1])
+    vectors = tuple(_unit(r) for r in rows)
+    if abs(np.linalg.det(np.array(vectors))) < 1e-3:
+        raise ValueError("estimated stain vectors are (nearly) collinear: the images show one dye only")
+    model = StainModel(
+        f"{preset.name}_estimated",
+        preset.dyes,
+        vectors,
+        collagen=preset.collagen,
+        haematoxylin=preset.haematoxylin,
+        target=preset.target,
+    )
+    cos = (float(pm[target] @ keep[0]), float(pm[counter] @ keep[1]))
+    return StainEstimate(model, int(len(od)), cos, (target, counter))
