@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from texture.measurement import ASSUMED_PX_PER_MM
-from texture.phantoms.photo import render_skin
+from texture.phantoms.photo import render_lines, render_skin
 from texture.pores import measure_pores
 
 
@@ -17,9 +17,11 @@ def _relative_error(measured, truth):
 @pytest.mark.parametrize("px_per_mm", [20.0, 30.0])
 def test_count_diameter_density_on_shaded_skin(px_per_mm):
     # Pores 0.2-0.6 mm, illumination varying by +-25 % across the field.
+    # From the former 0.1 mm floor (below every rendered pore, so all of them count): the detector's
+    # accuracy. The default 0.25 mm floor is tested on its own below.
     phantom = render_skin(px_per_mm=px_per_mm, size_mm=(20.0, 20.0), seed=3)
     truth = phantom.truth
-    m = measure_pores(phantom.rgb, px_per_mm=px_per_mm).metrics
+    m = measure_pores(phantom.rgb, px_per_mm=px_per_mm, min_diameter_mm=0.1).metrics
     assert _relative_error(m["pore_count"], truth["pore_count"]) <= 0.05
     assert _relative_error(m["pore_mean_diameter_mm"], truth["pore_mean_diameter_mm"]) <= 0.10
     assert _relative_error(m["pore_density_per_cm2"], truth["pore_density_per_cm2"]) <= 0.05
@@ -36,7 +38,7 @@ def test_count_diameter_density_on_shaded_skin(px_per_mm):
 )
 def test_count_and_size_robust_to_shading_faint_pores_and_blur(conditions):
     phantom = render_skin(px_per_mm=20.0, seed=4, **conditions)
-    m = measure_pores(phantom.rgb, px_per_mm=20.0).metrics
+    m = measure_pores(phantom.rgb, px_per_mm=20.0, min_diameter_mm=0.1).metrics
     assert _relative_error(m["pore_count"], phantom.truth["pore_count"]) <= 0.05
     assert _relative_error(m["pore_mean_diameter_mm"], phantom.truth["pore_mean_diameter_mm"]) <= 0.10
 
@@ -51,13 +53,35 @@ def test_same_skin_at_two_scales_gives_same_mm_values():
     assert ratio == pytest.approx(1.5, rel=0.03)
 
 
-def test_pore_shrink_of_15_percent_reads_minus_15():
-    before = measure_pores(render_skin(px_per_mm=20.0, seed=6).rgb, px_per_mm=20.0).metrics
-    after_phantom = render_skin(px_per_mm=20.0, seed=6, pore_scale=0.85, noise_seed=60)
-    after = measure_pores(after_phantom.rgb, px_per_mm=20.0).metrics
+@pytest.mark.parametrize("px_per_mm", [15.0, 20.0, 25.0])
+def test_pore_shrink_of_15_percent_reads_minus_15(px_per_mm):
+    # Issue 13: -15 +- 3 %. Pores of 0.35-0.7 mm stay above the 0.25 mm floor after shrinking (0.30-0.6
+    # mm), so no pore leaves the count (see the next test for pores that cross the floor).
+    kwargs = {"px_per_mm": px_per_mm, "seed": 6, "pore_diameter_mm": (0.35, 0.7)}
+    before = measure_pores(render_skin(**kwargs).rgb, px_per_mm=px_per_mm).metrics
+    after_phantom = render_skin(pore_scale=0.85, noise_seed=60, **kwargs)
+    after = measure_pores(after_phantom.rgb, px_per_mm=px_per_mm).metrics
     change = 100.0 * (after["pore_mean_diameter_mm"] / before["pore_mean_diameter_mm"] - 1.0)
-    assert -19.0 <= change <= -11.0
-    assert after["pore_count"] == before["pore_count"]
+    assert -18.0 <= change <= -12.0
+    assert abs(after["pore_count"] - before["pore_count"]) <= 0.01 * before["pore_count"]
+
+
+def test_pores_shrinking_across_the_floor_leave_the_count_but_not_the_fine_count():
+    # A documented limit of any floor: pores of 0.2-0.6 mm shrunk by 15 % (0.17-0.51 mm): those that
+    # fall under 0.25 mm leave pore_count (truth: pores of 0.25-0.294 mm before), while
+    # pore_count_fine (from 0.1 mm) keeps them all.
+    phantom = render_skin(px_per_mm=20.0, seed=6)
+    before = measure_pores(phantom.rgb, px_per_mm=20.0).metrics
+    after = measure_pores(render_skin(px_per_mm=20.0, seed=6, pore_scale=0.85).rgb, px_per_mm=20.0).metrics
+    d = phantom.pores[:, 2]  # diameters before shrinking
+    # A pore within 5 % of the floor may fall either side of it (as in the test below): bounds of the drop.
+    lo, hi = 0.25 * 0.95, 0.25 * 1.05
+    least = np.sum(d >= hi) - np.sum(0.85 * d >= lo)
+    most = np.sum(d >= lo) - np.sum(0.85 * d >= hi)
+    drop = before["pore_count"] - after["pore_count"]
+    print(f"drop {drop:.0f} of {before['pore_count']:.0f} (bounds {least}-{most})")
+    assert least <= drop <= most and drop >= 0.1 * before["pore_count"]
+    assert after["pore_count_fine"] == before["pore_count_fine"] == len(d)
 
 
 def test_repeatability_under_new_noise_and_exposure():
@@ -109,8 +133,8 @@ def test_mask_restricts_count_but_not_density():
     phantom = render_skin(px_per_mm=20.0, seed=10)
     mask = np.zeros(phantom.rgb.shape[:2], bool)
     mask[:, : mask.shape[1] // 2] = True
-    half = measure_pores(phantom.rgb, px_per_mm=20.0, mask=mask)
-    whole = measure_pores(phantom.rgb, px_per_mm=20.0)
+    half = measure_pores(phantom.rgb, px_per_mm=20.0, mask=mask, min_diameter_mm=0.1)
+    whole = measure_pores(phantom.rgb, px_per_mm=20.0, min_diameter_mm=0.1)
     in_left = np.sum(phantom.pores[:, 0] < 10.0)
     assert abs(half.metrics["pore_count"] - in_left) <= 0.05 * in_left + 1
     assert (
@@ -129,6 +153,10 @@ def test_bad_input_raises_value_error():
         measure_pores(rgb[..., 0])
     with pytest.raises(ValueError):
         measure_pores(rgb, min_diameter_mm=1.0, max_diameter_mm=0.5)
+    with pytest.raises(ValueError, match="fine_min_diameter_mm"):
+        measure_pores(rgb, min_diameter_mm=0.2, fine_min_diameter_mm=0.3)
+    with pytest.raises(ValueError, match="min_all_round_fall"):
+        measure_pores(rgb, min_all_round_fall=1.5)
 
 
 def test_uniform_skin_has_no_pores():
@@ -150,3 +178,49 @@ def test_bad_lab_raises_value_error():
         measure_pores(None, lab=np.zeros((30, 30, 3), np.uint8))
     with pytest.raises(ValueError, match="rgb or lab"):
         measure_pores(None)
+
+
+@pytest.mark.parametrize("px_per_mm", [20.0, 30.0])
+def test_default_floor_counts_pores_from_a_quarter_millimetre(px_per_mm):
+    # Pores of 0.2-0.6 mm: the default counts those of >= 0.25 mm; a pore within 5 % of the floor may
+    # fall either side of it (its outline is read within a few %), so the count lies between the truth
+    # counts for floors of 0.2375 and 0.2625 mm. The fine count is the former definition.
+    phantom = render_skin(px_per_mm=px_per_mm, size_mm=(20.0, 20.0), seed=3)
+    d = phantom.pores[:, 2]
+    m = measure_pores(phantom.rgb, px_per_mm=px_per_mm).metrics
+    assert np.sum(d >= 0.2625) <= m["pore_count"] <= np.sum(d >= 0.2375)
+    former = measure_pores(phantom.rgb, px_per_mm=px_per_mm, min_diameter_mm=0.1).metrics
+    assert m["pore_count_fine"] == former["pore_count"] == len(d)
+    kept = d[d >= 0.25]
+    assert _relative_error(m["pore_mean_diameter_mm"], kept.mean()) <= 0.03
+
+
+@pytest.mark.parametrize("px_per_mm", [15.0, 20.0, 25.0])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_photo_of_six_lines_has_no_pores(px_per_mm, seed):
+    # Issue 13: six 0.3 mm lines and no pores -> 0 pores, also in the fine count; faint lines (15 % light
+    # loss, noisier sensor) break into pieces that the all-round test rejects. At 10 px/mm (below the
+    # >= 20 px/mm pore work needs) the faint photo of seed 2 holds one 7-px noise speck 3.5 mm from any
+    # line that reads as a pore whatever the noise level (the same noise pattern, scaled).
+    arcs = render_skin(
+        px_per_mm=px_per_mm,
+        size_mm=(24.0, 24.0),
+        seed=seed,
+        pore_density_per_cm2=0,
+        n_lines=6,
+        line_width_mm=0.3,
+    )
+    faint = render_lines((0.3,) * 6, px_per_mm=px_per_mm, seed=seed, line_depth=0.15, noise_sd=0.015)
+    for rgb in (arcs.rgb, faint.rgb):
+        m = measure_pores(rgb, px_per_mm=px_per_mm).metrics
+        assert m["pore_count"] == 0 and m["pore_count_fine"] == 0
+
+
+def test_all_round_test_is_what_rejects_pieces_of_faint_lines():
+    # Without step 6 the pieces of faint lines are counted (the test has something to catch).
+    found = 0
+    for seed in range(3):
+        faint = render_lines((0.3,) * 6, px_per_mm=10.0, seed=seed, line_depth=0.1, noise_sd=0.02)
+        found += measure_pores(faint.rgb, px_per_mm=10.0, min_all_round_fall=0.0).metrics["pore_count_fine"]
+        print(seed, measure_pores(faint.rgb, px_per_mm=10.0).metrics["pore_count_fine"])
+    assert found >= 1
