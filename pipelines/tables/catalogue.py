@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 __all__ = [
@@ -68,6 +68,7 @@ __all__ = [
     "HENSELER_VISIA",
     "Metric",
     "CATALOGUE",
+    "STAIN_TARGETS",
     "lookup",
     "is_known",
     "unknown_columns",
@@ -193,6 +194,7 @@ _M_GLCM = "texture.skin_glcm.glcm_columns / texture.glcm (IBSI, Zwanenburg et al
 _M_COLLAGEN = "texture.collagen.analyze_collagen (stain separation, Otsu threshold in OD units)"
 _M_ORIENT = "texture.orientation (structure tensor, as OrientationJ: Rezakhaniha et al. 2012)"
 _M_FIBRES = "texture.fibres.trace_fibres (skeleton + junction linking, as CT-FIRE/FIRE)"
+_M_POL = "texture.polarized.measure_polarized_psr (Rich & Whittaker 2005 hue classes)"
 _M_EPI = "texture.epidermis.measure_epidermis (haematoxylin band, Ruifrok-Johnston deconvolution)"
 
 
@@ -353,6 +355,19 @@ CATALOGUE: tuple[Metric, ...] = (
              method=_M_EPI),
     _outcome("epidermis_interdigitation_index", "", "interval",
              "dermal-epidermal junction length / straight length (1 = flat)", method=_M_EPI),
+    # --- histology: picrosirius red under polarised light ---
+    _outcome("collagen_pol_area_fraction", "fraction", "fraction", "birefringent collagen / analysed area",
+             method=_M_POL),
+    _outcome("collagen_pol_red_fraction", "fraction", "fraction", "red share of birefringent collagen",
+             method=_M_POL),
+    _outcome("collagen_pol_orange_fraction", "fraction", "fraction", "orange share of birefringent collagen",
+             method=_M_POL),
+    _outcome("collagen_pol_yellow_fraction", "fraction", "fraction", "yellow share of birefringent collagen",
+             method=_M_POL),
+    _outcome("collagen_pol_green_fraction", "fraction", "fraction", "green share of birefringent collagen",
+             method=_M_POL),
+    _outcome("collagen_pol_thick_thin_ratio", "", "ratio",
+             "(red + orange) / green: a thick/thin fibre proxy, not a collagen typing", method=_M_POL),
     # --- quality control ---
     _qc("roi_area_cm2", "cm2", "area of skin measured (ROI and skin mask)", method="pipelines assay photo"),
     _qc("tissue_area_mm2", "mm2", "area of tissue measured", method="texture.tissue.detect_tissue"),
@@ -365,6 +380,9 @@ CATALOGUE: tuple[Metric, ...] = (
     _qc("color_delta_e_after", "dE00", "ColorChecker error after correction", method="texture.colorchart"),
     _qc("registration_error_px", "px", "residual of the alignment to the baseline",
         method="texture.registration.register_to_baseline"),
+    _qc("collagen_pol_birefringent_px", "px", "birefringent pixels (classified or not)", method=_M_POL),
+    _qc("collagen_pol_unclassified_fraction", "fraction", "birefringent share without a collagen hue",
+        method=_M_POL),
     _qc("slide_tiles", "", "tiles a whole slide was analysed in", method="pipelines assay slide"),
     _qc("slide_overview_factor", "", "downscale of the slide overview", method="pipelines assay slide"),
     # --- _px twins ---
@@ -381,6 +399,26 @@ CATALOGUE: tuple[Metric, ...] = (
     _twin("epidermis_thickness_sd_px", "px", "epidermis_thickness_sd_um"),
 )
 # fmt: on
+
+#: Stains whose measured dye is not collagen name the ``collagen_*`` columns after it
+#: (:func:`texture.stains.measured_names`: H&E ``eosin_*``, VVG ``elastin_*``): same scale, role and method.
+STAIN_TARGETS: tuple[str, ...] = ("eosin", "elastin")
+
+
+def _renamed(entry: Metric, target: str) -> Metric:
+    return replace(
+        entry,
+        name=target + entry.name[len("collagen") :],
+        description=entry.description.replace("collagen", target) + f" (stains measuring {target})",
+    )
+
+
+CATALOGUE += tuple(
+    _renamed(entry, target)
+    for target in STAIN_TARGETS
+    for entry in CATALOGUE
+    if entry.name.startswith("collagen_") and not entry.name.startswith("collagen_pol_")
+)
 
 _EXACT: dict[str, Metric] = {}
 for _entry in CATALOGUE:
