@@ -34,6 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from texture.color import srgb_to_linear
 from texture.measurement import check_rgb, check_scale
 
 __all__ = [
@@ -327,10 +328,11 @@ def estimate_pose(face: Face) -> Pose:
     """Yaw, pitch and roll of the head from the five landmarks (weak perspective, generic face).
 
     Method: roll is the angle of the eye line. After undoing it, with the generic adult face of this
-    module (eye centres +-31 mm, subnasale 47 mm below and 18 mm in front of them), a yaw ``y`` moves the
-    nose base sideways by ``18 sin y`` while the eyes close up to ``62 cos y``, so
-    ``tan y = (dx / d_eyes) * 62 / 18``; with the scale ``s = d_eyes / (62 cos y)``, the nose base sits
-    ``s (47 cos p - 18 sin p)`` below the eye line, solved for the pitch ``p`` (the root nearest 0).
+    module (eye centres +-31 mm, subnasale 47 mm below and 18 mm in front of them) turned by a pitch
+    ``p`` (about the ear-to-ear axis) and then a yaw ``y`` (about the vertical axis), the eyes appear
+    ``62 s cos y`` apart and the nose base ``s (47 sin p + 18 cos p) sin y`` to the side of their midpoint
+    and ``s (47 cos p - 18 sin p)`` below it (``s`` px/mm): three equations solved for ``y``, ``p``, ``s``
+    (alternating closed forms; the pitch root nearest 0).
     The generic geometry makes the absolute angles biased by the subject's anatomy (a nose 3 mm deeper
     reads as a 15 % larger yaw); differences between sessions of one subject cancel the bias.
     """
@@ -344,14 +346,23 @@ def estimate_pose(face: Face) -> Pose:
     # Screen counter-clockwise = negative image-y direction.
     roll = float(np.degrees(np.arctan2(-axis[1], axis[0])))
     iod = 2.0 * _GENERIC_HALF_IOD_MM
-    yaw = float(np.arctan((dx / d_eyes) * iod / _GENERIC_NOSE_DEPTH_MM))
-    scale = d_eyes / (iod * np.cos(yaw))
-    radius = np.hypot(_GENERIC_NOSE_DROP_MM, _GENERIC_NOSE_DEPTH_MM)
-    phase = np.arctan2(_GENERIC_NOSE_DEPTH_MM, _GENERIC_NOSE_DROP_MM)
-    ratio = float(np.clip(dy / (scale * radius), -1.0, 1.0))
-    # dy/s = R cos(p + phase): p = +-acos(ratio) - phase; keep the root nearest zero.
-    roots = (np.arccos(ratio) - phase, -np.arccos(ratio) - phase)
-    pitch = float(min(roots, key=abs))
+    drop, depth = _GENERIC_NOSE_DROP_MM, _GENERIC_NOSE_DEPTH_MM
+    radius, phase = np.hypot(drop, depth), np.arctan2(depth, drop)
+    # Rotation = yaw (vertical axis) after pitch (the head's ear-to-ear axis). Eye centres: 62 s cos(yaw)
+    # apart. Nose base: across = s (47 sin p + 18 cos p) sin y, down = s (47 cos p - 18 sin p). Solved by
+    # alternating the two closed forms from p = 0 (the coupling is weak: converged in < 10 rounds).
+    pitch = 0.0
+    for _ in range(30):
+        forward = drop * np.sin(pitch) + depth * np.cos(pitch)
+        yaw = float(np.arctan((dx / d_eyes) * iod / forward))
+        scale = d_eyes / (iod * np.cos(yaw))
+        ratio = float(np.clip(dy / (scale * radius), -1.0, 1.0))
+        # dy / s = R cos(p + phase): p = +-acos(ratio) - phase; keep the root nearest zero.
+        roots = (np.arccos(ratio) - phase, -np.arccos(ratio) - phase)
+        new_pitch = float(min(roots, key=abs))
+        if abs(new_pitch - pitch) < 1e-9:
+            break
+        pitch = new_pitch
     return Pose(float(np.degrees(yaw)), float(np.degrees(pitch)), roll)
 
 
@@ -453,7 +464,7 @@ def _iris_diameter(red: np.ndarray, outer: np.ndarray, inner: np.ndarray, min_co
     cy = r_lo + int(np.argmax(row_dark[r_lo:r_hi]))
     # Horizontal profile over the central third of the iris height (lids never cover it); the 25th
     # percentile across those rows ignores a catchlight in the iris.
-    half = max(1, int(round(expect / 6.0)))
+    half = max(1, int(round(expect / 16.0)))
     rows_band = strip[max(0, cy - half) : cy + half + 1]
     profile = np.percentile(rows_band, 25, axis=0)
     core = profile[max(0, cx - win // 4) : cx + win // 4 + 1]
@@ -466,7 +477,26 @@ def _iris_diameter(red: np.ndarray, outer: np.ndarray, inner: np.ndarray, min_co
         return float("nan")
     x_left = _crossing(profile, cx, -1, 0.5 * (iris_level + left_white), edge_lo)
     x_right = _crossing(profile, cx, +1, 0.5 * (iris_level + right_white), edge_hi)
-    diameter = (x_right - x_left) / oversample
+    if not (np.isfinite(x_left) and np.isfinite(x_right)):
+        return float("nan")
+    # Refine: the first levels mix in the pupil (darker than the iris), which pulls the crossing toward
+    # the iris. Re-cross each side half-way between the iris just inside that edge and the sclera just
+    # outside it (bands 10-25 % of the first diameter from the edge).
+    d0 = x_right - x_left
+    lo_band, hi_band = max(1, int(round(0.10 * d0))), max(2, int(round(0.25 * d0)))
+    refined = []
+    for x_edge, step, stop in ((x_left, -1, edge_lo), (x_right, +1, edge_hi)):
+        e = int(round(x_edge))
+        inside = profile[np.clip(np.arange(e - step * hi_band, e - step * lo_band, step), 0, cols - 1)]
+        outside_idx = np.arange(e + step * lo_band, e + step * hi_band, step)
+        outside_idx = outside_idx[(outside_idx >= edge_lo) & (outside_idx <= edge_hi)]
+        if outside_idx.size == 0:
+            return float("nan")
+        iris_side, white_side = float(np.median(inside)), float(np.median(profile[outside_idx]))
+        if white_side - iris_side < min_contrast:
+            return float("nan")
+        refined.append(_crossing(profile, cx, step, 0.5 * (iris_side + white_side), stop))
+    diameter = (refined[1] - refined[0]) / oversample
     if not np.isfinite(diameter) or not 0.28 * width <= diameter <= 0.6 * width:
         return float("nan")
     return float(diameter)
@@ -506,7 +536,7 @@ def iris_scale(
     min_diameter_px : float
         An iris narrower than this is "not resolved" (its edges would carry > 8 % error each).
     min_contrast : float
-        Smallest sclera-minus-iris step in the red channel (0-1) on both sides.
+        Smallest sclera-minus-iris step of the linear red reflectance (0-1) on both sides.
     edge_sd_px : float
         Standard uncertainty of one limbus edge, px.
 
@@ -518,7 +548,8 @@ def iris_scale(
     rgb = check_rgb(image)
     if not (hvid_mm > 0 and hvid_sd_mm >= 0 and min_diameter_px > 0 and edge_sd_px >= 0):
         raise ValueError("hvid_mm, min_diameter_px must be positive; hvid_sd_mm, edge_sd_px non-negative")
-    red = np.ascontiguousarray(rgb[..., 0], dtype=np.float32)
+    # Linear light: the lens and the pixel average light linearly, so a limbus edge is half-way in it.
+    red = srgb_to_linear(np.ascontiguousarray(rgb[..., 0], dtype=np.float32)).astype(np.float32)
     diameters: dict[str, float] = {}
     for side in ("right", "left"):
         if face.eye_width_px(side) * 0.41 < min_diameter_px:

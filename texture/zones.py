@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from skimage.draw import polygon as draw_polygon
 
 from texture.color import rgb_to_lab
 from texture.face import Face, Pose, estimate_pose
@@ -73,14 +74,14 @@ _FOREHEAD = [(-0.72, -0.52), (0.72, -0.52), (0.80, -0.82), (0.60, -1.08), (-0.60
 _GLABELLA = [(-0.17, -0.48), (0.17, -0.48), (0.13, -0.12), (-0.13, -0.12)]
 _PERIORBITAL = [(0.06, -0.16), (0.30, -0.20), (0.37, 0.06), (0.28, 0.30), (0.06, 0.18)]  # from the corner
 _CHEEK = [(0.33, 0.32), (0.80, 0.30), (0.90, 0.55)]  # upper part, eye frame
-_CHEEK_LOW = [(0.84, 0.22), (0.54, 0.24), (0.38, -0.05)]  # lower part, v from the nose base
+_CHEEK_LOW = [(0.84, 0.22), (0.60, 0.22), (0.42, -0.05)]  # lower part, v from the nose base
 _CHIN = [(-0.30, 0.60), (0.30, 0.60), (0.23, 0.88), (-0.23, 0.88)]  # v from the nose base
 _NOSE_TOP_V, _NOSE_TOP_HALF, _NOSE_BOTTOM_DV, _NOSE_BOTTOM_HALF = 0.0, 0.10, -0.12, 0.19
 
 # Exclusions: eye ellipse (semi-axes in eye widths), brow / lips / nostril ellipses (centre, semi-axes in D).
 _EYE_SEMI = (0.58, 0.32)
 _BROW = {"du": 0.03, "v": -0.30, "semi": (0.40, 0.12)}  # du: outward from the eye centre
-_LIPS = {"dv": 0.30, "semi": (0.48, 0.22)}
+_LIPS = {"dv": 0.28, "semi": (0.56, 0.25)}  # wide enough for a broad smile
 _NOSTRILS = {"dv": -0.02, "semi": (0.28, 0.08)}
 
 # L* units below the central face's median skin lightness that mark hair or deep shadow: brown hair sits
@@ -205,12 +206,13 @@ def exclusion_polygons(face: Face, *, pose: Pose | None = None) -> dict[str, np.
 
 
 def _fill(shape: tuple[int, int], polygon_xy: np.ndarray) -> np.ndarray:
-    """Pixels whose centre lies inside the polygon (sub-pixel vertices, 8-bit fixed point)."""
-    mask = np.zeros(shape, dtype=np.uint8)
-    shift = 8
-    pts = np.round(np.asarray(polygon_xy) * (1 << shift)).astype(np.int32)
-    cv2.fillPoly(mask, [pts], 1, lineType=cv2.LINE_8, shift=shift)
-    return mask.astype(bool)
+    """Pixels whose centre lies inside the polygon (sub-pixel vertices; unbiased area, unlike a filled
+    outline, which adds half the perimeter)."""
+    pts = np.asarray(polygon_xy, dtype=float)
+    rr, cc = draw_polygon(pts[:, 1], pts[:, 0], shape=shape)
+    mask = np.zeros(shape, dtype=bool)
+    mask[rr, cc] = True
+    return mask
 
 
 def _hair_and_shadow(
