@@ -621,8 +621,9 @@ def he_nuclei_section(
 ) -> HistologyPhantom:
     """H&E skin in which haematoxylin marks only nuclei, optionally under a stratum corneum.
 
-    The viable epidermis is pale pink cytoplasm packed with keratinocyte nuclei (a jittered grid
-    of ``nucleus_spacing_um``; nothing between the nuclei takes haematoxylin, unlike
+    The viable epidermis is pale pink cytoplasm packed with keratinocyte nuclei in layers that
+    follow it (basal nuclei 1 µm above the junction, the uppermost 1 µm below the stratum
+    corneum, ``nucleus_spacing_um`` apart; nothing between the nuclei takes haematoxylin, unlike
     :func:`he_section`). Above it, a stratum corneum of ``stratum_corneum_um`` is eosinophilic,
     anucleate and lamellar. The dermis is pink collagen with sparse spindle-shaped fibroblast
     nuclei. The viable epidermis is ``thickness_um`` + ``rete_amplitude_um`` sin(2 pi x / wavelength)
@@ -646,18 +647,25 @@ def he_nuclei_section(
     epidermis = (y_um >= top_um[None, :]) & (y_um < dej_um[None, :])
     dermis = ~(glass | corneum | epidermis)
 
-    # Nuclei: one per cell of a jittered grid whose centre falls inside the viable epidermis.
+    # Nuclei in layers that follow the epidermis, as keratinocytes stratify: the basal layer's
+    # nuclei sit 1 µm above the junction, the uppermost layer's 1 µm below the stratum corneum
+    # (or the surface), the layers between evenly spaced; ``nucleus_spacing_um`` apart in each layer.
     yy, xx = np.mgrid[0:rows, 0:cols]
     yy_um, xx_um = (yy + 0.5) / px_per_um, (xx + 0.5) / px_per_um
     nuclei = np.zeros((rows, cols))
     s = nucleus_spacing_um
-    for gy in np.arange(0.0, size_um[0], s):
-        for gx in np.arange(0.0, size_um[1], s):
-            cy, cx = gy + s / 2 + rng.uniform(-0.2, 0.2) * s, gx + s / 2 + rng.uniform(-0.2, 0.2) * s
-            col = min(int(cx * px_per_um), cols - 1)
-            if not (top_um[col] + 0.5 * s <= cy <= dej_um[col] - 0.4 * s):
-                continue
-            r = nucleus_radius_um * rng.uniform(0.85, 1.15)
+    r0 = nucleus_radius_um
+    n_layers = max(int(round((thickness_um - 2 * (r0 + 1)) / s)) + 1, 2)
+    for k in range(n_layers):
+        offset = rng.uniform(0, s)
+        for gx in np.arange(offset, size_um[1], s):
+            cx = gx + rng.uniform(-0.15, 0.15) * s
+            col = min(max(int(cx * px_per_um), 0), cols - 1)
+            span = dej_um[col] - top_um[col] - 2 * (r0 + 1)
+            cy = top_um[col] + r0 + 1 + k * span / (n_layers - 1)
+            if 0 < k < n_layers - 1:
+                cy += rng.uniform(-0.1, 0.1) * s
+            r = r0 * rng.uniform(0.85, 1.15) if 0 < k < n_layers - 1 else r0
             d = np.hypot(yy_um - cy, xx_um - cx)
             nuclei = np.maximum(nuclei, np.clip((r - d) * px_per_um + 0.5, 0, 1))
     # Fibroblasts: sparse spindles in the dermis.
