@@ -353,6 +353,12 @@ CATALOGUE: tuple[Metric, ...] = (
              method=_M_EPI),
     _outcome("epidermis_thickness_sd_um", "um", "ratio", "SD of epidermal thickness along the section",
              method=_M_EPI),
+    _outcome("epidermis_total_thickness_mean_um", "um", "ratio",
+             "mean thickness of epidermis with stratum corneum, normal to the surface", method=_M_EPI),
+    _outcome("epidermis_total_thickness_sd_um", "um", "ratio",
+             "SD of the total (with stratum corneum) epidermal thickness", method=_M_EPI),
+    _outcome("stratum_corneum_thickness_mean_um", "um", "ratio", "mean stratum corneum thickness",
+             method=_M_EPI),
     _outcome("epidermis_interdigitation_index", "", "interval",
              "dermal-epidermal junction length / straight length (1 = flat)", method=_M_EPI),
     # --- histology: picrosirius red under polarised light ---
@@ -383,6 +389,7 @@ CATALOGUE: tuple[Metric, ...] = (
     _qc("collagen_pol_birefringent_px", "px", "birefringent pixels (classified or not)", method=_M_POL),
     _qc("collagen_pol_unclassified_fraction", "fraction", "birefringent share without a collagen hue",
         method=_M_POL),
+    _qc("epidermis_found", "", "1 when an epidermis was found, else 0", method=_M_EPI),
     _qc("slide_tiles", "", "tiles a whole slide was analysed in", method="pipelines assay slide"),
     _qc("slide_overview_factor", "", "downscale of the slide overview", method="pipelines assay slide"),
     # --- _px twins ---
