@@ -151,9 +151,9 @@ def estimate_glass_rgb(rgb: np.ndarray, *, min_fraction: float = 0.01) -> tuple[
 
     Glass is the brightest, most uniform population: pixels whose darkest channel is within 0.03
     of the image's 99.5th percentile of that channel and above 0.8. If they cover at least
-    ``min_fraction`` of the image, the per-channel median of those pixels is the glass colour
-    (the I0 of Beer-Lambert). Estimate it once per slide (e.g. on an overview) and pass it to
-    :func:`detect_tissue` as ``glass_rgb``.
+    ``min_fraction`` of the image and their per-channel median is near neutral (channels within
+    0.06), that median is the glass colour (the I0 of Beer-Lambert). Estimate it once per slide
+    (e.g. on an overview) and pass it to :func:`detect_tissue` as ``glass_rgb``.
     """
     img = np.asarray(rgb, dtype=np.float32)
     if img.ndim != 3 or img.shape[2] != 3:
@@ -163,7 +163,10 @@ def estimate_glass_rgb(rgb: np.ndarray, *, min_fraction: float = 0.01) -> tuple[
     bright = darkest >= max(top - 0.03, 0.8)
     if bright.mean() < min_fraction:
         return None
-    return tuple(float(np.median(img[..., c][bright])) for c in range(3))
+    colour = tuple(float(np.median(img[..., c][bright])) for c in range(3))
+    if max(colour) - min(colour) > 0.06:  # tinted: pale stained tissue or a cleft, not bare glass
+        return None
+    return colour
 
 
 def detect_tissue(

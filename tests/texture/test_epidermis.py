@@ -65,3 +65,44 @@ def test_stain_without_haematoxylin_is_refused():
 def test_meaningless_scale_is_refused(px_per_mm):
     with pytest.raises(ValueError, match="px_per_mm"):
         measure_epidermis(he_section(seed=0).rgb, px_per_mm=px_per_mm)
+
+
+# Haematoxylin in the nuclei only, with and without a stratum corneum (the hard cases).
+
+
+@pytest.mark.parametrize("px_per_um", [1.0, 2.0])
+@pytest.mark.parametrize("corneum_um", [0.0, 12.0, 20.0])
+def test_nuclei_only_epidermis_thickness_with_and_without_stratum_corneum(px_per_um, corneum_um):
+    from texture.phantoms.histology import he_nuclei_section
+
+    phantom = he_nuclei_section(px_per_um=px_per_um, stratum_corneum_um=corneum_um, seed=1)
+    truth = phantom.truth
+    m = measure_epidermis(phantom.rgb, px_per_mm=px_per_um * 1000.0).metrics
+    assert m["epidermis_found"] == 1.0
+    # Without the stratum corneum (viable epidermis) and with it (surface to junction).
+    assert m["epidermis_thickness_mean_um"] == pytest.approx(truth["thickness_mean_um"], rel=0.10)
+    assert m["epidermis_total_thickness_mean_um"] == pytest.approx(truth["thickness_total_mean_um"], rel=0.10)
+    assert m["stratum_corneum_thickness_mean_um"] == pytest.approx(truth["stratum_corneum_um"], abs=4.0)
+    assert m["epidermis_interdigitation_index"] == pytest.approx(truth["interdigitation_index"], abs=0.03)
+    assert m["epidermis_total_thickness_mean_px"] == pytest.approx(
+        m["epidermis_total_thickness_mean_um"] * px_per_um
+    )
+
+
+def test_stratum_corneum_is_labelled_where_it_is():
+    from texture.epidermis import STRATUM_CORNEUM
+    from texture.phantoms.histology import he_nuclei_section
+
+    phantom = he_nuclei_section(stratum_corneum_um=15.0, seed=3)
+    seg = segment_epidermis(phantom.rgb, px_per_mm=1000.0)
+    truth = phantom.truth["stratum_corneum"]
+    found = seg.labels == STRATUM_CORNEUM
+    assert (found & truth).sum() / (found | truth).sum() > 0.7
+    epi = phantom.truth["epidermis"]
+    assert (seg.epidermis & epi).sum() / (seg.epidermis | epi).sum() > 0.85
+
+
+def test_uniformly_tinted_epidermis_has_no_stratum_corneum():
+    m = measure_epidermis(he_section(seed=3).rgb, px_per_mm=1000.0).metrics
+    assert m["stratum_corneum_thickness_mean_um"] == pytest.approx(0.0, abs=1.0)
+    assert m["epidermis_total_thickness_mean_um"] == pytest.approx(m["epidermis_thickness_mean_um"], abs=1.0)

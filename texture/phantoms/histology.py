@@ -761,7 +761,7 @@ def polarized_psr(
     want = want / want.sum()
     rows, cols = shape
     cell_r, cell_c = rows / grid, cols / grid
-    covers = {k: np.zeros(shape) for k in names}
+    strokes: dict[str, list[tuple[np.ndarray, float]]] = {k: [] for k in names}
     got = np.zeros(len(names))
     cells = [(i, j) for i in range(grid) for j in range(grid)]
     rng.shuffle(cells)
@@ -770,12 +770,13 @@ def polarized_psr(
         w = float(rng.uniform(*width_px))
         ln = float(rng.uniform(0.45, 0.7) * min(cell_r, cell_c))
         half = 0.5 * ln * _direction(float(rng.uniform(0, 180)))
-        cover = _coverage(shape, [(np.array([centre - half, centre + half]), w)], 4)
-        # Greedy: give the fibre to the class furthest below its target share.
+        # Greedy: give the fibre to the class furthest below its target share (area of a
+        # round-capped segment: ln * w + pi * w^2 / 4).
         share = got / got.sum() if got.sum() else np.zeros_like(got)
         k = int(np.argmax(want - share))
-        covers[names[k]] = np.maximum(covers[names[k]], cover)
-        got[k] += cover.sum()
+        strokes[names[k]].append((np.array([centre - half, centre + half]), w))
+        got[k] += ln * w + np.pi * w * w / 4
+    covers = {k: _coverage(shape, strokes[k], 4) for k in names}
     rgb = np.full((*shape, 3), background)
     labels = np.zeros(shape, dtype=np.int32)
     for idx, k in enumerate(names, start=1):
