@@ -426,6 +426,8 @@ def analyze_collagen(
             ridge_sigmas_px=sigmas,
             min_length_px=min_px,
             link_angle_deg=fibre_link_angle_deg,
+            # CT-FIRE joins aligned fibre ends up to 15 px apart, half its 30 px minimum length.
+            link_gap_px=0.5 * min_px,
         )
         traced = _add_fibre_sums(sums, traced, counted, curvature_window_px)
         grey = _twombli_grey(rgb, model)

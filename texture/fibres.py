@@ -1,18 +1,41 @@
-"""Fibres traced in a collagen channel (CT-FIRE / TWOMBLI style).
+"""Fibres traced in a collagen channel and linked through junctions, as CT-FIRE's FIRE does.
 
-A Sato ridge filter of the collagen channel restricted to the collagen mask, skeletonised, and
-split into paths between end and branch points with ``skan`` (Nunez-Iglesias et al. 2018, *PeerJ*
-6:e4312). Spurs shorter than ``min_fibre_px`` are pruned. Length = skeleton path length (staircase
-smoothed by a 2 px Gaussian along the path) + the distance-transform radius at each free end (the
-skeleton stops about one radius short of the fibre tip); width = 2 * median distance transform
-along the path - 0.5 (pixel-centre distances, see the code); straightness = end-to-end / path
-length.
+Method
+------
+1. **Ridges and skeleton**: a Sato ridge filter of the collagen channel (:func:`texture.filters.ridge_filter`)
+   restricted to the collagen mask keeps the fibre cores; the core mask is skeletonised and cut into
+   branches between end and junction pixels with ``skan`` (Nunez-Iglesias et al. 2018, *PeerJ* 6:e4312).
+   Spurs (a branch with one free end) shorter than ``spur_px`` are pruned, as TWOMBLI/AnaMorf prune
+   branches below its "minimum branch length" (Wershof et al. 2021, *Life Sci Alliance* 4:e202000880).
+2. **Junctions**: the junction pixels of one 8-connected cluster are one junction; two junctions joined by
+   a branch no longer than the fibres' diameter there (``bridge`` below) are one crossing, the way two
+   thick fibres crossing at a shallow angle skeletonise into two forks joined by a short bridge.
+3. **Linking through junctions** (FIRE, Stein et al. 2008, *J Microsc* 232:463; as run by CT-FIRE, Bredfeldt
+   et al. 2014, *J Biomed Opt* 19:016007): at each junction the direction in which every branch arrives is
+   measured over ``direction_px`` of skeleton beyond the junction's own radius; the two branches whose
+   directions continue each other best are joined into one fibre when they deviate by at most
+   ``link_angle_deg`` from a straight continuation (CT-FIRE's ``thresh_linka`` = cos 150 degrees, i.e.
+   30 degrees), then the next best pair, and so on. Two straight fibres crossing stay two fibres; a branch
+   that leaves a fibre obliquely ends at the junction.
+4. **Per-fibre measures** (CT-FIRE's ``fibFeatures`` definitions, see ``getFIRE.m`` of uw-loci/curvelets):
+   ``length_px`` = length along the fibre (the skeleton staircase smoothed by a 2 px Gaussian along the
+   path, plus the distance-transform radius at each free end, since the skeleton stops about one radius
+   short of the tip); ``end_to_end_px`` = distance between the fibre's two ends (free ends extended by the
+   same radius along the fibre's end direction); ``straightness`` = end-to-end / length (CT-FIRE's column
+   "curvature", f8); ``width_px`` = 2 x median distance-transform radius along the skeleton - 0.5 (EDT is
+   measured between pixel centres, see :func:`_measure`; CT-FIRE's width is 2 x *mean* radius at its
+   vertices); ``angle_deg`` = direction of the end-to-end chord (CT-FIRE's ``M.angle_xy``), degrees
+   counter-clockwise from +x as seen on screen, in [0, 180); ``centre_rc`` = midpoint of the two ends
+   (CT-FIRE's fibre centre). Fibres shorter than ``min_length_px`` are dropped (CT-FIRE's default 30 px).
+
+The pruned skeleton, its end points and branch points are kept for TWOMBLI's descriptors
+(:mod:`texture.matrix`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -21,12 +44,42 @@ from skimage.morphology import skeletonize
 
 from texture.filters import ridge_filter
 
-__all__ = ["Fibres", "trace_fibres"]
+__all__ = ["Fibres", "trace_fibres", "fibre_table", "alignment_coefficient", "CTFIRE_MIN_LENGTH_PX"]
+
+#: CT-FIRE's default minimum fibre length ("LL1", px).
+CTFIRE_MIN_LENGTH_PX = 30.0
+
+#: Two junctions joined by a branch no longer than this times the sum of their distance-transform
+#: radii are one crossing: two fibres of width w crossing at an angle a overlap over about
+#: w / sin(a / 2) px along their bisector; 2.5 (r1 + r2) keeps crossings down to 30 degrees (the
+#: link tolerance) one junction on the phantoms of texture.phantoms.fibres.
+_BRIDGE_FACTOR = 2.5
+
+#: Gaussian (px along the path) that smooths the skeleton staircase before measuring length.
+_PATH_SMOOTH_PX = 2.0
 
 
 @dataclass
 class Fibres:
-    """Traced fibres: per-fibre measurements in px and the skeleton they come from."""
+    """Traced fibres: per-fibre measures in px and the skeleton they come from.
+
+    Attributes
+    ----------
+    skeleton : ndarray of bool
+        The pruned skeleton (all branches, including those of fibres below the minimum length).
+    length_px, end_to_end_px, straightness, width_px, angle_deg : ndarray
+        One value per fibre (see the module notes).
+    centre_rc : ndarray, shape (n, 2)
+        Midpoint of each fibre's two ends, (row, col).
+    ends_rc : ndarray, shape (n, 2, 2)
+        The two ends of each fibre, (row, col).
+    segments : ndarray of int
+        Number of skeleton branches joined into each fibre (1 = not linked through any junction).
+    branch_points_rc, end_points_rc : ndarray, shape (m, 2)
+        Junctions (centroid of each cluster of junction pixels) and free ends of the pruned skeleton.
+    path_rc, path_indptr :
+        Skeleton pixels of every fibre in order, concatenated (``path_rc[path_indptr[i]:path_indptr[i+1]]``).
+    """
 
     skeleton: np.ndarray
     length_px: np.ndarray
@@ -34,21 +87,59 @@ class Fibres:
     straightness: np.ndarray
     centre_rc: np.ndarray
     branch_points_rc: np.ndarray
+    end_to_end_px: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    angle_deg: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ends_rc: np.ndarray = field(default_factory=lambda: np.zeros((0, 2, 2)))
+    segments: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    end_points_rc: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    path_rc: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int32))
+    path_indptr: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
 
     @property
     def count(self) -> int:
         return int(self.length_px.size)
 
+    def select(self, keep: np.ndarray) -> Fibres:
+        """The fibres where ``keep`` is True (skeleton, end and branch points unchanged)."""
+        keep = np.asarray(keep, dtype=bool)
+        n_px = np.diff(self.path_indptr)
+        which = np.repeat(keep, n_px)
+        indptr = np.concatenate([[0], np.cumsum(n_px[keep])]).astype(np.int64)
+        return Fibres(
+            self.skeleton,
+            self.length_px[keep],
+            self.width_px[keep],
+            self.straightness[keep],
+            self.centre_rc[keep],
+            self.branch_points_rc,
+            self.end_to_end_px[keep],
+            self.angle_deg[keep],
+            self.ends_rc[keep],
+            self.segments[keep],
+            self.end_points_rc,
+            self.path_rc[which],
+            indptr,
+        )
 
-def _skeleton_paths(skel_img: np.ndarray):
-    from skan import Skeleton  # imported lazily: numba compilation on first import is slow
 
-    # An isolated skeleton pixel is no fibre (length 0), and skan cannot build a graph without an edge.
-    neighbours = ndi.convolve(skel_img.astype(np.uint8), np.ones((3, 3), np.uint8), mode="constant")
-    skel_img = skel_img & (neighbours > 1)
-    if not skel_img.any():
-        return None
-    return Skeleton(skel_img, spacing=1)
+def _empty(shape: tuple[int, int]) -> Fibres:
+    e = np.zeros(0)
+    return Fibres(np.zeros(shape, dtype=bool), e, e, e, np.zeros((0, 2)), np.zeros((0, 2)))
+
+
+def _check_trace_options(
+    min_length_px: float, spur_px: float, link_angle_deg: float, direction_px: float, link_gap_px: float
+) -> None:
+    for name, value in (
+        ("min_length_px", min_length_px),
+        ("spur_px", spur_px),
+        ("direction_px", direction_px),
+        ("link_gap_px", link_gap_px),
+    ):
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if not (0.0 <= link_angle_deg <= 90.0):
+        raise ValueError(f"link_angle_deg must be within [0, 90] degrees, got {link_angle_deg!r}")
 
 
 def trace_fibres(
@@ -56,30 +147,74 @@ def trace_fibres(
     mask: np.ndarray,
     *,
     ridge_sigmas_px: Sequence[float] = (1.0, 2.0, 3.0),
-    min_fibre_px: float = 8.0,
+    min_length_px: float = CTFIRE_MIN_LENGTH_PX,
+    spur_px: float = 10.0,
+    link_angle_deg: float = 30.0,
+    direction_px: float = 10.0,
+    link_gap_px: float = 15.0,
+    ridge_fraction: float = 0.25,
     prune_rounds: int = 3,
 ) -> Fibres:
-    """Fibre segments from a ridge filter, skeleton and skan path graph (see module notes)."""
+    """Fibres of a collagen channel, linked through junctions (see the module notes).
+
+    Parameters
+    ----------
+    channel : ndarray
+        Collagen channel (bright fibres), 2-D.
+    mask : ndarray of bool
+        Collagen mask; fibres are traced inside it.
+    ridge_sigmas_px : sequence of float
+        Scales of the Sato ridge filter (px).
+    min_length_px : float
+        Fibres shorter than this are dropped (CT-FIRE's default: 30 px).
+    spur_px : float
+        Spurs (branches with a free end) shorter than this are pruned from the skeleton (TWOMBLI's
+        default minimum branch length: 10 px).
+    link_angle_deg : float
+        Largest deviation from a straight continuation at which two branches meeting at a junction are
+        one fibre (CT-FIRE: 30 degrees).
+    direction_px : float
+        Length of skeleton (px, beyond the junction's radius) over which a branch's arrival direction
+        is measured.
+    link_gap_px : float
+        Free ends at most this far apart whose directions continue each other (within
+        ``link_angle_deg``) are joined across the gap (CT-FIRE's ``thresh_linkd``: 15 px); 0 disables.
+    ridge_fraction : float
+        Ridge cores are where the ridge response exceeds this fraction of its 95th percentile in
+        the mask.
+    prune_rounds : int
+        Rounds of spur pruning (a pruned spur may leave a shorter one behind).
+
+    Returns
+    -------
+    Fibres
+    """
+    _check_trace_options(min_length_px, spur_px, link_angle_deg, direction_px, link_gap_px)
+    mask = np.asarray(mask, dtype=bool)
     ridge = ridge_filter(channel, sigmas_px=list(ridge_sigmas_px))
     inside = ridge[mask]
     if inside.size == 0 or not np.any(inside > 0):
-        empty = np.zeros(0)
-        return Fibres(np.zeros_like(mask), empty, empty, empty, np.zeros((0, 2)), np.zeros((0, 2)))
+        return _empty(mask.shape)
     # Keep the ridge cores: drops the dim saddles between touching fibres, keeps each fibre whole.
-    ridge_mask = mask & (ridge > 0.25 * np.percentile(inside, 95))
+    ridge_mask = mask & (ridge > ridge_fraction * np.percentile(inside, 95))
     del ridge, inside
+    # Where fibres cross, the image is a bright plateau whose Hessian (hence ridge response) is ~0:
+    # keep mask pixels at least as bright as a typical ridge core, so crossings stay connected.
+    channel = np.asarray(channel)
+    if ridge_mask.any():
+        ridge_mask |= mask & (channel >= np.median(channel[ridge_mask]))
     skel_img = skeletonize(ridge_mask)
     dist = _distance_to_background(mask)
 
-    skel = _skeleton_paths(skel_img)
+    skel = _skeleton_graph(skel_img)
     for _ in range(prune_rounds):
-        if skel is None:
+        if skel is None or spur_px <= 0:
             break
         lengths = skel.path_lengths()
         degrees = skel.degrees
         indptr, nodes = skel.paths.indptr, skel.paths.indices
         first, last = nodes[indptr[:-1]], nodes[indptr[1:] - 1]
-        spur = (lengths < min_fibre_px) & ((degrees[first] == 1) != (degrees[last] == 1))
+        spur = (lengths < spur_px) & ((degrees[first] == 1) != (degrees[last] == 1))
         if not spur.any():
             break
         # Remove every pixel of a spur but its junction end.
@@ -89,37 +224,28 @@ def trace_fibres(
         coords = skel.coordinates[nodes[drop]].astype(int)
         skel_img[coords[:, 0], coords[:, 1]] = False
         skel_img = skeletonize(skel_img)
-        skel = _skeleton_paths(skel_img)
+        skel = _skeleton_graph(skel_img)
 
-    if skel is not None and skel.n_paths:
-        lengths_out, widths, straight, centres = _measure_paths(skel, dist, min_fibre_px)
-        jc = skel.coordinates[skel.degrees >= 3].astype(int)
-    else:
-        lengths_out = widths = straight = np.zeros(0)
-        centres = np.zeros((0, 2))
-        jc = np.zeros((0, 2), dtype=int)
-    junction = np.zeros_like(skel_img)
-    junction[jc[:, 0], jc[:, 1]] = True
-    # Branch point = centroid of each 8-connected cluster of junction pixels.
-    lab, n = ndi.label(junction, structure=np.ones((3, 3)))
-    cluster = lab[jc[:, 0], jc[:, 1]] - 1
-    size = np.bincount(cluster, minlength=n)
-    bp = np.stack(
-        [np.bincount(cluster, weights=jc[:, k], minlength=n) / np.maximum(size, 1) for k in (0, 1)],
-        axis=1,
-    ).reshape(-1, 2)
-    return Fibres(
-        skel_img,
-        np.asarray(lengths_out, dtype=float),
-        np.asarray(widths, dtype=float),
-        np.asarray(straight, dtype=float),
-        np.asarray(centres, dtype=float).reshape(-1, 2),
-        bp,
+    if skel is None or not skel.n_paths:
+        out = _empty(mask.shape)
+        out.skeleton = skel_img
+        return out
+    fibres = _link_and_measure(
+        skel, dist, link_angle_deg=link_angle_deg, direction_px=direction_px, link_gap_px=link_gap_px
     )
+    fibres.skeleton = skel_img
+    return fibres.select(fibres.length_px >= min_length_px)
 
 
-#: Gaussian (px along the path) that smooths the skeleton staircase before measuring length.
-_PATH_SMOOTH_PX = 2.0
+def _skeleton_graph(skel_img: np.ndarray):
+    from skan import Skeleton  # imported lazily: numba compilation on first import is slow
+
+    # An isolated skeleton pixel is no fibre (length 0), and skan cannot build a graph without an edge.
+    neighbours = ndi.convolve(skel_img.astype(np.uint8), np.ones((3, 3), np.uint8), mode="constant")
+    skel_img &= neighbours > 1
+    if not skel_img.any():
+        return None
+    return Skeleton(skel_img, spacing=1)
 
 
 def _distance_to_background(mask: np.ndarray) -> np.ndarray:
@@ -139,47 +265,343 @@ def _distance_to_background(mask: np.ndarray) -> np.ndarray:
     return np.sqrt(d, out=d)
 
 
-def _measure_paths(skel, dist: np.ndarray, min_fibre_px: float):
-    """Length, width, straightness and middle pixel of every skan path, all paths at once.
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = np.arange(n)
 
-    Length = staircase-smoothed path length (:func:`_smoothed_lengths`) + the distance-transform
-    radius at each free end (the skeleton stops about one radius short of the fibre tip); paths
-    shorter than ``min_fibre_px`` are dropped. Width = 2 * median radius - 0.5: the radius falls
-    to zero over the last radius before each tip, hence the median; EDT is measured between pixel
-    centres, so a centred skeleton of an odd width w has radius (w + 1) / 2 and one of an even
-    width sits half a pixel off-centre with radius w / 2: 2 r - 0.5 is right on average over both.
+    def find(self, i: int) -> int:
+        root = i
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[i] != root:
+            self.parent[i], i = root, self.parent[i]
+        return int(root)
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _link_and_measure(
+    skel, dist: np.ndarray, *, link_angle_deg: float, direction_px: float, link_gap_px: float
+) -> Fibres:
+    """Group skan branches into fibres through junctions and across short gaps, then measure them."""
+    indptr = np.asarray(skel.paths.indptr)
+    nodes = np.asarray(skel.paths.indices)
+    coords_all = np.asarray(skel.coordinates).astype(np.int64)
+    degrees = np.asarray(skel.degrees)
+    n_paths = len(indptr) - 1
+    first, last = nodes[indptr[:-1]], nodes[indptr[1:] - 1]
+    lengths = np.asarray(skel.path_lengths(), dtype=float)
+
+    # Junction clusters: 8-connected junction pixels are one junction.
+    junction_nodes = np.flatnonzero(degrees >= 3)
+    jc = coords_all[junction_nodes]
+    shape = dist.shape
+    jimg = np.zeros(shape, dtype=bool)
+    jimg[jc[:, 0], jc[:, 1]] = True
+    lab, n_clusters = ndi.label(jimg, structure=np.ones((3, 3)))
+    node_cluster = np.full(len(degrees), -1)
+    node_cluster[junction_nodes] = lab[jc[:, 0], jc[:, 1]] - 1
+
+    # Bridges: a branch between two junctions no longer than the fibre diameter there belongs to one
+    # crossing (two forks of a skeletonised X), as does any branch within one cluster.
+    uf = _UnionFind(max(n_clusters, 1))
+    ca, cb = node_cluster[first], node_cluster[last]
+    radius_first = dist[coords_all[first, 0], coords_all[first, 1]]
+    radius_last = dist[coords_all[last, 0], coords_all[last, 1]]
+    both = (ca >= 0) & (cb >= 0)
+    bridge = both & ((ca == cb) | (lengths <= _BRIDGE_FACTOR * (radius_first + radius_last)))
+    for p in np.flatnonzero(bridge):
+        uf.union(int(ca[p]), int(cb[p]))
+    cluster_root = np.array([uf.find(i) for i in range(n_clusters)], dtype=int)
+
+    # Every non-bridge branch end that sits on a junction: its arrival direction.
+    keep_path = ~bridge
+    end_info: dict[int, list[tuple[int, int, np.ndarray]]] = {}
+    for p in np.flatnonzero(keep_path):
+        seg = coords_all[nodes[indptr[p] : indptr[p + 1]]]
+        for end, node in ((0, first[p]), (1, last[p])):
+            c = node_cluster[node]
+            if c < 0:
+                continue
+            junction = int(cluster_root[c])
+            u = _arrival_direction(seg if end == 1 else seg[::-1], dist, direction_px)
+            end_info.setdefault(junction, []).append((int(p), end, u))
+
+    # Pair the branch ends at each junction, best continuation first.
+    cos_tol = np.cos(np.deg2rad(link_angle_deg))
+    partner: dict[tuple[int, int], tuple[int, int]] = {}
+    for ends in end_info.values():
+        if len(ends) < 2:
+            continue
+        cand = []
+        for i in range(len(ends)):
+            for j in range(i + 1, len(ends)):
+                if ends[i][0] == ends[j][0]:
+                    continue  # a loop back onto itself is not a continuation
+                # Arrival directions point into the junction: a straight continuation has u_i = -u_j.
+                c = -float(ends[i][2] @ ends[j][2])
+                if c >= cos_tol:
+                    cand.append((c, i, j))
+        cand.sort(reverse=True)
+        used: set[int] = set()
+        for _, i, j in cand:
+            if i in used or j in used:
+                continue
+            used.update((i, j))
+            a, b = ends[i][:2], ends[j][:2]
+            partner[a] = b
+            partner[b] = a
+
+    if link_gap_px > 0:
+        _link_gaps(
+            partner,
+            keep_path,
+            first,
+            last,
+            degrees,
+            coords_all,
+            nodes,
+            indptr,
+            dist,
+            direction_px,
+            link_gap_px,
+            cos_tol,
+        )
+
+    # Walk the chains of linked branches.
+    visited = np.zeros(n_paths, dtype=bool)
+    visited[bridge] = True
+    chains: list[list[tuple[int, bool]]] = []  # (path, reversed)
+
+    def walk(p: int, entry_end: int) -> list[tuple[int, bool]]:
+        chain = []
+        while True:
+            visited[p] = True
+            chain.append((p, entry_end == 1))
+            exit_end = 1 - entry_end
+            nxt = partner.get((p, exit_end))
+            if nxt is None or visited[nxt[0]]:
+                return chain
+            p, entry_end = nxt
+
+    for p in np.flatnonzero(keep_path):
+        if visited[p]:
+            continue
+        # Start from a chain end: follow the links backwards first.
+        start, start_end = int(p), 0
+        seen = {start}
+        while True:
+            back = partner.get((start, start_end))
+            if back is None or back[0] in seen:
+                break
+            start, start_end = back[0], 1 - back[1]
+            seen.add(start)
+        chains.append(walk(start, start_end))
+
+    # Concatenate each chain's pixels in order.
+    pieces = []
+    n_px = np.zeros(len(chains), dtype=np.int64)
+    free_start = np.zeros(len(chains), dtype=bool)
+    free_end = np.zeros(len(chains), dtype=bool)
+    segments = np.zeros(len(chains), dtype=int)
+    for k, chain in enumerate(chains):
+        total = 0
+        for m, (p, rev) in enumerate(chain):
+            seg = coords_all[nodes[indptr[p] : indptr[p + 1]]]
+            if rev:
+                seg = seg[::-1]
+            if m and np.array_equal(seg[0], pieces[-1][-1]):
+                seg = seg[1:]
+            pieces.append(seg)
+            total += len(seg)
+        n_px[k] = total
+        p0, r0 = chain[0]
+        p1, r1 = chain[-1]
+        start_node = last[p0] if r0 else first[p0]
+        end_node = first[p1] if r1 else last[p1]
+        free_start[k] = degrees[start_node] == 1
+        free_end[k] = degrees[end_node] == 1
+        segments[k] = len(chain)
+    path_rc = np.concatenate(pieces).astype(np.int32) if pieces else np.zeros((0, 2), np.int32)
+    path_indptr = np.concatenate([[0], np.cumsum(n_px)]).astype(np.int64)
+    closed = np.array(
+        [
+            len(ch) > 0 and n > 2 and np.array_equal(path_rc[s], path_rc[e - 1])
+            for ch, n, s, e in zip(chains, n_px, path_indptr[:-1], path_indptr[1:], strict=True)
+        ],
+        dtype=bool,
+    )
+    free_start &= ~closed
+    free_end &= ~closed
+
+    length, e2e, straight, width, angle, ends = _measure(
+        path_rc, path_indptr, closed, free_start, free_end, dist
+    )
+
+    # Branch points (junction centroids) and free ends of the pruned skeleton.
+    if n_clusters:
+        roots = cluster_root[lab[jc[:, 0], jc[:, 1]] - 1]
+        uniq, inv = np.unique(roots, return_inverse=True)
+        size = np.bincount(inv, minlength=uniq.size)
+        bp = np.stack(
+            [np.bincount(inv, weights=jc[:, k], minlength=uniq.size) / size for k in (0, 1)], axis=1
+        )
+    else:
+        bp = np.zeros((0, 2))
+    end_pts = coords_all[degrees == 1].astype(float)
+    return Fibres(
+        skeleton=np.zeros(shape, dtype=bool),
+        length_px=length,
+        width_px=width,
+        straightness=straight,
+        centre_rc=ends.mean(axis=1) if len(ends) else np.zeros((0, 2)),
+        branch_points_rc=bp.reshape(-1, 2),
+        end_to_end_px=e2e,
+        angle_deg=angle,
+        ends_rc=ends,
+        segments=segments,
+        end_points_rc=end_pts.reshape(-1, 2),
+        path_rc=path_rc,
+        path_indptr=path_indptr,
+    )
+
+
+def _link_gaps(
+    partner,
+    keep_path,
+    first,
+    last,
+    degrees,
+    coords_all,
+    nodes,
+    indptr,
+    dist,
+    direction_px,
+    link_gap_px,
+    cos_tol,
+) -> None:
+    """Join free ends across gaps (FIRE's ``thresh_linkd``/``thresh_linka`` linking of fibre ends).
+
+    Two free ends (skeleton end pixels) of different branches at most ``link_gap_px`` apart are one fibre
+    when each end's outward direction points at the other end within the link tolerance; the best
+    aligned pairs are joined first, each end at most once.
     """
-    indptr, nodes = skel.paths.indptr, skel.paths.indices
+    from scipy.spatial import cKDTree
+
+    ends, pos, out = [], [], []
+    for p in np.flatnonzero(keep_path):
+        seg = coords_all[nodes[indptr[p] : indptr[p + 1]]]
+        for end, node in ((0, first[p]), (1, last[p])):
+            if degrees[node] != 1:
+                continue
+            oriented = seg if end == 1 else seg[::-1]
+            ends.append((int(p), end))
+            pos.append(oriented[-1].astype(float))
+            out.append(_arrival_direction(oriented, dist, direction_px))
+    if len(ends) < 2:
+        return
+    pos_a = np.asarray(pos)
+    out_a = np.asarray(out)
+    cand = []
+    for i, j in cKDTree(pos_a).query_pairs(r=float(link_gap_px)):
+        if ends[i][0] == ends[j][0]:
+            continue
+        g = pos_a[j] - pos_a[i]
+        norm = np.hypot(g[0], g[1])
+        if norm == 0:
+            continue
+        g /= norm
+        ci, cj = float(out_a[i] @ g), float(-(out_a[j] @ g))
+        # Both ends must point across the gap, and the fibre must continue straight on.
+        cont = -float(out_a[i] @ out_a[j])
+        if min(ci, cj, cont) >= cos_tol:
+            cand.append((min(ci, cj, cont), i, j))
+    cand.sort(reverse=True)
+    used: set[int] = set()
+    for _, i, j in cand:
+        if i in used or j in used:
+            continue
+        used.update((i, j))
+        partner[ends[i]] = ends[j]
+        partner[ends[j]] = ends[i]
+
+
+def _arrival_direction(seg: np.ndarray, dist: np.ndarray, direction_px: float) -> np.ndarray:
+    """Unit (drow, dcol) with which a branch arrives at the junction at ``seg[-1]``.
+
+    Measured between the points about ``radius`` and ``radius + direction_px`` pixels of skeleton back
+    from the junction, where ``radius`` is the distance-transform radius at the junction: inside that
+    radius the skeleton bends towards the junction's centre and says nothing about the fibre.
+    """
+    n = len(seg)
+    r = float(dist[seg[-1, 0], seg[-1, 1]])
+    near = int(min(max(round(r), 1), n - 1))
+    far = int(min(near + max(round(direction_px), 2), n - 1))
+    if far <= near:
+        near, far = 0, n - 1
+    v = (seg[n - 1 - near] - seg[n - 1 - far]).astype(float)
+    norm = np.hypot(v[0], v[1])
+    return v / norm if norm > 0 else np.zeros(2)
+
+
+def _measure(
+    coords: np.ndarray,
+    indptr: np.ndarray,
+    closed: np.ndarray,
+    free_start: np.ndarray,
+    free_end: np.ndarray,
+    dist: np.ndarray,
+):
+    """Length, end-to-end length, straightness, width, angle and ends of every fibre, all at once.
+
+    Length = staircase-smoothed path length (:func:`_smoothed_lengths`) + the distance-transform radius
+    (minus half a pixel) at each free end. Width = 2 * median radius - 0.5: the radius falls to zero over
+    the last radius before each tip, hence the median; EDT is measured between pixel centres, so a centred
+    skeleton of an odd width w has radius (w + 1) / 2 and one of an even width sits half a pixel
+    off-centre with radius w / 2: 2 r - 0.5 is right on average over both.
+    """
     n_px = np.diff(indptr)
-    start = indptr[:-1]
-    first, last = nodes[start], nodes[indptr[1:] - 1]
-    degrees = skel.degrees
-    coords = skel.coordinates[nodes].astype(int)
+    if n_px.size == 0:
+        e = np.zeros(0)
+        return e, e, e, e, e, np.zeros((0, 2, 2))
+    start, stop = indptr[:-1], indptr[1:] - 1
     radii = dist[coords[:, 0], coords[:, 1]]
-    closed = (n_px > 2) & (first == last)
+    steps = np.diff(coords.astype(float), axis=0)
+    step_len = np.hypot(steps[:, 0], steps[:, 1])
+    path_of = np.repeat(np.arange(n_px.size), n_px)
+    same = path_of[1:] == path_of[:-1]
+    raw = np.bincount(path_of[1:][same], weights=step_len[same], minlength=n_px.size)
+    path_len = _smoothed_lengths(coords, indptr, closed, raw)
 
-    path_len = _smoothed_lengths(coords, indptr, closed, np.asarray(skel.path_lengths(), dtype=float))
     end_radius = np.maximum(radii - 0.5, 0.0)
-    free_first = ~closed & (degrees[first] == 1)
-    free_last = ~closed & (degrees[last] == 1)
-    total = path_len + np.where(free_first, end_radius[start], 0.0)
-    total = total + np.where(free_last, end_radius[indptr[1:] - 1], 0.0)
-    keep = total >= min_fibre_px
+    ext0 = np.where(free_start, end_radius[start], 0.0)
+    ext1 = np.where(free_end, end_radius[stop], 0.0)
+    length = path_len + ext0 + ext1
 
-    # Median radius per path: sort radii within paths, take the middle one or two.
-    path_of = np.repeat(np.arange(len(n_px)), n_px)
+    # End directions over the last few pixels, to extend free ends to the fibre tips.
+    k = np.minimum(n_px - 1, 5)
+    d0 = coords[start] - coords[start + k]
+    d1 = coords[stop] - coords[stop - k]
+    n0 = np.maximum(np.hypot(d0[:, 0], d0[:, 1]), 1e-12)[:, None]
+    n1 = np.maximum(np.hypot(d1[:, 0], d1[:, 1]), 1e-12)[:, None]
+    e0 = coords[start] + d0 / n0 * ext0[:, None]
+    e1 = coords[stop] + d1 / n1 * ext1[:, None]
+    ends = np.stack([e0, e1], axis=1)
+    chord = e1 - e0
+    e2e = np.hypot(chord[:, 0], chord[:, 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        straight = np.where(length > 0, np.minimum(e2e / length, 1.0), 1.0)
+    # Screen angle: +x = +col, +y (up) = -row.
+    angle = np.mod(np.degrees(np.arctan2(-chord[:, 0], chord[:, 1])), 180.0)
+
     ranked = radii[np.lexsort((radii, path_of))]
     lo = ranked[start + (n_px - 1) // 2]
     hi = ranked[start + n_px // 2]
-    median = (lo + hi) / 2.0
-    widths = np.maximum(2.0 * median - 0.5, 1.0)
-
-    ends = coords[start] - coords[indptr[1:] - 1]
-    chord = np.hypot(ends[:, 0], ends[:, 1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        straight = np.where(path_len > 0, np.minimum(chord / path_len, 1.0), 1.0)
-    centres = coords[start + n_px // 2]
-    return total[keep], widths[keep], straight[keep], centres[keep]
+    width = np.maximum(2.0 * (lo + hi) / 2.0 - 0.5, 1.0)
+    return length, e2e, straight, width, angle, ends
 
 
 def _smoothed_lengths(
@@ -223,3 +645,69 @@ def _smoothed_lengths(
     same_path = which[1:] == which[:-1]
     out[todo] = np.bincount(which[1:][same_path], weights=step_len[same_path], minlength=todo.size)
     return out
+
+
+def alignment_coefficient(angles_deg: np.ndarray, *, weights: np.ndarray | None = None) -> float:
+    """CurveAlign's coefficient of alignment: mean resultant length of the doubled fibre angles.
+
+    ``|sum w exp(2 i theta)| / sum w`` (``circ_r`` of the doubled angles in CurveAlign; Liu et al. 2020,
+    *Front Bioeng Biotechnol* 8:1001): 1 when every fibre is parallel, 0 for isotropic fibres. CurveAlign
+    reports it unweighted (``weights=None``); with fibre lengths as weights long fibres count more. NaN
+    without fibres.
+    """
+    a = np.deg2rad(2.0 * np.asarray(angles_deg, dtype=float))
+    w = np.ones_like(a) if weights is None else np.asarray(weights, dtype=float)
+    if w.shape != a.shape:
+        raise ValueError(f"weights must have the shape of angles_deg {a.shape}, got {w.shape}")
+    total = w.sum()
+    if a.size == 0 or total <= 0:
+        return float("nan")
+    return float(np.hypot((w * np.cos(a)).sum(), (w * np.sin(a)).sum()) / total)
+
+
+#: Columns of :func:`fibre_table`, in order.
+FIBRE_TABLE_COLUMNS = (
+    "fibre_id",
+    "length_px",
+    "length_um",
+    "end_to_end_length_px",
+    "end_to_end_length_um",
+    "straightness",
+    "width_px",
+    "width_um",
+    "angle_deg",
+    "centre_x_px",
+    "centre_y_px",
+    "centre_x_um",
+    "centre_y_um",
+    "segments",
+)
+
+
+def fibre_table(
+    fibres: Fibres, px_per_mm: float | None = None, *, offset_rc: tuple[float, float] = (0.0, 0.0)
+) -> dict[str, list]:
+    """Per-fibre table in the spirit of CT-FIRE's ``fibFeatures`` (column -> list), µm columns NaN
+    without a scale; ``centre_x``/``centre_y`` are the column/row of the fibre centre (image axes, origin
+    top-left, as CT-FIRE's end-point row/col) shifted by ``offset_rc`` (a tile's origin in its slide).
+    """
+    um = 1000.0 / px_per_mm if px_per_mm else float("nan")
+    cx = fibres.centre_rc[:, 1] + offset_rc[1]
+    cy = fibres.centre_rc[:, 0] + offset_rc[0]
+    cols = {
+        "fibre_id": list(range(1, fibres.count + 1)),
+        "length_px": fibres.length_px,
+        "length_um": fibres.length_px * um,
+        "end_to_end_length_px": fibres.end_to_end_px,
+        "end_to_end_length_um": fibres.end_to_end_px * um,
+        "straightness": fibres.straightness,
+        "width_px": fibres.width_px,
+        "width_um": fibres.width_px * um,
+        "angle_deg": fibres.angle_deg,
+        "centre_x_px": cx,
+        "centre_y_px": cy,
+        "centre_x_um": cx * um,
+        "centre_y_um": cy * um,
+        "segments": fibres.segments,
+    }
+    return {k: [v.item() if hasattr(v, "item") else v for v in np.asarray(col)] for k, col in cols.items()}
