@@ -22,7 +22,8 @@ length and measures the skeleton. Definitions followed here:
   ``|(1 - p) / p * n / (n - 1) - 1|`` (:func:`lacunarity_from_counts`, poolable over tiles).
 - **Box-counting fractal dimension** (AnaMorf's ``FractalEstimator.do2DEstimate``): boxes of side
   2 .. max(rows, cols) / 4.5 px on a grid centred on the image; D = -slope of log(boxes holding
-  mask pixels) against log(box side). Ten box sizes spaced geometrically here (AnaMorf: evenly).
+  mask pixels) against log(box side). Ten box sizes spaced geometrically here (AnaMorf: evenly),
+  whole boxes only.
 - **Curvature** (AnaMorf's ``CurveAnalyser.calcCurvature``): along a traced line, at each pixel j
   the change of direction (degrees) between the chords j-w -> j and j -> j+w, for a window w px;
   the mean |change| over all points of lines longer than 2 w. AnaMorf follows the longest path of
@@ -147,7 +148,8 @@ def box_counting_dimension(mask: np.ndarray, *, n_sizes: int = 10) -> float:
     """Box-counting (Minkowski-Bouligand) dimension of a binary mask, AnaMorf's box range.
 
     Boxes of side s = 2 .. max(rows, cols) / 4.5 px (``n_sizes`` sides spaced geometrically, rounded
-    to whole pixels), the grid of each size centred on the image; D = -slope of the least-squares
+    to whole pixels), the grid of each size centred on the image and only whole boxes inside it,
+    their count divided by the fraction of the image they cover; D = -slope of the least-squares
     line of log N(s) against log s, N(s) = number of boxes holding at least one mask pixel. NaN for
     an empty mask or an image too small for three box sizes.
     """
@@ -161,17 +163,15 @@ def box_counting_dimension(mask: np.ndarray, *, n_sizes: int = 10) -> float:
         return float("nan")
     counts = []
     for s in sizes:
-        # Grid centred on the image: offset so that a box boundary falls on the centre.
-        r0 = int(round(rows / 2.0)) % s
-        c0 = int(round(cols / 2.0)) % s
-        pad_r = (s - r0) % s
-        pad_c = (s - c0) % s
-        total_r = -(-(rows + pad_r) // s) * s
-        total_c = -(-(cols + pad_c) // s) * s
-        padded = np.zeros((total_r, total_c), dtype=bool)
-        padded[pad_r : pad_r + rows, pad_c : pad_c + cols] = m
-        occupied = padded.reshape(total_r // s, s, total_c // s, s).any(axis=(1, 3))
-        counts.append(np.count_nonzero(occupied))
+        # Whole boxes only, the grid centred on the image (the leftover margin split evenly), the count
+        # scaled up by the area the whole boxes leave out: partial border boxes would count a line's
+        # ends as whole boxes (D too low), dropping them without the scaling makes D too high.
+        nr, nc = rows // s, cols // s
+        r0, c0 = (rows - nr * s) // 2, (cols - nc * s) // 2
+        block = m[r0 : r0 + nr * s, c0 : c0 + nc * s]
+        occupied = block.reshape(nr, s, nc, s).any(axis=(1, 3))
+        coverage = (nr * nc * s * s) / float(rows * cols)
+        counts.append(max(np.count_nonzero(occupied), 1) / coverage)
     slope = np.polyfit(np.log(sizes), np.log(np.asarray(counts, dtype=float)), 1)[0]
     return float(-slope)
 

@@ -25,6 +25,7 @@ __all__ = [
     "star",
     "fringes",
     "fringe_coherency",
+    "fringe_angles_deg",
 ]
 
 
@@ -173,7 +174,7 @@ def fringes(
     """Sum of cosine waves ``amplitude * cos(2 pi k . x)``, each given as (amplitude, fringe angle in
     degrees, period in px). The fringes (wave crests) of a component run along its angle. The wave
     vector is rounded to a whole number of periods across the image, so the pattern is periodic; the
-    exact angle and period used are returned by :func:`fringe_coherency`'s companion ``_wave_vectors``.
+    exact angles used are given by :func:`fringe_angles_deg`.
     """
     rows, cols = shape
     r, c = np.mgrid[0:rows, 0:cols].astype(float)
@@ -190,6 +191,18 @@ def _wave_vectors(shape: tuple[int, int], components) -> list[tuple[float, int, 
         # The wave vector is normal to the crests: along the fringe angle + 90 degrees (screen axes).
         n = _unit(angle + 90.0)  # (drow, dcol)
         out.append((float(amp), int(round(n[0] * rows / period)), int(round(n[1] * cols / period))))
+    return out
+
+
+def fringe_angles_deg(shape: tuple[int, int], components) -> list[float]:
+    """Exact fringe (crest) angle of each component of :func:`fringes` after its wave vector was
+    rounded to whole periods, degrees in [0, 180)."""
+    rows, cols = shape
+    out = []
+    for _, kr, kc in _wave_vectors(shape, components):
+        # Crests run perpendicular to the wave vector (x = kc / cols, y = -kr / rows).
+        wave = np.degrees(np.arctan2(-kr / rows, kc / cols))
+        out.append(float(np.mod(wave - 90.0, 180.0)))
     return out
 
 
