@@ -39,6 +39,7 @@ __all__ = [
     "StainEstimate",
     "estimate_stain_vectors",
     "measured_names",
+    "guess_stain",
 ]
 
 
@@ -70,7 +71,7 @@ def _unit(v: Sequence[float]) -> tuple[float, float, float]:
     return tuple(float(x) for x in a / np.linalg.norm(a))
 
 
-def _od_of_colour(rgb: Sequence[float]) -> tuple[float, float, float]:
+def _od_of_color(rgb: Sequence[float]) -> tuple[float, float, float]:
     return _unit(-np.log10(np.asarray(rgb, dtype=float)))
 
 
@@ -81,9 +82,9 @@ _VVG = StainModel(
     "vvg",
     ("verhoeff_black", "van_gieson_fuchsin", "picric_acid"),
     (
-        _od_of_colour((0.14, 0.13, 0.17)),
-        _od_of_colour((0.85, 0.28, 0.42)),
-        _od_of_colour((0.96, 0.88, 0.45)),
+        _od_of_color((0.14, 0.13, 0.17)),
+        _od_of_color((0.85, 0.28, 0.42)),
+        _od_of_color((0.96, 0.88, 0.45)),
     ),
     collagen=0,
     target="elastin",
@@ -100,7 +101,7 @@ STAIN_PRESETS: dict[str, StainModel] = {
     "psr": StainModel(
         "psr",
         ("sirius_red", "picric_acid", "haematoxylin"),
-        (_od_of_colour((0.80, 0.16, 0.30)), _od_of_colour((0.96, 0.88, 0.45)), _HAEM),
+        (_od_of_color((0.80, 0.16, 0.30)), _od_of_color((0.96, 0.88, 0.45)), _HAEM),
         collagen=0,
         haematoxylin=2,
     ),
@@ -372,3 +373,80 @@ def estimate_stain_vectors(
     )
     cos = (float(pm[target] @ keep[0]), float(pm[counter] @ keep[1]))
     return StainEstimate(model, int(len(od)), cos, (target, counter))
+
+
+# CIELAB hue-angle bands (degrees) of the stain colour signatures (guess_stain).
+_SKIN_HUES = (40.0, 70.0)
+_PINK_HUES = ((300.0, 360.0), (0.0, 15.0))
+_PURPLE_HUES = ((250.0, 300.0),)
+_RED_HUES = ((20.0, 40.0),)
+_YELLOW_HUES = ((70.0, 110.0),)
+_BLUE_HUES = ((200.0, 300.0),)
+_MASSON_RED_HUES = ((340.0, 360.0), (0.0, 25.0))
+_GREEN_HUES = ((110.0, 200.0),)
+
+
+def _share(hue: np.ndarray, bands: tuple[tuple[float, float], ...]) -> float:
+    if hue.size == 0:
+        return 0.0
+    inside = np.zeros(hue.shape, dtype=bool)
+    for lo, hi in bands:
+        inside |= (hue >= lo) & (hue < hi)
+    return float(inside.mean())
+
+
+def guess_stain(rgb: np.ndarray, *, max_side: int = 512) -> tuple[str | None, dict[str, float]]:
+    """The stain whose colour signature an image shows, or None; and the shares it was decided on.
+
+    A conservative rule for telling histology from photos when nothing else says which an image
+    is. CIELAB hue angles h_ab of the coloured pixels (chroma C* > 8, L* < 95: not glass) are
+    counted in bands; skin lies at h_ab 40-70 deg (Lab of skin: a* and b* both positive, b*
+    about a*). No signature is returned when more than 10 % of the coloured pixels have skin hue.
+
+    - ``masson`` / ``masson_green``: at least 20 % blue (200-300) / green (110-200) and 20 % red
+      (340-25) (checked first).
+    - ``he``: at least 60 % pink/magenta (h_ab 300-15 deg: eosin and its mixes with haematoxylin).
+    - ``psr``: at least 80 % red (20-40) plus yellow (70-110), and at least 5 % red.
+    - ``shg``: under 2 % of the pixels coloured and at least 40 % dark (L* < 25): bright structures
+      on a dark field.
+
+    Dermoscopy under blue-violet light, skin photos and faces give none of these on the project's
+    reference images (tested). ``rgb`` is reduced to at most ``max_side`` px per side first.
+    """
+    from skimage.color import rgb2lab
+
+    img = np.asarray(rgb, dtype=np.float64)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"rgb must have shape (rows, cols, 3), got {img.shape}")
+    step = max(1, int(np.ceil(max(img.shape[:2]) / max_side)))
+    lab = rgb2lab(np.clip(img[::step, ::step], 0.0, 1.0))
+    lightness, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    chroma = np.hypot(a, b)
+    coloured = (chroma > 8.0) & (lightness < 95.0)
+    hue = np.degrees(np.arctan2(b[coloured], a[coloured])) % 360.0
+    shares = {
+        "coloured": float(coloured.mean()),
+        "dark": float((lightness < 25.0).mean()),
+        "skin": _share(hue, (_SKIN_HUES,)),
+        "pink": _share(hue, _PINK_HUES),
+        "purple": _share(hue, _PURPLE_HUES),
+        "red": _share(hue, _RED_HUES),
+        "yellow": _share(hue, _YELLOW_HUES),
+        "blue": _share(hue, _BLUE_HUES),
+        "masson_red": _share(hue, _MASSON_RED_HUES),
+        "green": _share(hue, _GREEN_HUES),
+    }
+    if shares["coloured"] < 0.02:
+        return ("shg" if shares["dark"] >= 0.4 else None), shares
+    if shares["skin"] > 0.10:
+        return None, shares
+    # Masson first: its ponceau-fuchsin red also falls in the pink band of H&E.
+    if shares["blue"] >= 0.2 and shares["masson_red"] >= 0.2:
+        return "masson", shares
+    if shares["green"] >= 0.2 and shares["masson_red"] >= 0.2:
+        return "masson_green", shares
+    if shares["pink"] >= 0.6:
+        return "he", shares
+    if shares["red"] + shares["yellow"] >= 0.8 and shares["red"] >= 0.05:
+        return "psr", shares
+    return None, shares
