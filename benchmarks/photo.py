@@ -40,7 +40,7 @@ def _timed(function) -> float:
 def stages(rgb: np.ndarray, shape: tuple[int, int]) -> None:
     """Best-of-2 time of each stage, called the way analyze_photo calls it."""
     from pipelines.assays.photo import COARSE_PX_PER_MM, photo_lab
-    from texture.pigment import colour_sample_step, measure_skin_colour, measure_spots
+    from texture.pigment import color_sample_step, measure_skin_color, measure_spots
     from texture.pores import measure_pores
     from texture.roi import skin_mask
     from texture.roughness import measure_roughness
@@ -55,7 +55,7 @@ def stages(rgb: np.ndarray, shape: tuple[int, int]) -> None:
     skin = cv2.resize(skin_c.view(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
     coarse = {"px_per_mm": COARSE_PX_PER_MM, "mask": skin_c, "lab": lab_c}
     pores = measure_pores(None, px_per_mm=PX_PER_MM, mask=skin, lab=lab)
-    step = colour_sample_step(shape)  # analyze_photo passes measure_skin_colour its sampling grid only
+    step = color_sample_step(shape)  # analyze_photo passes measure_skin_color its sampling grid only
     grid = (slice(None, None, step), slice(None, None, step))
     table = {
         "Lab (float32, full size)": lambda: photo_lab(rgb),
@@ -65,7 +65,7 @@ def stages(rgb: np.ndarray, shape: tuple[int, int]) -> None:
         "spots + evenness (coarse)": lambda: measure_spots(None, **coarse),
         "wrinkles (coarse)": lambda: measure_wrinkles(None, **coarse),
         "roughness (coarse)": lambda: measure_roughness(None, **coarse),
-        "skin colour (sampled)": lambda: measure_skin_colour(
+        "skin colour (sampled)": lambda: measure_skin_color(
             rgb[grid], mask=skin[grid], exclude=pores.labels[grid] > 0
         ),
         "GLCM (full size)": lambda: glcm_columns(lab[..., 0], skin),

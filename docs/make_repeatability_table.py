@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.assays.alignment import correct_colour
+from pipelines.assays.alignment import correct_color
 from pipelines.assays.photo import analyze_photo
 from texture.exposure import median_l_star
 from texture.phantoms.photo import render_skin
@@ -47,7 +47,7 @@ def measure(skins: int, captures: int) -> dict[str, list[float]]:
             if reference is None:
                 reference = median_l_star(rgb, mask=skin_mask(rgb))
             else:
-                rgb, _ = correct_colour(
+                rgb, _ = correct_color(
                     rgb, baseline_l_star=reference, skin_mask=skin_mask(rgb), detect_chart=False
                 )
             metrics = analyze_photo(rgb, px_per_mm=25.0).metrics

@@ -7,7 +7,6 @@ row and carry on.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from dataclasses import dataclass, field
@@ -19,27 +18,12 @@ from PIL import Image
 
 from pipelines.config import Settings
 from pipelines.io.decode import load_image, read_header
+from pipelines.io.files import atomic_write
 from pipelines.io.metadata import ImageItem, MetadataError
-from pipelines.record import ImageResult
+from pipelines.record import OVERLAY_MAX_SIDE_PX, ImageResult, overlay_dir_for
 from texture.roi import polygon_mask
 
-__all__ = ["IDENTITY_COLUMNS", "AnalysisError", "Outcome", "Reference", "analyze_item", "overlay_key"]
-
-IDENTITY_COLUMNS = (
-    "file",
-    "sha256",
-    "subject",
-    "session",
-    "date",
-    "modality",
-    "region",
-    "stain",
-    "px_per_mm",
-    "width_px",
-    "height_px",
-    "treatment",
-)
-OVERLAY_MAX_SIDE_PX = 1024
+__all__ = ["AnalysisError", "Outcome", "Reference", "analyze_item"]
 
 
 class AnalysisError(Exception):
@@ -117,21 +101,8 @@ def _save_overlay(image: np.ndarray, path: Path) -> None:
     arr = (np.clip(arr[..., :3], 0, 1) * 255 + 0.5).astype(np.uint8)
     im = Image.fromarray(arr)
     im.thumbnail((OVERLAY_MAX_SIDE_PX, OVERLAY_MAX_SIDE_PX), Image.Resampling.LANCZOS)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    im.save(tmp, format="JPEG", quality=85)  # a fresh image: no EXIF, no GPS
-    tmp.replace(path)
-
-
-def overlay_key(sha256: str, file: str) -> str:
-    """Folder name of one image's overlays: 16 hex digits of a hash of its content and its path, so two
-    byte-identical files (measured with different ROIs or metadata) keep their own overlays."""
-    return hashlib.sha256(f"{sha256}\0{file}".encode()).hexdigest()[:16]
-
-
-def overlay_dir_for(out_dir: Path, sha256: str, file: str) -> Path:
-    """Where the report finds an image's overlays: ``OUT/overlays/<overlay_key>/``."""
-    return out_dir / "overlays" / overlay_key(sha256, file)
+    with atomic_write(path, "wb") as fh:
+        im.save(fh, format="JPEG", quality=85)  # a fresh image: no EXIF, no GPS
 
 
 def _identity(item: ImageItem, sha256: str, px_per_mm: float | None, shape: tuple[int, int], date: str):
@@ -160,32 +131,32 @@ def _prepare_photo(
 ) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any], list[str]]:
     """Make a photo comparable with its baseline before measuring it.
 
-    Order: chart colour correction of both photos when a ColorChecker is found (``colour_correction:
+    Order: chart colour correction of both photos when a ColorChecker is found (``color_correction:
     auto``); alignment of a follow-up to its baseline (``register``), after which the follow-up is measured
     on the common overlap; exposure normalisation of a follow-up without a chart, so that its median skin
     L* over the common skin equals the baseline's. Returns the photo, the ROI to measure in, provenance
     columns and warnings.
     """
-    from pipelines.assays.alignment import align_series, correct_colour
+    from pipelines.assays.alignment import align_series, correct_color
     from texture.exposure import median_l_star
     from texture.roi import polygon_mask, skin_mask
 
     warnings: list[str] = []
-    columns: dict[str, Any] = {"colour_correction": "none", "registration_error_px": float("nan")}
-    use_chart = settings.colour_correction == "auto"
+    columns: dict[str, Any] = {"color_correction": "none", "registration_error_px": float("nan")}
+    use_chart = settings.color_correction == "auto"
 
     def corrected_skin(image: np.ndarray) -> tuple[np.ndarray, dict[str, Any], np.ndarray]:
         # The chart is neither skin nor something to align on: keep it out of both.
-        image, info = correct_colour(image, detect_chart=use_chart)
+        image, info = correct_color(image, detect_chart=use_chart)
         skin = skin_mask(image, px_per_mm=px_per_mm)
         if info["chart_outline_xy"]:
             skin &= ~polygon_mask(image.shape, info["chart_outline_xy"])
         return image, info, skin
 
     rgb, info, own_skin = corrected_skin(rgb)
-    if info["colour_correction"] == "chart":
+    if info["color_correction"] == "chart":
         columns.update(
-            colour_correction="chart",
+            color_correction="chart",
             color_delta_e_before=info["color_delta_e_before"],
             color_delta_e_after=info["color_delta_e_after"],
         )
@@ -213,16 +184,16 @@ def _prepare_photo(
             base_skin = own_skin = base_skin & common
         else:
             warnings.append(f"not aligned to baseline {reference.path.name}: {aligned.message}")
-    wants_exposure = settings.colour_correction in ("auto", "exposure")
-    if info["colour_correction"] != "chart" and wants_exposure and base_skin.any() and own_skin.any():
+    wants_exposure = settings.color_correction in ("auto", "exposure")
+    if info["color_correction"] != "chart" and wants_exposure and base_skin.any() and own_skin.any():
         try:
-            rgb, info = correct_colour(
+            rgb, info = correct_color(
                 rgb,
                 baseline_l_star=median_l_star(baseline, mask=base_skin),
                 skin_mask=own_skin,
                 detect_chart=False,
             )
-            columns.update(colour_correction="exposure", exposure_gain=info["exposure_gain"])
+            columns.update(color_correction="exposure", exposure_gain=info["exposure_gain"])
         except ValueError as exc:  # an implausible gain: measure as captured, and say so
             warnings.append(f"exposure not normalised to baseline {reference.path.name}: {exc}")
     return rgb, roi, columns, warnings
@@ -237,7 +208,7 @@ def _measure_photo(rgb, item, settings, px_per_mm, roi, reference) -> ImageResul
     result = analyze_photo(rgb, px_per_mm=px_per_mm, roi=roi, options=options)
     result.metrics.update(columns)
     result.warnings.extend(warnings)
-    if columns["colour_correction"] != "none" or np.isfinite(columns["registration_error_px"]):
+    if columns["color_correction"] != "none" or np.isfinite(columns["registration_error_px"]):
         result.overlays.setdefault("image", rgb)  # the report shows the corrected, aligned photo
     return result
 
@@ -269,7 +240,7 @@ def _is_slide(item: ImageItem, settings: Settings) -> bool:
 
 def _measure_slide(item: ImageItem, settings: Settings) -> tuple[ImageResult, str, tuple[int, int], Any]:
     from pipelines.assays.slide import analyze_slide
-    from pipelines.io.decode import sha256_of_file
+    from pipelines.io.files import sha256_of_file
     from pipelines.io.slides import read_scale_px_per_mm
 
     width, height = read_header(item.path)

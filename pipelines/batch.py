@@ -30,8 +30,8 @@ from pathlib import Path
 
 from pipelines.analyze import AnalysisError, Outcome, Reference, analyze_item
 from pipelines.config import Settings
+from pipelines.io.files import write_json
 from pipelines.io.metadata import ImageItem
-from pipelines.outputs.export import write_json
 
 __all__ = ["Task", "TaskError", "run_task", "run_tasks", "resolve_backend", "ResultCache", "skintex_version"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,26 @@ import yaml
 
 from pipelines.io.decode import DEFAULT_MAX_PIXELS
 from pipelines.io.metadata import MetadataError, compile_pattern
+from texture._compat import REMOVED_IN
+from texture.measurement import check_scale
+from texture.skin_glcm import DEFAULT_GLCM_FEATURES
 
-__all__ = ["Settings", "load_config", "BACKENDS", "COLOUR_CORRECTIONS"]
+__all__ = [
+    "Settings",
+    "load_config",
+    "BACKENDS",
+    "COLOR_CORRECTIONS",
+    "PHOTO_OPTIONS",
+    "photo_options",
+    "HISTOLOGY_DEFAULTS",
+    "histology_options",
+    "collagen_kwargs",
+]
 
 BACKENDS = ("serial", "processes", "dask")
-COLOUR_CORRECTIONS = ("auto", "exposure", "none")
+COLOR_CORRECTIONS = ("auto", "exposure", "none")
+#: Config keys renamed in 0.2 (one spelling, "color", as scikit-image and OpenCV): old key -> new key.
+RENAMED_KEYS = {"colour_correction": "color_correction"}
 
 
 #: Longest accepted per-image time limit: one day (the interval timer overflows far beyond it).
@@ -51,7 +67,7 @@ class Settings:
         Per-image time limit (enforced inside the worker).
     register : bool
         Align each follow-up photo to its subject/region baseline and measure on the common overlap.
-    colour_correction : {"auto", "exposure", "none"}
+    color_correction : {"auto", "exposure", "none"}
         ``auto``: colour chart when one is detected, else exposure normalised to the baseline's skin.
     glcm_levels : int
         Grey levels for photo texture (L* over its robust 0.5-99.5 percentile range).
@@ -74,7 +90,7 @@ class Settings:
     slide_tile_px: int = 2048
     time_limit_s: float | None = None
     register: bool = True
-    colour_correction: str = "auto"
+    color_correction: str = "auto"
     glcm_levels: int = 32
     photo: dict[str, Any] = field(default_factory=dict)
     histology: dict[str, Any] = field(default_factory=dict)
@@ -91,9 +107,10 @@ class Settings:
         if self.px_per_mm is not None:
             if isinstance(self.px_per_mm, bool) or not isinstance(self.px_per_mm, (int, float)):
                 raise bad("px_per_mm", f"must be a positive number, got {self.px_per_mm!r}")
-            if not (self.px_per_mm > 0 and math.isfinite(self.px_per_mm)):
-                raise bad("px_per_mm", f"must be a positive number, got {self.px_per_mm!r}")
-            self.px_per_mm = float(self.px_per_mm)  # 20 and 20.0 must give the same cache key
+            try:  # one rule for every scale (texture.measurement.check_scale); 20 and 20.0 share a cache key
+                self.px_per_mm = check_scale(self.px_per_mm)
+            except ValueError:
+                raise bad("px_per_mm", f"must be a positive number, got {self.px_per_mm!r}") from None
         if self.pattern is not None:
             compile_pattern(self.pattern)
         if self.backend not in (*BACKENDS, "auto"):
@@ -125,22 +142,19 @@ class Settings:
             # A quoted 'no' is a non-empty string, which Python would read as True.
             if not isinstance(getattr(self, key), bool):
                 raise bad(key, f"must be true or false, got {getattr(self, key)!r}")
-        if self.colour_correction not in COLOUR_CORRECTIONS:
-            raise bad("colour_correction", f"must be one of {', '.join(COLOUR_CORRECTIONS)}")
+        if self.color_correction not in COLOR_CORRECTIONS:
+            raise bad("color_correction", f"must be one of {', '.join(COLOR_CORRECTIONS)}")
         if not isinstance(self.glcm_levels, int) or not 2 <= self.glcm_levels <= 256:
             raise bad("glcm_levels", f"must be a whole number in 2..256, got {self.glcm_levels!r}")
         for key in ("photo", "histology"):
             if not isinstance(getattr(self, key), dict):
                 raise bad(key, "must be a mapping of options")
         if self.photo:  # a typo must stop the run here, not fail every photo one by one
-            from pipelines.assays.photo import photo_options
-
             try:
                 photo_options(self.photo)
             except ValueError as exc:
                 raise bad("photo", str(exc)) from None
         if self.histology:  # a typo must stop the run here, not fail every slide one by one
-            from pipelines.assays.histology import collagen_kwargs, histology_options
 
             def check(options: dict[str, Any]) -> None:
                 collagen_kwargs(histology_options(options), stain="psr")
@@ -191,6 +205,14 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Settings:
             raise MetadataError(f"{where}: the config must be a mapping of key: value")
         values.update(loaded)
     values.update({k: v for k, v in overrides.items() if v is not None})
+    for old_key, new_key in RENAMED_KEYS.items():
+        if old_key in values:
+            warnings.warn(
+                f"{where}: config key {old_key!r} is renamed {new_key!r}; the old key goes in {REMOVED_IN}",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            values.setdefault(new_key, values.pop(old_key))
     known = {f.name for f in dataclasses.fields(Settings)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -208,3 +230,66 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Settings:
             raise
         raise MetadataError(f"{where}: {exc}") from exc
     return settings
+
+
+#: Every option :func:`analyze_photo` understands.
+PHOTO_OPTIONS = ("glcm_levels", "glcm_features", "skin_mask", "pores", "spots", "wrinkles", "roughness")
+
+
+def photo_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The options as a dict; unknown keys raise ``ValueError`` naming the known ones (the config
+    loader calls this so that a typo stops the run before any image is analysed)."""
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(PHOTO_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown photo option(s) {unknown}; known: {sorted(PHOTO_OPTIONS)}")
+    for name in ("pores", "spots", "wrinkles", "roughness"):
+        if not isinstance(options.get(name, {}), Mapping):
+            raise ValueError(f"photo option {name!r} must be a mapping of keyword options")
+    return options
+
+
+#: Defaults of every option :func:`pipelines.assays.histology.analyze_histology` understands.
+HISTOLOGY_DEFAULTS: dict[str, Any] = {
+    "orientation_scale_um": 4.0,
+    "orientation_scale_px": 4.0,
+    "threshold": None,
+    "stain_vectors": None,
+    "collagen_index": 0,
+    "tissue_od_threshold": 0.1,
+    "fibres": True,
+    "fibre_min_length_um": 8.0,
+    "epidermis": "auto",
+    "epidermis_options": None,
+    "roi": None,
+    "glcm_features": DEFAULT_GLCM_FEATURES,
+    "glcm_levels": 32,
+}
+
+
+def histology_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Defaults updated with ``options``; unknown keys raise ``ValueError`` naming the known ones."""
+    opts = dict(HISTOLOGY_DEFAULTS)
+    if options:
+        unknown = sorted(set(options) - set(HISTOLOGY_DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown histology option(s) {unknown}; known: {sorted(HISTOLOGY_DEFAULTS)}")
+        opts.update(options)
+    if opts["epidermis"] not in ("auto", True, False):
+        raise ValueError(f"option 'epidermis' must be 'auto', true or false, got {opts['epidermis']!r}")
+    return opts
+
+
+def collagen_kwargs(opts: Mapping[str, Any], *, stain: str) -> dict[str, Any]:
+    """Keyword arguments of :func:`texture.collagen.analyze_collagen` from pipeline options."""
+    return {
+        "stain": "custom" if opts["stain_vectors"] is not None else stain,
+        "orientation_scale_um": float(opts["orientation_scale_um"]),
+        "orientation_scale_px": float(opts["orientation_scale_px"]),
+        "threshold": None if opts["threshold"] is None else float(opts["threshold"]),
+        "vectors": opts["stain_vectors"],
+        "collagen_index": int(opts["collagen_index"]),
+        "tissue_od_threshold": float(opts["tissue_od_threshold"]),
+        "fibres": bool(opts["fibres"]),
+        "fibre_min_length_um": float(opts["fibre_min_length_um"]),
+    }

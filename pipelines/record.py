@@ -1,13 +1,16 @@
-"""What analysing one image produces, before it becomes a table row."""
+"""What analysing one image produces before it becomes a table row: the record type, the identity
+columns that lead every row of ``metrics.csv``, and where an image's overlays are kept."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ImageResult"]
+__all__ = ["ImageResult", "IDENTITY_COLUMNS", "OVERLAY_MAX_SIDE_PX", "overlay_key", "overlay_dir_for"]
 
 
 @dataclass
@@ -32,3 +35,33 @@ class ImageResult:
     overlays: dict[str, np.ndarray] = field(default_factory=dict)
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+
+IDENTITY_COLUMNS = (
+    "file",
+    "sha256",
+    "subject",
+    "session",
+    "date",
+    "modality",
+    "region",
+    "stain",
+    "px_per_mm",
+    "width_px",
+    "height_px",
+    "treatment",
+)
+
+
+OVERLAY_MAX_SIDE_PX = 1024
+
+
+def overlay_key(sha256: str, file: str) -> str:
+    """Folder name of one image's overlays: 16 hex digits of a hash of its content and its path, so two
+    byte-identical files (measured with different ROIs or metadata) keep their own overlays."""
+    return hashlib.sha256(f"{sha256}\0{file}".encode()).hexdigest()[:16]
+
+
+def overlay_dir_for(out_dir: Path, sha256: str, file: str) -> Path:
+    """Where the report finds an image's overlays: ``OUT/overlays/<overlay_key>/``."""
+    return out_dir / "overlays" / overlay_key(sha256, file)

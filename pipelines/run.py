@@ -28,10 +28,12 @@ from pipelines.batch import (
     skintex_version,
 )
 from pipelines.config import Settings, load_config
-from pipelines.io.decode import sha256_of_file
+from pipelines.io.files import sha256_of_file, sweep_temporaries
 from pipelines.io.metadata import ImageItem, collect_items
-from pipelines.outputs.export import sweep_temporaries, write_csv, write_json, write_parquet
-from pipelines.tables.changes import changes_table, cohort_table, errors_table, metrics_table
+from pipelines.outputs.export import write_csv, write_json, write_parquet
+from pipelines.tables.changes import changes_table
+from pipelines.tables.cohort import cohort_table
+from pipelines.tables.metrics import errors_table, metrics_table
 
 __all__ = ["RunResult", "analyze_folder", "write_outputs", "plan_tasks"]
 
@@ -69,7 +71,7 @@ def plan_tasks(
 ) -> list[Task]:
     """One task per image; photo follow-ups carry their subject/region baseline as reference when
     alignment or colour correction is on."""
-    wants_reference = settings.register or settings.colour_correction != "none"
+    wants_reference = settings.register or settings.color_correction != "none"
     baselines: dict[tuple[str, str], ImageItem] = {}
     groups: dict[tuple[str, str], list[ImageItem]] = defaultdict(list)
     for item in items:
@@ -262,10 +264,10 @@ def _scale_warnings(metrics: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _corrections(metrics: pd.DataFrame) -> dict[str, int]:
-    """How many photos got which colour correction (from the per-image ``colour_correction`` column)."""
-    if "colour_correction" not in metrics.columns:
+    """How many photos got which colour correction (from the per-image ``color_correction`` column)."""
+    if "color_correction" not in metrics.columns:
         return {}
-    return {str(k): int(v) for k, v in metrics["colour_correction"].value_counts().items()}
+    return {str(k): int(v) for k, v in metrics["color_correction"].value_counts().items()}
 
 
 def write_outputs(result: RunResult, out_dir: str | Path) -> None:

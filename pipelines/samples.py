@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pipelines.outputs.export import atomic_write
+from pipelines.io.files import atomic_write
 from texture.phantoms.histology import psr_section
 from texture.phantoms.photo import render_skin
 

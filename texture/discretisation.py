@@ -19,6 +19,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from texture._compat import positional_deprecated
+
 #: The 4 in-plane (row, col) offsets of IBSI 2D texture matrices, with rows going down on screen:
 #: 0 deg (right), 45 deg (up-right), 90 deg (up), 135 deg (up-left). Their opposites are covered by
 #: the symmetric matrices / undirected runs.
@@ -128,8 +130,9 @@ def _place(inside_codes: np.ndarray, mask: np.ndarray, dtype: type) -> np.ndarra
     return out
 
 
+@positional_deprecated("mask", "levels")
 def discretise(
-    image: np.ndarray, mask: np.ndarray, levels: int | None, *, max_levels: int | None = None
+    image: np.ndarray, *, mask: np.ndarray, levels: int | None, max_levels: int | None = None
 ) -> tuple[np.ndarray, int]:
     """Discretise ``image`` inside ``mask`` into IBSI grey levels.
 

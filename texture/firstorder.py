@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from texture._compat import positional_deprecated
 from texture.discretisation import discretise, validate_stack
 
 #: IBSI intensity-based statistics (keys of :func:`firstorder_features` without ``firstorder_``).
@@ -102,8 +103,9 @@ def _statistics(x: np.ndarray) -> dict[str, float]:
     }
 
 
+@positional_deprecated("mask")
 def firstorder_features(
-    image: np.ndarray, mask: np.ndarray | None = None, *, levels: int | None = None
+    image: np.ndarray, *, mask: np.ndarray | None = None, levels: int | None = None
 ) -> dict[str, float]:
     """IBSI intensity-based statistics and intensity histogram features of the masked pixels.
 
@@ -130,7 +132,7 @@ def firstorder_features(
     """
     image, mask = validate_stack(image, mask)
     values = image[mask].astype(np.float64)
-    codes, n_levels = discretise(image, mask, levels)
+    codes, n_levels = discretise(image, mask=mask, levels=levels)
     grey = codes[mask].astype(np.float64) + 1.0
 
     raw = _statistics(values)

@@ -42,6 +42,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from texture._compat import positional_deprecated
 from texture.discretisation import (
     IN_PLANE_OFFSETS,
     MAX_MATRIX_LEVELS,
@@ -212,7 +213,7 @@ def _discretise(image: np.ndarray, mask: np.ndarray, levels: int | None) -> tupl
         if lo < 1:
             raise ValueError(f"levels=None needs grey levels >= 1 inside the mask, found {lo}")
         return image - np.asarray(1, dtype=np.uint8), hi  # wraps outside the mask only
-    return discretise(image, mask, levels, max_levels=MAX_MATRIX_LEVELS)
+    return discretise(image, mask=mask, levels=levels, max_levels=MAX_MATRIX_LEVELS)
 
 
 def glcm_matrices(
@@ -235,7 +236,7 @@ def glcm_matrices(
     image, mask = validate_stack(image, mask)
     if isinstance(distance, bool) or not isinstance(distance, (int, np.integer)) or distance < 1:
         raise ValueError(f"distance must be a positive integer, got {distance!r}")
-    codes, n_levels = _discretise(image, mask, levels)
+    codes, n_levels = _discretise(image, mask=mask, levels=levels)
     if volume:
         codes, mask = codes[None], mask[None]
     offsets = VOLUME_OFFSETS if volume else IN_PLANE_OFFSETS
@@ -248,10 +249,11 @@ def glcm_matrices(
     return out
 
 
+@positional_deprecated("mask")
 def glcm_features(
     image: np.ndarray,
-    mask: np.ndarray | None = None,
     *,
+    mask: np.ndarray | None = None,
     levels: int | None = None,
     distance: int = 1,
     aggregation: str = "averaged",
@@ -512,7 +514,7 @@ def glcm_map(
             f"glcm_map cannot compute {unsupported or 'no feature'}; supported: {GLCM_MAP_FEATURES}"
         )
     stack, stack_mask = validate_stack(image, mask)
-    codes, n_levels = discretise(stack, stack_mask, levels, max_levels=MAX_MATRIX_LEVELS)
+    codes, n_levels = discretise(stack, mask=stack_mask, levels=levels, max_levels=MAX_MATRIX_LEVELS)
     codes, inside = codes[0], stack_mask[0]
     full_mask = bool(inside.all())
     needed = set().union(*(_MAP_MOMENTS[n] for n in names))

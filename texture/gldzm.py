@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from texture._compat import positional_deprecated
 from texture.discretisation import (
     MAX_MATRIX_LEVELS,
     SIZE_MATRIX_FEATURES,
@@ -62,10 +63,11 @@ def border_distance(mask: np.ndarray) -> np.ndarray:
     return ndimage.distance_transform_cdt(padded, metric="taxicab")[inner]
 
 
+@positional_deprecated("mask")
 def gldzm_features(
     image: np.ndarray,
-    mask: np.ndarray | None = None,
     *,
+    mask: np.ndarray | None = None,
     levels: int | None = None,
     aggregation: str = "averaged",
 ) -> dict[str, float]:
@@ -91,7 +93,7 @@ def gldzm_features(
     """
     check_aggregation(aggregation, _AGGREGATIONS)
     image, mask = validate_stack(image, mask)
-    codes, n_levels = discretise(image, mask, levels, max_levels=MAX_MATRIX_LEVELS)
+    codes, n_levels = discretise(image, mask=mask, levels=levels, max_levels=MAX_MATRIX_LEVELS)
     grey = grey_level_image(codes, mask)
     blocks = texture_blocks(grey, mask, aggregation)
     n_pixels = np.array([[inside.sum()] for _, inside in blocks], dtype=np.float64)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from texture._compat import positional_deprecated
 from texture.discretisation import (
     IN_PLANE_OFFSETS,
     MAX_MATRIX_LEVELS,
@@ -86,10 +87,11 @@ def run_length_matrix(grey: np.ndarray, n_levels: int, offset: tuple[int, ...]) 
     return counts.reshape(n_levels, max_length).astype(np.float64)
 
 
+@positional_deprecated("mask")
 def glrlm_features(
     image: np.ndarray,
-    mask: np.ndarray | None = None,
     *,
+    mask: np.ndarray | None = None,
     levels: int | None = None,
     aggregation: str = "averaged",
 ) -> dict[str, float]:
@@ -115,7 +117,7 @@ def glrlm_features(
     """
     check_aggregation(aggregation, _AGGREGATIONS)
     image, mask = validate_stack(image, mask)
-    codes, n_levels = discretise(image, mask, levels, max_levels=MAX_MATRIX_LEVELS)
+    codes, n_levels = discretise(image, mask=mask, levels=levels, max_levels=MAX_MATRIX_LEVELS)
     grey = grey_level_image(codes, mask)
     if aggregation.startswith("3d"):
         grey, mask = grey[None], mask[None]  # one volume, 13 directions

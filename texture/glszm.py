@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from skimage.measure import label
 
+from texture._compat import positional_deprecated
 from texture.discretisation import (
     MAX_MATRIX_LEVELS,
     SIZE_MATRIX_FEATURES,
@@ -65,10 +66,11 @@ def grey_level_zones(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return labels, zone_grey[1:], zone_size[1:]
 
 
+@positional_deprecated("mask")
 def glszm_features(
     image: np.ndarray,
-    mask: np.ndarray | None = None,
     *,
+    mask: np.ndarray | None = None,
     levels: int | None = None,
     aggregation: str = "averaged",
 ) -> dict[str, float]:
@@ -94,7 +96,7 @@ def glszm_features(
     """
     check_aggregation(aggregation, _AGGREGATIONS)
     image, mask = validate_stack(image, mask)
-    codes, n_levels = discretise(image, mask, levels, max_levels=MAX_MATRIX_LEVELS)
+    codes, n_levels = discretise(image, mask=mask, levels=levels, max_levels=MAX_MATRIX_LEVELS)
     grey = grey_level_image(codes, mask)
     blocks = texture_blocks(grey, mask, aggregation)
     n_pixels = np.array([[inside.sum()] for _, inside in blocks], dtype=np.float64)

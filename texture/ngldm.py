@@ -16,6 +16,7 @@ import itertools
 
 import numpy as np
 
+from texture._compat import positional_deprecated
 from texture.discretisation import (
     MAX_MATRIX_LEVELS,
     SIZE_MATRIX_FEATURES,
@@ -69,10 +70,11 @@ def dependence_counts(grey: np.ndarray) -> np.ndarray:
     return counts
 
 
+@positional_deprecated("mask")
 def ngldm_features(
     image: np.ndarray,
-    mask: np.ndarray | None = None,
     *,
+    mask: np.ndarray | None = None,
     levels: int | None = None,
     aggregation: str = "averaged",
 ) -> dict[str, float]:
@@ -98,7 +100,7 @@ def ngldm_features(
     """
     check_aggregation(aggregation, _AGGREGATIONS)
     image, mask = validate_stack(image, mask)
-    codes, n_levels = discretise(image, mask, levels, max_levels=MAX_MATRIX_LEVELS)
+    codes, n_levels = discretise(image, mask=mask, levels=levels, max_levels=MAX_MATRIX_LEVELS)
     grey = grey_level_image(codes, mask)
     blocks = texture_blocks(grey, mask, aggregation)
     n_counts = 3 ** blocks[0][0].ndim

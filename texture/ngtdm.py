@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from texture._compat import positional_deprecated
 from texture.discretisation import (
     MAX_MATRIX_LEVELS,
     aggregate_matrices,
@@ -81,10 +82,11 @@ def features_from_vectors(n: np.ndarray, s: np.ndarray) -> dict[str, float]:
     }
 
 
+@positional_deprecated("mask")
 def ngtdm_features(
     image: np.ndarray,
-    mask: np.ndarray | None = None,
     *,
+    mask: np.ndarray | None = None,
     levels: int | None = None,
     aggregation: str = "averaged",
 ) -> dict[str, float]:
@@ -115,7 +117,7 @@ def ngtdm_features(
     """
     check_aggregation(aggregation, ("averaged", "merged", "3d"))
     image, mask = validate_stack(image, mask)
-    codes, n_levels = discretise(image, mask, levels, max_levels=MAX_MATRIX_LEVELS)
+    codes, n_levels = discretise(image, mask=mask, levels=levels, max_levels=MAX_MATRIX_LEVELS)
     grey = grey_level_image(codes, mask)
     blocks = texture_blocks(grey, mask, aggregation)
     vectors = np.stack([ngtdm_vectors(block, inside, n_levels) for block, inside in blocks])

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from texture import color
+from texture._compat import deprecated_alias
 from texture._regions import component_shapes
 from texture._stats import fast_median, masked_robust_sd, robust_sd
 from texture.color import lab_of
@@ -24,7 +25,7 @@ from texture.measurement import (
     work_factor,
 )
 
-__all__ = ["measure_spots", "measure_skin_colour", "colour_sample_step", "SPOT_WORK_PX_PER_MM"]
+__all__ = ["measure_spots", "measure_skin_color", "color_sample_step", "SPOT_WORK_PX_PER_MM"]
 
 #: Resolution at which spots and evenness are measured.
 SPOT_WORK_PX_PER_MM = 10.0
@@ -231,15 +232,15 @@ def measure_spots(
     return Measurement(metrics=metrics, overlay=overlay, labels=full_labels)
 
 
-def colour_sample_step(shape: tuple[int, ...]) -> int:
-    """Stride of the regular grid :func:`measure_skin_colour` reads on an image of ``shape`` (rows,
+def color_sample_step(shape: tuple[int, ...]) -> int:
+    """Stride of the regular grid :func:`measure_skin_color` reads on an image of ``shape`` (rows,
     cols): ~4x its sample size, which keeps large photos cheap while the medians barely move. A caller
     that builds ``mask``/``exclude`` only at ``[::step, ::step]`` and passes those grids (with
     ``rgb[::step, ::step]``) gets the same pixels and the same values."""
     return max(1, int(np.sqrt(shape[0] * shape[1] / (4 * _MAX_SAMPLE))))
 
 
-def measure_skin_colour(
+def measure_skin_color(
     rgb: np.ndarray, *, mask: np.ndarray | None = None, exclude: np.ndarray | None = None
 ) -> Measurement:
     """ITA, melanin index and erythema index of the skin, outside spots and pores.
@@ -270,7 +271,7 @@ def measure_skin_colour(
     region = check_mask(mask, rgb.shape[:2])
     if not region.any():
         raise ValueError("mask selects no pixels")
-    step = colour_sample_step(rgb.shape[:2])
+    step = color_sample_step(rgb.shape[:2])
     grid_rgb, grid_region = rgb[::step, ::step], region[::step, ::step]
     if exclude is not None:
         rest = grid_region & ~check_mask(exclude, rgb.shape[:2], name="exclude")[::step, ::step]
@@ -290,3 +291,6 @@ def measure_skin_colour(
         },
         notes={"ita_deg": ita.reason} if ita.reason else {},
     )
+
+
+measure_skin_colour = deprecated_alias(measure_skin_color, "measure_skin_colour")

@@ -110,7 +110,7 @@ def glcm_columns(
         if not np.isfinite(width) or width <= 0:
             raise ValueError(f"bin_width must be a positive number of L* units, got {bin_width!r}")
         codes = _fixed_bin_width(lightness, width)
-    values = glcm_features(codes, mask, levels=None, distance=1, aggregation="averaged")
+    values = glcm_features(codes, mask=mask, levels=None, distance=1, aggregation="averaged")
     unknown = [f for f in features if f not in values]
     if unknown:
         raise ValueError(f"unknown GLCM features {unknown}; known: {sorted(values)}")

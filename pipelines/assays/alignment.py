@@ -3,12 +3,12 @@ colour correction or exposure normalisation).
 
 The intended order for each follow-up of a subject/region (the baseline itself is only colour-corrected):
 
-1. ``rgb, info = correct_colour(followup)``: chart correction when a ColorChecker is in the photo.
+1. ``rgb, info = correct_color(followup)``: chart correction when a ColorChecker is in the photo.
 2. ``aligned = align_series(baseline_rgb, rgb, baseline_mask=baseline_skin)``; on failure
    (``aligned.success`` False) record ``aligned.message`` as a warning and do not report changes for the
    pair as if aligned.
 3. Without a chart, normalise exposure on the common skin:
-   ``correct_colour(aligned.warped_rgb, baseline_l_star=median_l_star(baseline_rgb, mask=overlap),
+   ``correct_color(aligned.warped_rgb, baseline_l_star=median_l_star(baseline_rgb, mask=overlap),
    skin_mask=overlap)``, so both medians are taken over the same skin.
 4. Measure baseline and follow-up inside ``aligned.overlap_mask``.
 
@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from texture._compat import deprecated_alias
 from texture.color import linear_to_srgb, srgb_to_linear
 from texture.colorchart import (
     apply_color_correction,
@@ -33,7 +34,7 @@ from texture.exposure import normalize_exposure
 from texture.measurement import check_mask, check_rgb
 from texture.registration import Registration, common_overlap, register_to_baseline, warp_to_baseline
 
-__all__ = ["AlignmentResult", "align_series", "correct_colour"]
+__all__ = ["AlignmentResult", "align_series", "correct_color"]
 
 
 @dataclass
@@ -78,7 +79,7 @@ def align_series(
 
     Feature matching + RANSAC similarity + ECC refinement (:func:`texture.registration.register_to_baseline`),
     aligning on the pixels of ``baseline_mask`` / ``followup_mask`` when given. When a photo has a colour
-    chart, leave it out of both masks (``info["chart_outline_xy"]`` of :func:`correct_colour`): a chart
+    chart, leave it out of both masks (``info["chart_outline_xy"]`` of :func:`correct_color`): a chart
     held somewhere else at the follow-up moves independently of the skin. A failed registration is
     returned with ``success=False`` and a message; it never raises for an unalignable pair (bad input
     arrays still raise ``ValueError``).
@@ -115,7 +116,7 @@ def align_series(
     )
 
 
-def correct_colour(
+def correct_color(
     rgb: np.ndarray,
     *,
     baseline_l_star: float | None = None,
@@ -137,7 +138,7 @@ def correct_colour(
     rgb : ndarray
         The corrected photo (the input itself when nothing ran).
     info : dict
-        ``colour_correction`` ("chart", "exposure" or "none"), ``color_delta_e_before``,
+        ``color_correction`` ("chart", "exposure" or "none"), ``color_delta_e_before``,
         ``color_delta_e_after`` (NaN unless a chart was used), ``exposure_gain`` (linear gain; NaN unless
         exposure was normalised), ``chart_detector`` ("mcc", "grid" or ""), ``chart_outline_xy`` (the chart's
         polygon as a list of (x, y), empty without a chart: exclude it from skin masks, e.g. with
@@ -145,7 +146,7 @@ def correct_colour(
     """
     rgb = check_rgb(rgb)
     info: dict[str, Any] = {
-        "colour_correction": "none",
+        "color_correction": "none",
         "color_delta_e_before": float("nan"),
         "color_delta_e_after": float("nan"),
         "exposure_gain": float("nan"),
@@ -158,7 +159,7 @@ def correct_colour(
         matrix = color_correction_matrix(chart.patch_rgb)
         corrected_patches = linear_to_srgb(srgb_to_linear(chart.patch_rgb) @ matrix.T)
         info.update(
-            colour_correction="chart",
+            color_correction="chart",
             color_delta_e_before=float(np.mean(chart_delta_e(chart.patch_rgb))),
             color_delta_e_after=float(np.mean(chart_delta_e(corrected_patches))),
             chart_detector=chart.method,
@@ -168,6 +169,9 @@ def correct_colour(
         return apply_color_correction(rgb, matrix), info
     if baseline_l_star is not None:
         corrected, gain = normalize_exposure(rgb, mask=skin_mask, reference_l_star=baseline_l_star)
-        info.update(colour_correction="exposure", exposure_gain=gain)
+        info.update(color_correction="exposure", exposure_gain=gain)
         return corrected, info
     return rgb, info
+
+
+correct_colour = deprecated_alias(correct_color, "correct_colour")

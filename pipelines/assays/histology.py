@@ -13,34 +13,14 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
+from pipelines.config import collagen_kwargs, histology_options
 from pipelines.record import ImageResult
 from texture.collagen import CollagenAnalysis, analyze_collagen
 from texture.measurement import check_mask, check_rgb
 from texture.measurement import check_scale as validate_scale
 
-__all__ = ["DEFAULT_OPTIONS", "analyze_histology", "histology_options", "collagen_kwargs", "block_mean"]
+__all__ = ["analyze_histology", "block_mean"]
 
-#: Defaults of every option :func:`analyze_histology` understands.
-DEFAULT_OPTIONS: dict[str, Any] = {
-    "orientation_scale_um": 4.0,
-    "orientation_scale_px": 4.0,
-    "threshold": None,
-    "stain_vectors": None,
-    "collagen_index": 0,
-    "tissue_od_threshold": 0.1,
-    "fibres": True,
-    "fibre_min_length_um": 8.0,
-    "epidermis": "auto",
-    "epidermis_options": None,
-    "roi": None,
-    "glcm_features": (
-        "glcm_contrast",
-        "glcm_inverse_difference_moment",
-        "glcm_angular_second_moment",
-        "glcm_correlation",
-    ),
-    "glcm_levels": 32,
-}
 
 #: Longest side of the overlays; larger images get block-mean reduced overlays.
 OVERLAY_MAX_SIDE_PX = 2048
@@ -52,34 +32,6 @@ EPIDERMIS_COLUMNS = (
     "epidermis_thickness_sd_px",
     "epidermis_interdigitation_index",
 )
-
-
-def histology_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Defaults updated with ``options``; unknown keys raise ``ValueError`` naming the known ones."""
-    opts = dict(DEFAULT_OPTIONS)
-    if options:
-        unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
-        if unknown:
-            raise ValueError(f"unknown histology option(s) {unknown}; known: {sorted(DEFAULT_OPTIONS)}")
-        opts.update(options)
-    if opts["epidermis"] not in ("auto", True, False):
-        raise ValueError(f"option 'epidermis' must be 'auto', true or false, got {opts['epidermis']!r}")
-    return opts
-
-
-def collagen_kwargs(opts: Mapping[str, Any], *, stain: str) -> dict[str, Any]:
-    """Keyword arguments of :func:`texture.collagen.analyze_collagen` from pipeline options."""
-    return {
-        "stain": "custom" if opts["stain_vectors"] is not None else stain,
-        "orientation_scale_um": float(opts["orientation_scale_um"]),
-        "orientation_scale_px": float(opts["orientation_scale_px"]),
-        "threshold": None if opts["threshold"] is None else float(opts["threshold"]),
-        "vectors": opts["stain_vectors"],
-        "collagen_index": int(opts["collagen_index"]),
-        "tissue_od_threshold": float(opts["tissue_od_threshold"]),
-        "fibres": bool(opts["fibres"]),
-        "fibre_min_length_um": float(opts["fibre_min_length_um"]),
-    }
 
 
 def _wants_epidermis(opts: Mapping[str, Any], stain: str) -> bool:

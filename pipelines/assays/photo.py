@@ -18,10 +18,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pipelines.config import photo_options
 from pipelines.record import ImageResult
 from texture import color
-from texture.measurement import ASSUMED_PX_PER_MM, check_mask, check_rgb
-from texture.pigment import colour_sample_step, measure_skin_colour, measure_spots
+from texture.measurement import ASSUMED_PX_PER_MM, check_mask, check_rgb, check_scale
+from texture.pigment import color_sample_step, measure_skin_color, measure_spots
 from texture.pores import measure_pores
 from texture.roi import skin_mask
 from texture.roughness import measure_roughness
@@ -30,8 +31,6 @@ from texture.wrinkles import measure_wrinkles
 
 __all__ = [
     "analyze_photo",
-    "photo_options",
-    "PHOTO_OPTIONS",
     "photo_lab",
 ]
 
@@ -104,23 +103,6 @@ def _nearest_rows_cols(small_shape: tuple[int, int], shape: tuple[int, int]) -> 
     return rows, cols
 
 
-#: Every option :func:`analyze_photo` understands.
-PHOTO_OPTIONS = ("glcm_levels", "glcm_features", "skin_mask", "pores", "spots", "wrinkles", "roughness")
-
-
-def photo_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The options as a dict; unknown keys raise ``ValueError`` naming the known ones (the config
-    loader calls this so that a typo stops the run before any image is analysed)."""
-    options = dict(options or {})
-    unknown = sorted(set(options) - set(PHOTO_OPTIONS))
-    if unknown:
-        raise ValueError(f"unknown photo option(s) {unknown}; known: {sorted(PHOTO_OPTIONS)}")
-    for name in ("pores", "spots", "wrinkles", "roughness"):
-        if not isinstance(options.get(name, {}), Mapping):
-            raise ValueError(f"photo option {name!r} must be a mapping of keyword options")
-    return options
-
-
 def analyze_photo(
     rgb: np.ndarray,
     *,
@@ -154,8 +136,7 @@ def analyze_photo(
     """
     options = photo_options(options)
     rgb = check_rgb(rgb)
-    if px_per_mm is not None and (not np.isfinite(px_per_mm) or px_per_mm <= 0):
-        raise ValueError(f"px_per_mm must be a positive number or None, got {px_per_mm!r}")
+    px_per_mm = check_scale(px_per_mm)
     shape = rgb.shape[:2]
     user_roi = None if roi is None else check_mask(roi, shape, name="roi")
     if user_roi is not None and not user_roi.any():
@@ -221,22 +202,22 @@ def analyze_photo(
         ((spots.labels > 0) | (wrinkles.labels > 0)).astype(np.uint8), np.ones((3, 3), np.uint8)
     )
     pore_mask = pores.labels > 0  # once, full size (cv2.compare fails on a 1 x 1 array)
-    # The skin colour reads a regular grid of pixels (measure_skin_colour's own sampling step): the
+    # The skin colour reads a regular grid of pixels (measure_skin_color's own sampling step): the
     # features to leave out are only needed there, so they are read off at those pixels instead of
     # being enlarged to full size. Same pixels, same values.
-    step = colour_sample_step(shape)
+    step = color_sample_step(shape)
     grid = (slice(None, None, step), slice(None, None, step))
-    if step > 1 and colour_sample_step(region[grid].shape) == 1 and region[grid].any():
+    if step > 1 and color_sample_step(region[grid].shape) == 1 and region[grid].any():
         features = pore_mask[grid].copy()
         if factor != 1.0:
             rows, cols = _nearest_rows_cols(coarse_features.shape, shape)
             features |= coarse_features[np.ix_(rows[::step], cols[::step])] > 0
         else:
             features |= coarse_features[grid] > 0
-        colour = measure_skin_colour(rgb[grid], mask=region[grid], exclude=features)
+        colour = measure_skin_color(rgb[grid], mask=region[grid], exclude=features)
     else:
         features = pore_mask | to_full(coarse_features)
-        colour = measure_skin_colour(rgb, mask=region, exclude=features)
+        colour = measure_skin_color(rgb, mask=region, exclude=features)
 
     metrics: dict[str, Any] = {}
     area_px = float(np.count_nonzero(region))

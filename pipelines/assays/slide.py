@@ -34,9 +34,8 @@ from pipelines.assays.histology import (
     EPIDERMIS_COLUMNS,
     _wants_epidermis,
     block_mean,
-    collagen_kwargs,
-    histology_options,
 )
+from pipelines.config import collagen_kwargs, histology_options
 from pipelines.io.slides import SlideReader, read_scale_px_per_mm
 from pipelines.record import ImageResult
 from texture.collagen import CollagenSums, analyze_collagen

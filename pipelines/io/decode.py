@@ -26,7 +26,6 @@ __all__ = [
     "LoadedImage",
     "load_image",
     "read_header",
-    "sha256_of_file",
     "find_images",
 ]
 
@@ -90,15 +89,6 @@ class LoadedImage:
     @property
     def width_px(self) -> int:
         return int(self.rgb.shape[1])
-
-
-def sha256_of_file(path: str | Path, *, chunk_bytes: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks so whole slides do not need to fit in memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def find_images(folder: str | Path) -> list[Path]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from pipelines.io.decode import find_images
+from texture.measurement import check_scale
 
 __all__ = [
     "DEFAULT_PATTERN",
@@ -100,9 +100,10 @@ def _parse_scale(text: str, where: str) -> float | None:
         value = float(text)
     except ValueError:
         raise MetadataError(f"{where}: px_per_mm {text!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise MetadataError(f"{where}: px_per_mm must be a positive number, got {text!r}")
-    return value
+    try:
+        return check_scale(value)
+    except ValueError:
+        raise MetadataError(f"{where}: px_per_mm must be a positive number, got {text!r}") from None
 
 
 def _parse_date(text: str, where: str) -> str:

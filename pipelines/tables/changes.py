@@ -1,4 +1,4 @@
-"""Per-image records into tables: metrics, per-session changes against baseline, cohort summaries.
+"""Per-session changes of every metric against the baseline and the previous session (``changes.csv``).
 
 Change statistics
 -----------------
@@ -17,30 +17,20 @@ project's own validation. Without a CV, the flag is empty.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from pipelines.analyze import IDENTITY_COLUMNS
-from pipelines.tables.repeatability import DEFAULT_REPEATABILITY_CV
+from pipelines.tables.metrics import GROUP_COLUMNS, metric_columns
+from pipelines.tables.repeatability import (
+    DEFAULT_REPEATABILITY_CV,
+    repeatability_from_repeats,
+    smallest_real_difference,
+)
 
-__all__ = [
-    "CHANGES_COLUMNS",
-    "COHORT_COLUMNS",
-    "ERRORS_COLUMNS",
-    "AXIAL_METRICS",
-    "metrics_table",
-    "metric_columns",
-    "repeatability_from_repeats",
-    "changes_table",
-    "cohort_table",
-    "errors_table",
-]
+__all__ = ["CHANGES_COLUMNS", "AXIAL_METRICS", "changes_table", "baseline_sessions"]
 
-GROUP_COLUMNS = ("subject", "region", "modality", "stain")
 CHANGES_COLUMNS = (
     "subject",
     "region",
@@ -60,69 +50,8 @@ CHANGES_COLUMNS = (
     "repeatability_cv",
     "beyond_repeatability",
 )
-COHORT_COLUMNS = (
-    "metric",
-    "session",
-    "n_subjects",
-    "pct_change_mean",
-    "pct_change_median",
-    "pct_change_sd",
-    "test",
-    "p_value",
-    "note",
-)
-ERRORS_COLUMNS = ("file", "stage", "error_type", "message")
 #: Axial angles in [0, 180): differences wrap, ratios are meaningless.
 AXIAL_METRICS = frozenset({"collagen_orientation_deg"})
-#: The fewest subjects for which the paired test is run at all.
-MIN_SUBJECTS_FOR_TEST = 3
-# Columns of metrics.csv that describe the image, not the skin.
-_NOT_METRICS = frozenset(IDENTITY_COLUMNS) | {"registration_error_px"}
-
-
-def metrics_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per image: identity columns first (ARCHITECTURE order), then metrics in first-seen order,
-    sorted by subject, region, session, file."""
-    records = list(records)
-    if not records:
-        return pd.DataFrame(columns=list(IDENTITY_COLUMNS))
-    order: dict[str, None] = dict.fromkeys(IDENTITY_COLUMNS)
-    for rec in records:
-        order.update(dict.fromkeys(rec))
-    frame = pd.DataFrame.from_records(records, columns=list(order))
-    frame["session"] = frame["session"].astype("int64")
-    for col in ("subject", "region", "modality", "stain", "date", "treatment", "file"):
-        frame[col] = frame[col].fillna("").astype(str)
-    return frame.sort_values(["subject", "region", "session", "file"], kind="stable").reset_index(drop=True)
-
-
-def metric_columns(metrics: pd.DataFrame) -> list[str]:
-    """The numeric measurement columns of a metrics table."""
-    return [
-        c
-        for c in metrics.columns
-        if c not in _NOT_METRICS
-        and pd.api.types.is_numeric_dtype(metrics[c])
-        and not pd.api.types.is_bool_dtype(metrics[c])
-    ]
-
-
-def repeatability_from_repeats(metrics: pd.DataFrame) -> dict[str, float]:
-    """Repeatability CV per metric from repeat captures (several images of one subject, region and
-    session): the root-mean-square of the within-session CVs (SD with ddof=1 over |mean|)."""
-    out: dict[str, float] = {}
-    if metrics.empty:
-        return out
-    keys = [*GROUP_COLUMNS, "session"]
-    for metric in metric_columns(metrics):
-        cvs = []
-        for _, values in metrics.groupby(keys, dropna=False)[metric]:
-            values = values.dropna()
-            if len(values) >= 2 and values.mean() != 0:
-                cvs.append(values.std(ddof=1) / abs(values.mean()))
-        if cvs:
-            out[metric] = float(np.sqrt(np.mean(np.square(cvs))))
-    return out
 
 
 def changes_table(
@@ -175,7 +104,7 @@ def changes_table(
         pct = np.where(axial | (base_v == 0), np.nan, 100.0 * delta / np.abs(base_v))
         pct_prev = np.where(axial | (prev_v == 0), np.nan, 100.0 * delta_prev / np.abs(prev_v))
     cv = per["metric"].map(lambda m: cv_table.get(m, np.nan)).to_numpy(dtype=float)
-    srd = 1.96 * np.sqrt(2.0) * cv * np.abs(base_v)
+    srd = smallest_real_difference(base_v, cv)
     beyond = pd.array(np.abs(delta) > srd, dtype="boolean")
     beyond[~np.isfinite(srd)] = pd.NA
     beyond[is_base] = False
@@ -202,60 +131,8 @@ def changes_table(
     return out[list(CHANGES_COLUMNS)].reset_index(drop=True)
 
 
-def cohort_table(changes: pd.DataFrame) -> pd.DataFrame:
-    """Across subjects, per metric and follow-up session: n, mean/median/SD of % change, and a
-    two-sided Wilcoxon signed-rank test of the paired (value - baseline) differences.
-
-    A subject with several regions contributes the mean over its regions. With fewer than
-    :data:`MIN_SUBJECTS_FOR_TEST` subjects no test is run; the ``note`` column says why. With fewer than
-    6 subjects the exact two-sided test cannot reach p < 0.05, which the note also says.
-    """
-    if changes.empty:
-        return pd.DataFrame(columns=list(COHORT_COLUMNS))
-    follow = changes[changes["session"] != _baseline_sessions(changes)]
-    per_subject = (
-        follow.groupby(["metric", "session", "subject"], sort=True)[["pct_change", "delta"]]
-        .mean()
-        .reset_index()
-    )
-    rows = []
-    for (metric, session), group in per_subject.groupby(["metric", "session"], sort=True):
-        deltas = group["delta"].dropna().to_numpy()
-        pct = group["pct_change"].dropna().to_numpy()
-        n = int(len(deltas))
-        test, p_value, note = "wilcoxon_signed_rank", float("nan"), ""
-        if n < MIN_SUBJECTS_FOR_TEST:
-            test, note = "", f"n = {n} subjects: too few for a paired test (needs >= {MIN_SUBJECTS_FOR_TEST})"
-        elif np.all(deltas == 0):
-            note = "all differences are zero: no test"
-        else:
-            p_value = float(stats.wilcoxon(deltas, alternative="two-sided").pvalue)
-            if n < 6:
-                note = f"n = {n}: the exact two-sided test cannot reach p < 0.05 below 6 subjects"
-        rows.append(
-            {
-                "metric": metric,
-                "session": int(session),
-                "n_subjects": n,
-                "pct_change_mean": float(np.mean(pct)) if pct.size else float("nan"),
-                "pct_change_median": float(np.median(pct)) if pct.size else float("nan"),
-                "pct_change_sd": float(np.std(pct, ddof=1)) if pct.size >= 2 else float("nan"),
-                "test": test,
-                "p_value": p_value,
-                "note": note,
-            }
-        )
-    return pd.DataFrame(rows, columns=list(COHORT_COLUMNS))
-
-
-def _baseline_sessions(changes: pd.DataFrame) -> pd.Series:
+def baseline_sessions(changes: pd.DataFrame) -> pd.Series:
     """Per row, the session that served as that row's baseline (the group's earliest, 0 if present)."""
     grouped = changes.groupby([*GROUP_COLUMNS, "metric"], dropna=False)["session"]
     has_zero = grouped.transform(lambda s: bool((s == 0).any()))
     return pd.Series(np.where(has_zero, 0, grouped.transform("min")), index=changes.index)
-
-
-def errors_table(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """``errors.csv``: one row per image that failed (or warning), columns file, stage, error_type,
-    message."""
-    return pd.DataFrame(list(rows), columns=list(ERRORS_COLUMNS))

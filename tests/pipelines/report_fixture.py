@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from pipelines.analyze import overlay_key
+from pipelines.record import overlay_key
 
 PHOTO_SUBJECT = "p1"
 HISTOLOGY_SUBJECT = "p2"

@@ -698,7 +698,7 @@ def test_time_limit_row_is_a_timeout_error(inside, monkeypatch):
 
     monkeypatch.setattr(pipelines.assays.photo, "analyze_photo", lambda rgb, **kw: time.sleep(30))
     item = ImageItem(path=inside / "P01_s0_cheek.png", file="P01_s0_cheek.png", subject="P01", session=0)
-    settings = Settings(time_limit_s=0.5, backend="serial", register=False, colour_correction="none")
+    settings = Settings(time_limit_s=0.5, backend="serial", register=False, color_correction="none")
     row = run_task(Task(item=item, input_root=inside), settings)
     assert "time limit" in row.message
     assert row.error_type == "TimeoutError"
@@ -770,7 +770,7 @@ def test_crash_inside_atomic_write_body(tmp_path):
 _WRITER = """
 import sys, time
 sys.path.insert(0, {root!r})
-from pipelines.outputs.export import atomic_write
+from pipelines.io.files import atomic_write
 with atomic_write({target!r}, "w", encoding="utf-8") as fh:
     fh.write("half of a new table")
     fh.flush()

@@ -49,7 +49,7 @@ def test_serial_processes_and_dask_give_identical_metrics(tmp_path):
 def test_crashing_worker_costs_only_its_image(tmp_path):
     _write_photos(tmp_path / "in", 4)
     Image.open(next((tmp_path / "in").glob("*.png"))).save(tmp_path / "in" / "crash_s0.png")
-    settings = Settings(backend="processes", workers=2, register=False, colour_correction="none")
+    settings = Settings(backend="processes", workers=2, register=False, color_correction="none")
     tasks = [Task(item=i, input_root=tmp_path / "in") for i in collect_items(tmp_path / "in")]
     results = dict((t.item.file, r) for t, r in run_tasks(tasks, settings, task_function=crash_on_bad_file))
     assert len(results) == 5

@@ -6,14 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.tables.changes import (
-    CHANGES_COLUMNS,
-    COHORT_COLUMNS,
-    changes_table,
-    cohort_table,
-    metrics_table,
-    repeatability_from_repeats,
-)
+from pipelines.tables.changes import CHANGES_COLUMNS, changes_table
+from pipelines.tables.cohort import COHORT_COLUMNS, cohort_table
+from pipelines.tables.metrics import metrics_table
+from pipelines.tables.repeatability import repeatability_from_repeats
 
 
 def _record(subject, session, value, *, date="", file=None, region="cheek", angle=None, modality="photo"):

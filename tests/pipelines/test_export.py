@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.io.files import atomic_write
 from pipelines.outputs.export import (
-    atomic_write,
     neutralise_formulas,
     restore_formulas,
     write_csv,

@@ -7,13 +7,8 @@ import pytest
 import tifffile
 from PIL import Image
 
-from pipelines.io.decode import (
-    ImageDecodeError,
-    ImageTooLargeError,
-    find_images,
-    load_image,
-    sha256_of_file,
-)
+from pipelines.io.decode import ImageDecodeError, ImageTooLargeError, find_images, load_image
+from pipelines.io.files import sha256_of_file
 
 
 def _gradient(h=40, w=60):

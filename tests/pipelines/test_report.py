@@ -15,13 +15,16 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from pipelines.io import files
 from pipelines.outputs import report
 from pipelines.outputs.report import (
     KEY_METRICS,
     build_report,
     select_trend_metrics,
-    smallest_real_difference,
 )
+from pipelines.outputs.report import embed as report_embed
+from pipelines.outputs.report import views as report_views
+from pipelines.tables.repeatability import smallest_real_difference
 from tests.pipelines.report_fixture import (
     HISTOLOGY_SUBJECT,
     HOSTILE_ERROR_MESSAGE,
@@ -61,8 +64,8 @@ def trend_calls(monkeypatch) -> list[dict]:
         calls.append({"metrics": list(metrics), "x_column": x_column, "x_label": x_label})
         return pixel
 
-    monkeypatch.setattr(report, "_trend_figure", record)
-    monkeypatch.setattr(report, "_orientation_figure", lambda distributions: pixel)
+    monkeypatch.setattr(report_views, "trend_figure", record)
+    monkeypatch.setattr(report_views, "orientation_figure", lambda distributions: pixel)
     return calls
 
 
@@ -180,7 +183,7 @@ def test_embedded_images_carry_no_exif_and_are_downscaled(series_report, tmp_pat
         assert not img.getexif()
         assert "icc_profile" not in img.info
         if uri.startswith("data:image/jpeg"):
-            assert max(img.size) <= report.IMAGE_MAX_SIDE
+            assert max(img.size) <= report_embed.IMAGE_MAX_SIDE
 
 
 def test_change_table_flags_changes_beyond_repeatability(series_report):
@@ -310,7 +313,7 @@ def test_write_is_atomic_and_leaves_no_temp_file(tmp_path, monkeypatch):
     def refuse(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(report.os, "replace", refuse)
+    monkeypatch.setattr(files.os, "replace", refuse)
     with pytest.raises(OSError, match="disk full"):
         build_report(out)
     assert (out / "report.html").read_text(encoding="utf-8") == "old report"

@@ -11,9 +11,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from pipelines import analyze_folder
-from pipelines.analyze import overlay_key
 from pipelines.cli import app
-from pipelines.tables.changes import CHANGES_COLUMNS, ERRORS_COLUMNS
+from pipelines.record import overlay_key
+from pipelines.tables.changes import CHANGES_COLUMNS
+from pipelines.tables.metrics import ERRORS_COLUMNS
 from texture.phantoms.histology import psr_section
 
 

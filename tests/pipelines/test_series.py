@@ -72,7 +72,7 @@ def test_pore_diameter_change_matches_truth_despite_motion_and_exposure(series):
         assert changes.loc[key, "pct_change"] == pytest.approx(true_pct, abs=3.0), key
     follow = result.metrics[result.metrics["session"] > 0]
     assert (follow["registration_error_px"] < 1.0).all()
-    assert set(follow["colour_correction"]) == {"exposure"}
+    assert set(follow["color_correction"]) == {"exposure"}
 
 
 def test_days_from_baseline_and_repeatability_flags(series):

@@ -1,7 +1,7 @@
 """Chart colour correction and exposure normalisation against known truth: a synthetic chart photo with a
 known cast, published CIEDE2000 test pairs, exact matrix recovery, and known exposure gains.
 
-The last tests exercise ``pipelines.assays.alignment.correct_colour``, the pipeline wrapper of this module.
+The last tests exercise ``pipelines.assays.alignment.correct_color``, the pipeline wrapper of this module.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from skimage import io as skio
 
-from pipelines.assays.alignment import correct_colour
+from pipelines.assays.alignment import correct_color
 from texture.color import delta_e, linear_to_srgb, rgb_to_lab, srgb_to_linear
 from texture.colorchart import (
     COLORCHECKER_LAB_D50,
@@ -211,8 +211,8 @@ def test_exposure_bad_input():
 
 
 def test_correct_colour_uses_the_chart_when_there_is_one(phantom):
-    corrected, info = correct_colour(phantom.rgb, baseline_l_star=50.0)
-    assert info["colour_correction"] == "chart"
+    corrected, info = correct_color(phantom.rgb, baseline_l_star=50.0)
+    assert info["color_correction"] == "chart"
     assert info["color_delta_e_before"] > 6.0 > 3.0 > info["color_delta_e_after"]
     assert np.isnan(info["exposure_gain"])
     assert len(info["chart_outline_xy"]) == 4 and np.array(info["color_correction_matrix"]).shape == (3, 3)
@@ -224,13 +224,13 @@ def test_correct_colour_falls_back_to_exposure_then_none():
     baseline = skin_background((200, 200), seed=6)
     followup = linear_to_srgb(srgb_to_linear(baseline) * 1.04)
     target = median_l_star(baseline)
-    corrected, info = correct_colour(followup, baseline_l_star=target)
-    assert info["colour_correction"] == "exposure"
+    corrected, info = correct_color(followup, baseline_l_star=target)
+    assert info["color_correction"] == "exposure"
     assert info["exposure_gain"] == pytest.approx(1 / 1.04, rel=2e-3)
     assert np.isnan(info["color_delta_e_before"]) and np.isnan(info["color_delta_e_after"])
     assert abs(median_l_star(corrected) - target) < 0.5
-    unchanged, info = correct_colour(followup)
-    assert info["colour_correction"] == "none" and unchanged is not None
+    unchanged, info = correct_color(followup)
+    assert info["color_correction"] == "none" and unchanged is not None
     np.testing.assert_array_equal(unchanged, followup)
 
 

@@ -14,10 +14,15 @@ from texture.discretisation import (
 )
 
 
+def _discretise_stack(image, mask, **kwargs):
+    image, mask = validate_stack(image, mask)
+    return discretise(image, mask=mask, **kwargs)
+
+
 def test_8bit_full_range_256_levels_gives_value_plus_one():
     image = np.arange(256, dtype=np.uint8).reshape(16, 16)
     image3, mask3 = validate_stack(image, None)
-    codes, n_levels = discretise(image3, mask3, 256)
+    codes, n_levels = discretise(image3, mask=mask3, levels=256)
     assert n_levels == 256
     np.testing.assert_array_equal(grey_level_image(codes, mask3)[0], image.astype(int) + 1)
 
@@ -25,7 +30,7 @@ def test_8bit_full_range_256_levels_gives_value_plus_one():
 def test_fixed_bin_number_formula_on_floats():
     # floor(4 (x - 0) / 2) = 0, 1, 2, 3, and the maximum goes to the top level (IBSI FBN).
     image = np.array([[0.0, 0.5, 1.0, 1.5, 2.0]])
-    codes, n_levels = discretise(*validate_stack(image, None), 4)
+    codes, n_levels = _discretise_stack(image, None, levels=4)
     assert n_levels == 4
     np.testing.assert_array_equal(codes[0, 0], [0, 1, 2, 3, 3])
 
@@ -33,7 +38,7 @@ def test_fixed_bin_number_formula_on_floats():
 def test_range_is_taken_inside_the_mask_only():
     image = np.array([[0.0, 10.0, 20.0, 1000.0]])
     mask = np.array([[True, True, True, False]])
-    codes, _ = discretise(*validate_stack(image, mask), 2)
+    codes, _ = _discretise_stack(image, mask, levels=2)
     np.testing.assert_array_equal(codes[0, 0, :3], [0, 1, 1])
 
 
@@ -41,34 +46,34 @@ def test_integer_lookup_matches_float_formula():
     rng = np.random.default_rng(3)
     image = rng.integers(-500, 3000, size=(40, 50)).astype(np.int16)
     mask = rng.random(image.shape) > 0.3
-    codes_int, _ = discretise(*validate_stack(image, mask), 37)
-    codes_float, _ = discretise(*validate_stack(image.astype(float), mask), 37)
+    codes_int, _ = _discretise_stack(image, mask, levels=37)
+    codes_float, _ = _discretise_stack(image.astype(float), mask, levels=37)
     np.testing.assert_array_equal(codes_int[0][mask], codes_float[0][mask])
 
 
 def test_levels_none_keeps_integer_levels():
     image = np.array([[1, 3], [6, 2]], dtype=np.int16)
-    codes, n_levels = discretise(*validate_stack(image, None), None)
+    codes, n_levels = _discretise_stack(image, None, levels=None)
     assert n_levels == 6
     np.testing.assert_array_equal(codes[0], image - 1)
 
 
 def test_levels_none_rejects_non_integer_and_zero_levels():
     with pytest.raises(ValueError, match="integer grey levels"):
-        discretise(*validate_stack(np.array([[1.5, 2.0]]), None), None)
+        _discretise_stack(np.array([[1.5, 2.0]]), None, levels=None)
     with pytest.raises(ValueError, match=">= 1"):
-        discretise(*validate_stack(np.array([[0, 2]]), None), None)
+        _discretise_stack(np.array([[0, 2]]), None, levels=None)
 
 
 def test_constant_roi_is_one_level():
-    codes, n_levels = discretise(*validate_stack(np.full((4, 4), 7.5), None), 32)
+    codes, n_levels = _discretise_stack(np.full((4, 4), 7.5), None, levels=32)
     assert n_levels == 32 and not codes.any()
 
 
 @pytest.mark.parametrize("levels", [0, -3, 2.5, True])
 def test_bad_levels(levels):
     with pytest.raises(ValueError, match="levels"):
-        discretise(*validate_stack(np.ones((3, 3)), None), levels)
+        _discretise_stack(np.ones((3, 3)), None, levels=levels)
 
 
 def test_validate_stack_errors():
@@ -125,14 +130,14 @@ def test_size_matrix_features_on_hand_counted_matrix():
 
 def test_too_many_levels_for_a_matrix_is_a_clear_error():
     image = np.arange(1, 5001).reshape(50, 100)
-    codes, n_levels = discretise(*validate_stack(image, None), None)  # fine for first order
+    codes, n_levels = _discretise_stack(image, None, levels=None)  # fine for first order
     assert n_levels == 5000
     with pytest.raises(ValueError, match="levels=N"):
-        discretise(*validate_stack(image, None), None, max_levels=4096)
+        _discretise_stack(image, None, levels=None, max_levels=4096)
 
 
 def test_nan_outside_mask_is_ignored_by_fixed_bin_number():
     image = np.array([[np.nan, 0.0, 1.0, 2.0]])
     mask = np.array([[False, True, True, True]])
-    codes, _ = discretise(*validate_stack(image, mask), 3)
+    codes, _ = _discretise_stack(image, mask, levels=3)
     np.testing.assert_array_equal(codes[0, 0, 1:], [0, 1, 2])

@@ -20,7 +20,7 @@ def test_statistics_match_scipy_on_random_intensities():
     image = rng.gamma(2.0, 10.0, size=(60, 70))
     mask = rng.random(image.shape) > 0.4
     x = image[mask]
-    f = firstorder_features(image, mask, levels=16)
+    f = firstorder_features(image, mask=mask, levels=16)
     assert f["firstorder_mean_intensity"] == pytest.approx(x.mean())
     assert f["firstorder_intensity_variance"] == pytest.approx(x.var())
     assert f["firstorder_intensity_skewness"] == pytest.approx(stats.skew(x))

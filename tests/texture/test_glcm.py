@@ -122,7 +122,7 @@ def test_pixels_outside_mask_do_not_matter():
     altered = image.copy()
     altered[~mask] = rng.integers(1, 7, size=(~mask).sum())
     altered[0, 0] = 6
-    assert glcm_features(image, mask) == glcm_features(altered, mask)
+    assert glcm_features(image, mask=mask) == glcm_features(altered, mask=mask)
 
 
 def test_float_image_with_levels_equals_its_integer_levels():
@@ -157,11 +157,11 @@ def test_direction_without_pairs_is_left_out():
 def test_bad_input():
     image = np.ones((6, 6), dtype=np.uint8)
     with pytest.raises(ValueError, match="empty"):
-        glcm_features(image, np.zeros((6, 6), bool))
+        glcm_features(image, mask=np.zeros((6, 6), bool))
     lonely = np.zeros((6, 6), bool)
     lonely[2, 2] = lonely[4, 5] = True
     with pytest.raises(ValueError, match="no pair"):
-        glcm_features(image, lonely)
+        glcm_features(image, mask=lonely)
     with pytest.raises(ValueError, match="aggregation"):
         glcm_features(image, aggregation="3D")
     with pytest.raises(ValueError, match="distance"):

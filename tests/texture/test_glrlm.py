@@ -70,7 +70,7 @@ def test_constant_square_known_values():
 def test_mask_breaks_runs():
     image = np.ones((1, 5), dtype=int)
     mask = np.array([[True, True, False, True, True]])
-    features = glrlm_features(image, mask)
+    features = glrlm_features(image, mask=mask)
     # Horizontal: two runs of 2 -> LRE 4; other directions have runs of 1 -> LRE 1.
     assert features["glrlm_long_runs_emphasis"] == pytest.approx((4 + 1 + 1 + 1) / 4)
 

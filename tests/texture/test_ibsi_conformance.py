@@ -13,20 +13,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import SHARED_DATA
+from texture import FEATURE_FAMILIES
 
 PHANTOM = SHARED_DATA / "ibsi_phantom"
 
-# CSV family -> (module, function, key prefix)
-FAMILIES = {
-    "glcm": ("texture.glcm", "glcm_features", "glcm"),
-    "glrlm": ("texture.glrlm", "glrlm_features", "glrlm"),
-    "glszm": ("texture.glszm", "glszm_features", "glszm"),
-    "gldzm": ("texture.gldzm", "gldzm_features", "gldzm"),
-    "ngtdm": ("texture.ngtdm", "ngtdm_features", "ngtdm"),
-    "ngldm": ("texture.ngldm", "ngldm_features", "ngldm"),
-    "intensity_statistics": ("texture.firstorder", "firstorder_features", "firstorder"),
-    "intensity_histogram": ("texture.firstorder", "firstorder_features", "firstorder"),
-}
+# CSV family -> our family, from the library's own registry (not a list of the test's own).
+FAMILY_OF = {name: fam for fam in FEATURE_FAMILIES.values() for name in fam.ibsi_families}
 # CSV aggregation -> keyword arguments of our function
 AGGREGATIONS = {
     "2D, averaged": {"aggregation": "averaged"},
@@ -60,18 +52,14 @@ def _rows() -> list:
 
 @cache
 def _features(family: str, aggregation: str) -> dict[str, float]:
-    import importlib
-
-    module, function, _ = FAMILIES[family]
-    compute = getattr(importlib.import_module(module), function)
     image = np.load(PHANTOM / "image.npy")
     mask = np.load(PHANTOM / "mask.npy")
-    return compute(image, mask, **AGGREGATIONS[aggregation])
+    return FAMILY_OF[family].compute(image, mask=mask, **AGGREGATIONS[aggregation])
 
 
 @pytest.mark.parametrize("row", _rows())
 def test_phantom_reference_value(row, shared_data):
-    prefix = FAMILIES[row["family"]][2]
+    prefix = FAMILY_OF[row["family"]].prefix
     ours = _features(row["family"], row["aggregation"])[f"{prefix}_{row['feature']}"]
     reference, tolerance = float(row["value"]), float(row["tolerance"])
     assert abs(ours - reference) <= tolerance, (
@@ -81,3 +69,7 @@ def test_phantom_reference_value(row, shared_data):
 
 def test_reference_table_is_present(shared_data):
     assert len(_rows()) > 400
+
+
+def test_every_ibsi_family_of_the_reference_table_is_registered(shared_data):
+    assert {row["family"] for row in (r.values[0] for r in _rows())} <= set(FAMILY_OF)

@@ -8,7 +8,7 @@ from skimage.color import lab2rgb
 
 from texture import color
 from texture.phantoms.photo import render_skin
-from texture.pigment import measure_skin_colour, measure_spots
+from texture.pigment import measure_skin_color, measure_spots
 from texture.pores import measure_pores
 
 
@@ -35,7 +35,7 @@ def test_ita_of_skin_around_spots_and_pores():
     phantom = render_skin(px_per_mm=20.0, size_mm=(24.0, 24.0), n_spots=6, seed=3)
     spots = measure_spots(phantom.rgb, px_per_mm=20.0)
     pores = measure_pores(phantom.rgb, px_per_mm=20.0)
-    colour = measure_skin_colour(phantom.rgb, exclude=(spots.labels > 0) | (pores.labels > 0))
+    colour = measure_skin_color(phantom.rgb, exclude=(spots.labels > 0) | (pores.labels > 0))
     assert colour.metrics["ita_deg"] == pytest.approx(phantom.truth["skin_ita_deg"], abs=2.0)
 
 
@@ -62,7 +62,7 @@ def test_skin_colour_by_hand_with_exclusion():
     rgb[:, :30], rgb[:, 30:] = skin, brown
     exclude = np.zeros((40, 60), bool)
     exclude[:, 30:] = True
-    m = measure_skin_colour(rgb, exclude=exclude).metrics
+    m = measure_skin_color(rgb, exclude=exclude).metrics
     assert m["ita_deg"] == pytest.approx(39.806, abs=0.01)
     lin_r = ((skin[0] + 0.055) / 1.055) ** 2.4
     lin_g = ((skin[1] + 0.055) / 1.055) ** 2.4
@@ -83,9 +83,9 @@ def test_bad_input_raises_value_error():
     with pytest.raises(ValueError):
         measure_spots(rgb, mask=np.zeros((30, 30), bool))
     with pytest.raises(ValueError):
-        measure_skin_colour(rgb[..., :2])
+        measure_skin_color(rgb[..., :2])
     with pytest.raises(ValueError):
-        measure_skin_colour(rgb, mask=np.zeros((30, 30), bool))
+        measure_skin_color(rgb, mask=np.zeros((30, 30), bool))
 
 
 def _uniform_lab(lab_value, shape=(20, 30)):
@@ -131,16 +131,16 @@ def test_ita_class_refuses_angles_beyond_90_degrees():
 
 def test_skin_colour_of_a_blue_cast_photo_gives_nan_ita_and_a_note():
     rgb = np.broadcast_to(lab2rgb(np.array([[[75.0, -1.0, -17.0]]]))[0, 0], (30, 40, 3)).copy()
-    m = measure_skin_colour(rgb)
+    m = measure_skin_color(rgb)
     assert math.isnan(m.metrics["ita_deg"])
     assert "b*" in m.notes["ita_deg"]
     assert np.isfinite(m.metrics["melanin_index"]) and np.isfinite(m.metrics["erythema_index"])
-    skin = measure_skin_colour(np.broadcast_to(lab2rgb(np.array([[[65.0, 10.0, 18.0]]]))[0, 0], (30, 40, 3)))
+    skin = measure_skin_color(np.broadcast_to(lab2rgb(np.array([[[65.0, 10.0, 18.0]]]))[0, 0], (30, 40, 3)))
     assert skin.notes == {} and skin.metrics["ita_deg"] == pytest.approx(39.806, abs=0.05)
 
 
 def test_ita_rises_by_the_true_amount_when_skin_lightens_under_the_same_light():
     # Issue 13: skin truly lightening from Lab (60, 12, 18) to (66, 11, 15): ITA 29.05 -> 46.85 deg.
-    before = measure_skin_colour(lab2rgb(_uniform_lab((60.0, 12.0, 18.0)))).metrics["ita_deg"]
-    after = measure_skin_colour(lab2rgb(_uniform_lab((66.0, 11.0, 15.0)))).metrics["ita_deg"]
+    before = measure_skin_color(lab2rgb(_uniform_lab((60.0, 12.0, 18.0)))).metrics["ita_deg"]
+    after = measure_skin_color(lab2rgb(_uniform_lab((66.0, 11.0, 15.0)))).metrics["ita_deg"]
     assert after - before == pytest.approx(46.8476 - 29.0546, abs=0.2)
