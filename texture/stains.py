@@ -40,6 +40,7 @@ __all__ = [
     "estimate_stain_vectors",
     "measured_names",
     "guess_stain",
+    "vector_from_region",
 ]
 
 
@@ -373,6 +374,33 @@ def estimate_stain_vectors(
     )
     cos = (float(pm[target] @ keep[0]), float(pm[counter] @ keep[1]))
     return StainEstimate(model, int(len(od)), cos, (target, counter))
+
+
+def vector_from_region(
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    *,
+    od_min: float = 0.15,
+    glass_rgb: Sequence[float] | None = None,
+) -> tuple[float, float, float]:
+    """The OD vector (unit length) of one dye from a region the user marked as stained by it alone.
+
+    The mean optical density of the marked pixels whose OD norm exceeds ``od_min`` (glass and faint
+    pixels carry no colour direction), normalised: the single-stain-control calibration of
+    Ruifrok & Johnston 2001. Pass two or three such vectors to ``stain_model('custom', vectors=...)``.
+    """
+    img = np.asarray(rgb, dtype=float)
+    region = np.asarray(mask, dtype=bool)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"rgb must have shape (rows, cols, 3), got {img.shape}")
+    if region.shape != img.shape[:2]:
+        raise ValueError(f"mask shape {region.shape} does not match the image {img.shape[:2]}")
+    i0 = np.ones(3) if glass_rgb is None else np.asarray(glass_rgb, dtype=float)
+    od = -np.log10(np.clip(img[region] / i0, 1.0 / 255.0, 1.0))
+    od = od[np.linalg.norm(od, axis=1) > od_min]
+    if len(od) < 10:
+        raise ValueError(f"the region holds too few stained pixels ({len(od)} < 10) to give a dye colour")
+    return _unit(od.mean(axis=0))
 
 
 # CIELAB hue-angle bands (degrees) of the stain colour signatures (guess_stain).

@@ -142,3 +142,17 @@ def test_stain_signature_tells_histology_from_photos():
     assert guess_stain(data.astronaut() / 255.0)[0] is None
     for path in sorted((shared / "dermoscopy").glob("*.jpg")):
         assert guess_stain(np.asarray(Image.open(path).convert("RGB"), float) / 255)[0] is None, path.name
+
+
+def test_vector_from_a_marked_single_stain_region():
+    from texture.stains import vector_from_region
+
+    dye = (0.70, 0.12, 0.42)
+    rgb = _two_dye_scene(dye, (0.97, 0.80, 0.40), seed=5)
+    # Pixels of dye A alone: built from the same scene with dye B absent.
+    only_a = _two_dye_scene(dye, (1.0, 1.0, 1.0), seed=5)
+    region = (only_a.min(axis=2) < 0.9) & (np.abs(rgb - only_a).max(axis=2) < 0.02)
+    v = np.asarray(vector_from_region(rgb, region))
+    assert v @ _od(dye) > 0.999
+    with pytest.raises(ValueError, match="too few"):
+        vector_from_region(np.ones((8, 8, 3)), np.ones((8, 8), dtype=bool))
