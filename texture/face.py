@@ -442,6 +442,49 @@ def _crossing(profile: np.ndarray, start: int, step: int, level: float, stop: in
     return float("nan")
 
 
+def _chord(
+    strip: np.ndarray, cx: int, cy: int, half: int, win: int, mid_c: int, width_s: float, min_contrast: float
+) -> tuple[float, float]:
+    """Sub-pixel width (strip px) of the dark iris along the rows ``cy +- half`` (NaN when no edge) and
+    the dimmer of the two sclera levels beside it."""
+    rows, cols = strip.shape
+    if cy - half < 0 or cy + half + 1 > rows:
+        return float("nan"), float("nan")
+    # 25th percentile across the rows: a catchlight in the iris does not brighten the profile.
+    profile = np.percentile(strip[cy - half : cy + half + 1], 25, axis=0)
+    core = profile[max(0, cx - win // 4) : cx + win // 4 + 1]
+    iris_level = float(np.median(core))
+    edge_lo = max(0, int(mid_c - 0.5 * width_s))
+    edge_hi = min(cols - 1, int(mid_c + 0.5 * width_s))
+    left_white = float(profile[edge_lo : max(edge_lo + 1, cx - win // 2)].max())
+    right_white = float(profile[min(edge_hi - 1, cx + win // 2) : edge_hi + 1].max())
+    white = min(left_white, right_white)
+    if white - iris_level < min_contrast:
+        return float("nan"), white
+    x_left = _crossing(profile, cx, -1, 0.5 * (iris_level + left_white), edge_lo)
+    x_right = _crossing(profile, cx, +1, 0.5 * (iris_level + right_white), edge_hi)
+    if not (np.isfinite(x_left) and np.isfinite(x_right)):
+        return float("nan"), white
+    # Refine: the first levels mix in the pupil (darker than the iris), which pulls the crossing toward
+    # the iris. Re-cross each side half-way between the iris just inside that edge and the sclera just
+    # outside it (bands 10-25 % of the first diameter from the edge).
+    d0 = x_right - x_left
+    lo_band, hi_band = max(1, int(round(0.10 * d0))), max(2, int(round(0.25 * d0)))
+    refined = []
+    for x_edge, step, stop in ((x_left, -1, edge_lo), (x_right, +1, edge_hi)):
+        e = int(round(x_edge))
+        inside = profile[np.clip(np.arange(e - step * hi_band, e - step * lo_band, step), 0, cols - 1)]
+        outside_idx = np.arange(e + step * lo_band, e + step * hi_band, step)
+        outside_idx = outside_idx[(outside_idx >= edge_lo) & (outside_idx <= edge_hi)]
+        if outside_idx.size == 0 or inside.size == 0:
+            return float("nan"), white
+        iris_side, white_side = float(np.median(inside)), float(np.median(profile[outside_idx]))
+        if white_side - iris_side < min_contrast:
+            return float("nan"), white
+        refined.append(_crossing(profile, cx, step, 0.5 * (iris_side + white_side), stop))
+    return float(refined[1] - refined[0]), white
+
+
 def _iris_diameter(red: np.ndarray, outer: np.ndarray, inner: np.ndarray, min_contrast: float) -> float:
     """White-to-white diameter of one iris, px (NaN when not resolved)."""
     oversample = 8.0
@@ -457,46 +500,44 @@ def _iris_diameter(red: np.ndarray, outer: np.ndarray, inner: np.ndarray, min_co
     score = np.convolve(dark, np.ones(win) / win, mode="same")
     lo, hi = int(mid_c - 0.3 * width * oversample), int(mid_c + 0.3 * width * oversample)
     cx = lo + int(np.argmax(score[lo:hi]))
-    # Vertical centre: darkest row over the window, within +-0.15 eye widths of the corner line.
-    cols_win = strip[:, max(0, cx - win // 2) : cx + win // 2 + 1]
-    row_dark = 1.0 - cols_win.mean(axis=1)
-    r_lo, r_hi = int(mid_r - 0.15 * width * oversample), int(mid_r + 0.15 * width * oversample) + 1
-    cy = r_lo + int(np.argmax(row_dark[r_lo:r_hi]))
-    # Horizontal profile over the central third of the iris height (lids never cover it); the 25th
-    # percentile across those rows ignores a catchlight in the iris.
-    half = max(1, int(round(expect / 16.0)))
-    rows_band = strip[max(0, cy - half) : cy + half + 1]
-    profile = np.percentile(rows_band, 25, axis=0)
-    core = profile[max(0, cx - win // 4) : cx + win // 4 + 1]
-    iris_level = float(np.median(core))
-    edge_lo = max(0, int(mid_c - 0.5 * width * oversample))
-    edge_hi = min(cols - 1, int(mid_c + 0.5 * width * oversample))
-    left_white = float(profile[edge_lo : max(edge_lo + 1, cx - win // 2)].max())
-    right_white = float(profile[min(edge_hi - 1, cx + win // 2) : edge_hi + 1].max())
-    if min(left_white, right_white) - iris_level < min_contrast:
+    # The limbus is a circle whose top and bottom the lids hide. Each row within +-0.15 eye widths of
+    # the corner line gives a chord 2h at height y; on a circle of radius R centred at height y0,
+    # h^2 + y^2 = (R^2 - y0^2) + 2 y0 y: a straight-line fit in y, refitted without rows that miss the
+    # circle by more than 4 % of R (lashes and lid shadow widen a chord). HVID = 2R, the widest chord
+    # even when the lids cover the middle row. Too few rows (a small iris): the widest chord, after a
+    # 3-row running median against noise.
+    half = 0  # single rows: a band would read each chord at its widest row and inflate R
+    step = max(1, int(round(oversample / 2)))
+    reach = int(0.15 * width * oversample)
+    ys, hs = [], []
+    for cy in range(mid_r - reach, mid_r + reach + 1, step):
+        chord, _ = _chord(strip, cx, cy, half, win, mid_c, width * oversample, min_contrast)
+        if np.isfinite(chord):
+            ys.append(float(cy))
+            hs.append(chord / 2.0)
+    if not ys:
         return float("nan")
-    x_left = _crossing(profile, cx, -1, 0.5 * (iris_level + left_white), edge_lo)
-    x_right = _crossing(profile, cx, +1, 0.5 * (iris_level + right_white), edge_hi)
-    if not (np.isfinite(x_left) and np.isfinite(x_right)):
-        return float("nan")
-    # Refine: the first levels mix in the pupil (darker than the iris), which pulls the crossing toward
-    # the iris. Re-cross each side half-way between the iris just inside that edge and the sclera just
-    # outside it (bands 10-25 % of the first diameter from the edge).
-    d0 = x_right - x_left
-    lo_band, hi_band = max(1, int(round(0.10 * d0))), max(2, int(round(0.25 * d0)))
-    refined = []
-    for x_edge, step, stop in ((x_left, -1, edge_lo), (x_right, +1, edge_hi)):
-        e = int(round(x_edge))
-        inside = profile[np.clip(np.arange(e - step * hi_band, e - step * lo_band, step), 0, cols - 1)]
-        outside_idx = np.arange(e + step * lo_band, e + step * hi_band, step)
-        outside_idx = outside_idx[(outside_idx >= edge_lo) & (outside_idx <= edge_hi)]
-        if outside_idx.size == 0:
-            return float("nan")
-        iris_side, white_side = float(np.median(inside)), float(np.median(profile[outside_idx]))
-        if white_side - iris_side < min_contrast:
-            return float("nan")
-        refined.append(_crossing(profile, cx, step, 0.5 * (iris_side + white_side), stop))
-    diameter = (refined[1] - refined[0]) / oversample
+    y, h = np.array(ys), np.array(hs)
+    diameter = float("nan")
+    keep = np.ones(len(y), dtype=bool)
+    for _ in range(3):
+        if keep.sum() < 5 or np.ptp(y[keep]) < 0.5 * h[keep].max():
+            break
+        slope, intercept = np.polyfit(y[keep], h[keep] ** 2 + y[keep] ** 2, 1)
+        y0 = slope / 2.0
+        r2 = intercept + y0**2
+        if r2 <= 0 or abs(y0 - mid_r) > reach * 2:
+            break
+        radius = float(np.sqrt(r2))
+        model = np.sqrt(np.maximum(r2 - (y - y0) ** 2, 0.0))
+        new_keep = np.abs(model - h) <= 0.04 * radius
+        diameter = 2.0 * radius / oversample
+        if (new_keep == keep).all():
+            break
+        keep = new_keep
+    if not np.isfinite(diameter):
+        smooth = [float(np.median(h[max(0, i - 1) : i + 2])) for i in range(len(h))]
+        diameter = 2.0 * max(smooth) / oversample
     if not np.isfinite(diameter) or not 0.28 * width <= diameter <= 0.6 * width:
         return float("nan")
     return float(diameter)
@@ -514,12 +555,14 @@ def iris_scale(
 ) -> IrisScale:
     """Scale (px/mm) from the horizontal visible iris diameter of the eyes of ``face``.
 
-    Method: each eye is resampled (8x, bilinear) into a strip aligned with its two corners; the iris is
-    the darkest window of the expected width (0.41 eye widths) near the corner line; along the central
-    third of its height (no lid covers it; 25th percentile across rows, which ignores a catchlight) the
-    limbus on each side is the sub-pixel half-way crossing between the iris level and the brightest sclera
-    on that side. HVID = distance between the two crossings ("white to white"). With both eyes the mean
-    is used. ``px_per_mm = HVID_px / hvid_mm``.
+    Method: each eye is resampled (8x, bilinear, linear light) into a strip aligned with its two
+    corners; the iris is the darkest window of the expected width (0.41 eye widths) near the corner line.
+    On every strip row within +-0.15 eye widths of that line, the limbus on each side is the sub-pixel
+    crossing half-way between the iris just inside and the sclera just outside it, giving a chord. The
+    lids hide the top and bottom of the iris, so a circle is fitted to the chords (rows off the circle
+    by > 4 % of its radius, widened by lashes or a catchlight, are dropped) and HVID = its diameter
+    ("white to white", Daugman's circular limbus model: IEEE TCSVT 2004;14:21-30); with too few rows the
+    widest chord is used. With both eyes the mean is used. ``px_per_mm = HVID_px / hvid_mm``.
 
     Uncertainty (one SD, %): the between-person spread ``hvid_sd_mm / hvid_mm`` (4.3 %), the edge
     localisation ``sqrt(2) * edge_sd_px / HVID_px / sqrt(n_eyes)`` and, with two eyes, half their
@@ -548,16 +591,25 @@ def iris_scale(
     rgb = check_rgb(image)
     if not (hvid_mm > 0 and hvid_sd_mm >= 0 and min_diameter_px > 0 and edge_sd_px >= 0):
         raise ValueError("hvid_mm, min_diameter_px must be positive; hvid_sd_mm, edge_sd_px non-negative")
-    # Linear light: the lens and the pixel average light linearly, so a limbus edge is half-way in it.
-    red = srgb_to_linear(np.ascontiguousarray(rgb[..., 0], dtype=np.float32)).astype(np.float32)
+    rows, cols = rgb.shape[:2]
     diameters: dict[str, float] = {}
     for side in ("right", "left"):
-        if face.eye_width_px(side) * 0.41 < min_diameter_px:
+        width = face.eye_width_px(side)
+        if width * 0.41 < min_diameter_px:
             diameters[side] = float("nan")
             continue
-        diameters[side] = _iris_diameter(
-            red, face.point(f"{side}_eye_outer"), face.point(f"{side}_eye_inner"), min_contrast
-        )
+        outer, inner = face.point(f"{side}_eye_outer"), face.point(f"{side}_eye_inner")
+        # Only the eye's surroundings, in linear light: the lens and the pixels average light linearly,
+        # so a blurred limbus edge is half-way in linear reflectance, not in sRGB code values.
+        (x0, y0), (x1, y1) = np.minimum(outer, inner) - width, np.maximum(outer, inner) + width
+        x0, y0 = max(0, int(x0)), max(0, int(y0))
+        x1, y1 = min(cols, int(np.ceil(x1)) + 1), min(rows, int(np.ceil(y1)) + 1)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            diameters[side] = float("nan")
+            continue
+        red = srgb_to_linear(rgb[y0:y1, x0:x1, 0]).astype(np.float32)
+        shift = np.array([x0, y0], dtype=float)
+        diameters[side] = _iris_diameter(red, outer - shift, inner - shift, min_contrast)
     good = np.array([d for d in diameters.values() if np.isfinite(d) and d >= min_diameter_px])
     if good.size == 0:
         widths = [face.eye_width_px(s) for s in ("right", "left")]

@@ -110,6 +110,7 @@ def measure_red_areas(
     background_mm: float = 12.0,
     lesion_diameter_mm: tuple[float, float] = (1.0, 5.0),
     max_elongation: float = 2.5,
+    overlay: bool = True,
 ) -> Measurement:
     """Red areas and inflammatory lesions of a skin photo (method in the module docstring).
 
@@ -135,6 +136,8 @@ def measure_red_areas(
         Equivalent diameters counted as inflammatory lesions, mm.
     max_elongation : float
         Largest principal-axis ratio of a lesion.
+    overlay : bool
+        Build the overlay (a full-size copy of the photo; off when measuring many zones of one photo).
 
     Returns
     -------
@@ -162,9 +165,18 @@ def measure_red_areas(
     if background_mm < 2 * d_hi:
         raise ValueError("background_mm must be at least twice the largest lesion diameter")
     s = scale if scale is not None else ASSUMED_PX_PER_MM
-    ei = erythema_map(image, smooth_px=smooth_mm * s)
-    excess = excess_erythema(ei, region, background_px=background_mm * s, threshold_ei=threshold_ei)
-    red = (excess > threshold_ei) & region
+    # Work in the mask's bounding box plus the background reach: a facial zone is a small part of a
+    # 12 MP photo. Outside the box the map is 0 (not measured).
+    ys, xs = np.nonzero(region.any(axis=1))[0], np.nonzero(region.any(axis=0))[0]
+    reach = int(np.ceil(background_mm * s))
+    box = (
+        slice(max(0, ys[0] - reach), min(shape[0], ys[-1] + reach + 1)),
+        slice(max(0, xs[0] - reach), min(shape[1], xs[-1] + reach + 1)),
+    )
+    sub_region = region[box]
+    ei = erythema_map(image[box], smooth_px=smooth_mm * s)
+    excess = excess_erythema(ei, sub_region, background_px=background_mm * s, threshold_ei=threshold_ei)
+    red = (excess > threshold_ei) & sub_region
     n_red = int(np.count_nonzero(red))
 
     n, labels, stats, _ = cv2.connectedComponentsWithStats(red.astype(np.uint8), connectivity=8)
@@ -173,18 +185,18 @@ def measure_red_areas(
     ok = (diameters >= d_lo * s) & (diameters <= d_hi * s)
     for i in np.flatnonzero(ok) + 1:
         x, y, w, h = stats[i, :4]
-        ys, xs = np.nonzero(labels[y : y + h, x : x + w] == i)
-        if len(xs) < 5:
+        yy, xx = np.nonzero(labels[y : y + h, x : x + w] == i)
+        if len(xx) < 5:
             continue
-        cov = np.cov(np.vstack([xs, ys]).astype(float))
-        ev = np.linalg.eigvalsh(cov)
+        ev = np.linalg.eigvalsh(np.cov(np.vstack([xx, yy]).astype(float)))
         if ev[0] <= 0 or np.sqrt(ev[1] / ev[0]) <= max_elongation:
             keep[i] = True
     lesion_ids = np.flatnonzero(keep)
     lesion_d = 2.0 * np.sqrt(stats[lesion_ids, cv2.CC_STAT_AREA] / np.pi)
     relabel = np.zeros(n, dtype=np.int32)
     relabel[lesion_ids] = np.arange(1, len(lesion_ids) + 1)
-    lesion_labels = relabel[labels]
+    lesion_labels = np.zeros(shape, dtype=np.int32)
+    lesion_labels[box] = relabel[labels]
 
     count = len(lesion_ids)
     area_cm2 = n_region / scale**2 / 100.0 if scale is not None else float("nan")
@@ -198,10 +210,16 @@ def measure_red_areas(
         "red_lesion_mean_diameter_mm": mean_d_px / scale if scale is not None else float("nan"),
         "red_lesion_mean_diameter_px": mean_d_px,
     }
-    overlay = image.astype(np.float32, copy=True)
-    overlay[red] = 0.5 * overlay[red] + 0.5 * np.array([1.0, 0.0, 0.2], np.float32)
-    edges = cv2.morphologyEx(
-        (lesion_labels > 0).astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)
+    full_excess = np.zeros(shape, np.float32)
+    full_excess[box] = excess
+    picture = None
+    if overlay:
+        picture = image.astype(np.float32, copy=True)
+        sub = picture[box]
+        sub[red] = 0.5 * sub[red] + 0.5 * np.array([1.0, 0.0, 0.2], np.float32)
+        kernel = np.ones((3, 3), np.uint8)
+        edges = cv2.morphologyEx((lesion_labels[box] > 0).astype(np.uint8), cv2.MORPH_GRADIENT, kernel)
+        sub[edges > 0] = (1.0, 0.9, 0.0)
+    return Measurement(
+        metrics, overlay=picture, labels=lesion_labels, tables={"excess_ei": {"map": full_excess}}
     )
-    overlay[edges > 0] = (1.0, 0.9, 0.0)
-    return Measurement(metrics, overlay=overlay, labels=lesion_labels, tables={"excess_ei": {"map": excess}})

@@ -229,11 +229,26 @@ def _hair_and_shadow(
     ref &= skin
     if np.count_nonzero(ref) < 20:
         return np.zeros(shape, dtype=bool)
-    light = rgb_to_lab(rgb)[..., 0].astype(np.float32)
-    sigma = max(0.7, interocular_px / 30.0)
+    # Decided on a copy with the eyes ~120 px apart (the smoothing is D/30 = 4 px there): a 12 MP photo
+    # costs no more than a web image.
+    factor = max(1.0, interocular_px / 120.0)
+    rows, cols = shape
+    small = rgb.astype(np.float32, copy=False)
+    small_ref = ref
+    if factor > 1.0:
+        size = (max(1, round(cols / factor)), max(1, round(rows / factor)))
+        small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
+        small_ref = cv2.resize(ref.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+        if not small_ref.any():
+            small_ref = None
+    light = rgb_to_lab(np.clip(small, 0.0, 1.0))[..., 0].astype(np.float32)
+    sigma = max(0.7, interocular_px / factor / 30.0)
     smooth = cv2.GaussianBlur(light, (0, 0), sigma)
-    level = float(np.median(light[ref]))
-    return smooth < level - _DARK_DROP_L
+    level = float(np.median(light[small_ref])) if small_ref is not None else float(np.median(light))
+    dark = (smooth < level - _DARK_DROP_L).astype(np.uint8)
+    if factor > 1.0:
+        dark = cv2.resize(dark, (cols, rows), interpolation=cv2.INTER_NEAREST)
+    return dark.astype(bool)
 
 
 def face_zones(
@@ -241,7 +256,6 @@ def face_zones(
     face: Face,
     *,
     skin: np.ndarray | None = None,
-    px_per_mm: float | None = None,
     pose: Pose | None = None,
     max_yaw_deg: float = 25.0,
     min_visible_fraction: float = 0.2,
@@ -255,9 +269,9 @@ def face_zones(
     face : Face
         From :func:`texture.face.detect_face` or :meth:`texture.face.Face.from_landmarks`.
     skin : ndarray of bool, optional
-        Skin mask to intersect with; default :func:`texture.roi.skin_mask` of ``image``.
-    px_per_mm : float, optional
-        Passed to the skin mask (its morphology sizes).
+        Skin mask to intersect with; default :func:`texture.roi.skin_mask` of ``image`` decided at its
+        own ~640 px working size (a whole face needs no finer skin border; at a 4 px/mm working scale a
+        12 MP face photo would cost ~2 s more).
     pose : Pose, optional
         Default :func:`texture.face.estimate_pose` of ``face``.
     max_yaw_deg : float
@@ -275,7 +289,7 @@ def face_zones(
         raise ValueError("min_visible_fraction must be in [0, 1]")
     if not 0.0 < max_yaw_deg <= 90.0:
         raise ValueError("max_yaw_deg must be in (0, 90]")
-    skin_px = skin_mask(rgb, px_per_mm=px_per_mm) if skin is None else check_mask(skin, shape, name="skin")
+    skin_px = skin_mask(rgb) if skin is None else check_mask(skin, shape, name="skin")
     pose = estimate_pose(face) if pose is None else pose
     polygons = zone_polygons(face, pose=pose)
     excluded = np.zeros(shape, dtype=bool)

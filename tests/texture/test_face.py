@@ -73,11 +73,20 @@ def test_astronaut_iris_scale_matches_hand_measurement(astronaut, astro_face):
     assert 4.3 < scale.uncertainty_pct < 15
 
 
+def test_iris_scale_follows_a_known_enlargement(astronaut, astro_face):
+    # Known edit of the real photo: enlarged 4x (bicubic). The iris must read 4x as wide (within 5 %),
+    # even though the lashes, sharp at this size, are darker than the iris on some rows.
+    big = np.clip(transform.rescale(astronaut, 4, order=3, channel_axis=-1), 0, 1)
+    native = iris_scale(astronaut, astro_face)
+    scaled = iris_scale(big, detect_face(big).face)
+    assert scaled.px_per_mm == pytest.approx(4 * native.px_per_mm, rel=0.05)
+
+
 @pytest.mark.parametrize("px_per_mm", [1.0, 2.0, 4.0, 7.3])
 def test_iris_scale_on_phantom(px_per_mm):
     ph = render_face(px_per_mm=px_per_mm, pore_density_per_cm2=2.0)
     scale = iris_scale(ph.rgb, Face.from_landmarks(ph.landmarks))
-    assert scale.px_per_mm == pytest.approx(px_per_mm, rel=0.015)
+    assert scale.px_per_mm == pytest.approx(px_per_mm, rel=0.01)
     # Documented budget: population 0.5 / 11.7 and edges sqrt(2) * 0.35 px / HVID / sqrt(2 eyes); the two
     # drawn eyes are identical, so their difference adds nothing.
     hvid_px = HVID_MM * px_per_mm

@@ -93,7 +93,7 @@ def phantom():
 
 @pytest.fixture(scope="module")
 def phantom_zones(phantom):
-    return face_zones(phantom.rgb, Face.from_landmarks(phantom.landmarks), px_per_mm=phantom.px_per_mm)
+    return face_zones(phantom.rgb, Face.from_landmarks(phantom.landmarks))
 
 
 def _shoelace(points):
@@ -156,7 +156,7 @@ def test_phantom_pores_per_zone(phantom, phantom_zones):
 
 def test_hair_over_the_forehead_is_cut_out():
     ph = render_face(px_per_mm=3.0, hairline_mm=-45.0, pore_density_per_cm2=4.0)
-    zones = face_zones(ph.rgb, Face.from_landmarks(ph.landmarks), px_per_mm=3.0)
+    zones = face_zones(ph.rgb, Face.from_landmarks(ph.landmarks))
     forehead = zones.masks["forehead"]
     assert not (forehead & ph.masks["hair"]).any()
     # What is left is the bare skin between brows' margin and the hairline (v from -0.52 D to -45 mm).
@@ -170,7 +170,7 @@ def test_turned_face_hides_far_side():
     # Move the nose base toward the image right as a ~35 deg yaw would (documented generic model).
     d_px = 62.0 * 2.0
     lm["nose_base"] = (lm["nose_base"][0] + d_px * 18 / 62 * np.tan(np.radians(35)), lm["nose_base"][1])
-    zones = face_zones(ph.rgb, Face.from_landmarks(lm), px_per_mm=2.0)
+    zones = face_zones(ph.rgb, Face.from_landmarks(lm))
     assert "left_cheek" in zones.hidden and "left_periorbital" in zones.hidden
     assert "right_cheek" in zones.masks and "yaw" in zones.hidden["left_cheek"]
 
