@@ -12,10 +12,10 @@ from functools import cache
 import numpy as np
 import pytest
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import data_set
 from texture import FEATURE_FAMILIES
 
-PHANTOM = SHARED_DATA / "ibsi_phantom"
+PHANTOM = data_set("ibsi_phantom")  # tests/data/ibsi_phantom (CC BY 4.0, see its LICENSE.md)
 
 # CSV family -> our family, from the library's own registry (not a list of the test's own).
 FAMILY_OF = {name: fam for fam in FEATURE_FAMILIES.values() for name in fam.ibsi_families}
