@@ -1,12 +1,14 @@
 """texture.roi: skin mask on synthetic scenes with known regions and a real portrait; polygons."""
 
+import cv2
 import numpy as np
 import pytest
 from skimage import data
 from skimage.color import lab2rgb
 
-from texture.phantoms.photo import render_skin
-from texture.roi import polygon_mask, skin_mask
+from tests.texture import _photos
+from texture.phantoms.photo import add_field_of_view, render_skin
+from texture.roi import field_of_view_mask, polygon_mask, skin_mask
 
 
 def _colour(lab):
@@ -84,3 +86,117 @@ def test_polygon_mask_rejects_bad_polygons():
         polygon_mask((40, 50), [(100, 100), (120, 100), (120, 120)])
     with pytest.raises(ValueError):
         polygon_mask((40, 50), [(1, 1), (np.nan, 5), (3, 3)])
+
+
+# --- Field of view: frames, dermoscope circles, vignetting (issue 13) ---------------------------------
+
+
+def _plain_skin(**kwargs):
+    return render_skin(px_per_mm=10.0, size_mm=(40.0, 30.0), seed=11, **kwargs).rgb
+
+
+@pytest.mark.parametrize(
+    ("frame_px", "frame_rgb"), [(3, (0.0, 0.0, 0.0)), (1, (1.0, 1.0, 1.0)), (5, (0.5, 0.5, 0.5))]
+)
+def test_constant_frames_are_cut_exactly(frame_px, frame_rgb):
+    rgb, light = add_field_of_view(_plain_skin(), frame_px=frame_px, frame_rgb=frame_rgb)
+    fov = field_of_view_mask(rgb)
+    assert not fov[light == 0].any()
+    assert fov[light > 0].all()
+
+
+def test_a_frame_of_two_colours_as_isic_exports_is_cut():
+    # ISIC_0000046: one white line, then two black ones.
+    rgb, _ = add_field_of_view(_plain_skin(), frame_px=3, frame_rgb=(0.0, 0.0, 0.0))
+    rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1] = 1.0, 1.0, 1.0, 1.0
+    fov = field_of_view_mask(rgb)
+    assert not fov[:3].any() and not fov[-3:].any() and not fov[:, :3].any() and not fov[:, -3:].any()
+    assert fov[3:-3, 3:-3].all()
+
+
+@pytest.mark.parametrize("diameter", [0.8, 0.95, 1.1])
+def test_dermoscope_circle_outside_is_cut_inside_kept(diameter):
+    # A circle wider than the short side (1.1) leaves only the corners outside.
+    rgb, light = add_field_of_view(_plain_skin(), circle_diameter_fraction=diameter)
+    fov = field_of_view_mask(rgb)
+    outside, inside = light == 0, light > 0
+    # The outline is found on a ~320 px copy: allow its 1-2 px of blur at the rim.
+    rim = cv2.dilate(outside.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & inside
+    assert (~fov[outside]).mean() > 0.995
+    assert fov[inside & ~rim].all()
+
+
+def test_vignetted_corners_are_cut_gentle_shading_kept():
+    # Light falling to 20 % in the corners (vignetting 0.8) on evenly lit skin.
+    rgb, light = add_field_of_view(_plain_skin(shading=0.0), vignetting=0.8)
+    fov = field_of_view_mask(rgb)
+    cut, kept = (~fov[light < 0.3]).mean(), fov[light > 0.45].mean()
+    print(f"cut where light < 0.3: {cut:.3f}; kept where > 0.45: {kept:.4f}")
+    assert (~fov[light < 0.3]).mean() > 0.95
+    assert fov[light > 0.45].mean() > 0.995
+
+
+@pytest.mark.parametrize("shading", [0.25, 0.35])
+def test_shaded_skin_and_a_dark_central_lesion_stay_in_the_field(shading):
+    # Shading 0.35 darkens the darkest corner ~1.1 stops below the well-lit skin (0.5 would be ~1.9
+    # stops: beyond the 1.5-stop rule, cut as vignetting).
+    rgb = _plain_skin(shading=shading).copy()
+    rows, cols = rgb.shape[:2]
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    lesion = (yy - rows / 2) ** 2 + (xx - cols / 2) ** 2 < (0.3 * rows) ** 2
+    rgb[lesion] = _colour((22, 8, 10))  # a very dark lesion: far below 35 % of the skin's luminance
+    assert field_of_view_mask(rgb).all()
+
+
+def test_margin_keeps_clear_of_the_image_edge_and_the_field():
+    rgb = _plain_skin()
+    fov = field_of_view_mask(rgb, margin_px=10)
+    assert not fov[:10].any() and not fov[-10:].any() and not fov[:, :10].any() and not fov[:, -10:].any()
+    assert fov[10:-10, 10:-10].all()
+    framed, _ = add_field_of_view(rgb, frame_px=3)
+    fov = field_of_view_mask(framed, margin_px=10)
+    assert not fov[:13].any() and fov[13:-13, 13:-13].all()
+
+
+def test_skin_mask_drops_what_the_optics_did_not_show():
+    # A black 3 px frame and a dermoscope circle.
+    rgb, light = add_field_of_view(_plain_skin(), frame_px=3, circle_diameter_fraction=0.9)
+    mask = skin_mask(rgb, px_per_mm=10.0)
+    assert not mask[light == 0].any()
+    assert mask[light > 0].mean() > 0.98
+
+
+@pytest.mark.parametrize("name", _photos.NAMES)
+def test_dermoscopy_frames_are_cut_and_the_field_kept(name):
+    # All three ISIC exports carry a 1 px white frame; ISIC_0000046 then two black lines.
+    rgb = _photos.load(name)
+    fov = field_of_view_mask(rgb)
+    frame = 3 if name == "ISIC_0000046" else 1
+    edges = (fov[:frame], fov[-frame:], fov[:, :frame], fov[:, -frame:])
+    assert not any(edge.any() for edge in edges)
+    # Inside the frame, along the middle 80 % of each edge (away from the corners), the field is kept.
+    rows, cols = fov.shape
+    middle_r, middle_c = slice(rows // 10, rows - rows // 10), slice(cols // 10, cols - cols // 10)
+    inner = (
+        fov[frame + 1, middle_c],
+        fov[-frame - 2, middle_c],
+        fov[middle_r, frame + 1],
+        fov[middle_r, -frame - 2],
+    )
+    assert all(line.all() for line in inner)
+    print(name, f"field kept {fov.mean():.3f}")
+    assert fov.mean() > 0.98
+    skin = skin_mask(rgb, field_of_view=False)
+    assert not (skin_mask(rgb) & ~fov).any()
+    if name == "ISIC_0000046":  # the frame was in the skin mask before
+        assert (skin & ~fov).sum() > 10_000
+
+
+def test_field_of_view_bad_arguments():
+    rgb = _plain_skin()
+    with pytest.raises(ValueError, match="margin_px"):
+        field_of_view_mask(rgb, margin_px=-1)
+    with pytest.raises(ValueError, match="max_frame_fraction"):
+        field_of_view_mask(rgb, max_frame_fraction=0.6)
+    with pytest.raises(ValueError):
+        field_of_view_mask(rgb[..., 0])
