@@ -7,6 +7,7 @@ row and carry on.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pipelines.config import Settings
+from pipelines.config import Settings, with_batch
 from pipelines.io.decode import load_image, read_header
 from pipelines.io.files import atomic_write
 from pipelines.io.metadata import ImageItem, MetadataError
@@ -61,6 +62,8 @@ class Outcome:
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: Further metrics.csv rows of the same image (facial zones: ``region`` = zone name).
+    extra_records: list[dict[str, Any]] = field(default_factory=list)
 
 
 _POLYGON_RX = re.compile(r"^\s*-?\d+(\.\d+)?\s+-?\d+(\.\d+)?(\s*[,;]\s*-?\d+(\.\d+)?\s+-?\d+(\.\d+)?)+\s*$")
@@ -137,7 +140,7 @@ def _prepare_photo(
     L* over the common skin equals the baseline's. Returns the photo, the ROI to measure in, provenance
     columns and warnings.
     """
-    from pipelines.assays.alignment import align_series, correct_color
+    from pipelines.assays.alignment import align_to_baseline, correct_color
     from texture.exposure import median_l_star
     from texture.roi import polygon_mask, skin_mask
 
@@ -175,7 +178,7 @@ def _prepare_photo(
         return rgb, roi, columns, warnings
     baseline, _, base_skin = corrected_skin(baseline)
     if settings.register:
-        aligned = align_series(baseline, rgb, baseline_mask=base_skin, followup_mask=own_skin)
+        aligned = align_to_baseline(rgb, baseline, baseline_mask=base_skin, followup_mask=own_skin)
         if aligned.success:
             rgb, common = aligned.warped_rgb, aligned.overlap_mask
             columns["registration_error_px"] = aligned.registration_error_px
@@ -202,12 +205,35 @@ def _prepare_photo(
 def _measure_photo(rgb, item, settings, px_per_mm, roi, reference) -> ImageResult:
     from pipelines.assays.photo import analyze_photo
 
+    user_roi = roi
     rgb, roi, columns, warnings = _prepare_photo(rgb, settings, roi, reference, px_per_mm)
     options = dict(settings.photo)
     options.setdefault("glcm_levels", settings.glcm_levels)
+    face = None
+    if user_roi is None:  # full-face photos: zones, iris scale, pose check (a user ROI always wins)
+        from pipelines.assays.face import full_face
+
+        source = "given" if item.px_per_mm else "file"
+        face = full_face(
+            rgb,
+            px_per_mm=px_per_mm,
+            source=source,
+            options=options,
+            measure=analyze_photo,
+            within=roi,
+            baseline_path=reference.path if reference is not None else None,
+            max_pixels=settings.max_pixels,
+        )
+        px_per_mm = face.px_per_mm
+        columns.update(face.columns)
+        warnings.extend(face.warnings)
     result = analyze_photo(rgb, px_per_mm=px_per_mm, roi=roi, options=options)
     result.metrics.update(columns)
     result.warnings.extend(warnings)
+    if face is not None:
+        result.metrics["px_per_mm"] = float(px_per_mm) if px_per_mm else float("nan")
+        result.rows.extend({**row, **{k: v for k, v in columns.items() if k not in row}} for row in face.rows)
+        result.overlays.update(face.overlays)
     if columns["color_correction"] != "none" or np.isfinite(columns["registration_error_px"]):
         result.overlays.setdefault("image", rgb)  # the report shows the corrected, aligned photo
     return result
@@ -216,10 +242,40 @@ def _measure_photo(rgb, item, settings, px_per_mm, roi, reference) -> ImageResul
 def _measure_histology(rgb, item, settings, px_per_mm, roi) -> ImageResult:
     from pipelines.assays.histology import analyze_histology
 
-    options = dict(settings.histology)
+    # 'threshold: batch' / 'stain_vectors: estimate': the study-wide values the run computed.
+    options = with_batch(settings.histology, settings.histology_batch.get(item.stain))
     if roi is not None:
         options["roi"] = roi
     return analyze_histology(rgb, stain=item.stain, px_per_mm=px_per_mm, options=options)
+
+
+#: Smallest scale read from a file that is a microscope's (10 µm/px); photos carry 72-600 dpi.
+MICROSCOPE_PX_PER_MM = 100.0
+
+
+def infer_histology(rgb: np.ndarray, file_px_per_mm: float | None) -> tuple[str | None, str]:
+    """Stain of an image that nothing labelled, when it is histology rather than a photo; and why.
+
+    Histology when the image shows a stain colour signature (:func:`texture.stains.guess_stain`:
+    no skin hue, the hue mix of H&E, PSR, Masson or SHG), or when its own metadata carry a microscope
+    scale (at least :data:`MICROSCOPE_PX_PER_MM`, e.g. OME ``PhysicalSizeX`` in µm) and it shows no
+    skin; without a signature such an image is taken as H&E, the commonest stain. None: a photo.
+    """
+    from texture.stains import guess_stain
+
+    stain, shares = guess_stain(rgb)
+    microscope = file_px_per_mm is not None and file_px_per_mm >= MICROSCOPE_PX_PER_MM
+    if stain is not None:
+        why = f"its colours match {stain.upper()} staining"
+        if microscope:
+            why += f" and it carries a microscope scale ({1000.0 / file_px_per_mm:.3g} µm/px)"
+        return stain, why
+    if microscope and shares["skin"] <= 0.10:
+        return "he", (
+            f"it carries a microscope scale ({1000.0 / file_px_per_mm:.3g} µm/px) and shows no skin; "
+            "its stain is not recognised and is taken as H&E"
+        )
+    return None, ""
 
 
 def _is_slide(item: ImageItem, settings: Settings) -> bool:
@@ -305,6 +361,17 @@ def analyze_item(
             roi = roi_mask_from_spec(item.roi, shape, input_root)
         except Exception as exc:
             raise AnalysisError("roi", exc) from exc
+        if item.modality_inferred and item.modality == "photo":
+            try:
+                stain, why = infer_histology(rgb, loaded.px_per_mm)
+            except Exception as exc:
+                raise AnalysisError("measure", exc) from exc
+            if stain is not None:
+                item = dataclasses.replace(item, modality="histology", stain=stain)
+                warnings.append(
+                    f"analysed as histology (stain {stain}), not as a photo: {why}; "
+                    "give modality and stain in a manifest to decide it yourself"
+                )
         try:
             if item.modality == "photo":
                 result = _measure_photo(rgb, item, settings, px_per_mm, roi, reference)
@@ -330,7 +397,15 @@ def analyze_item(
         except OSError as exc:
             warnings.append(f"overlays not written: {exc}")
     tables = {name: _long_rows(columns, record) for name, columns in result.tables.items() if columns}
-    return Outcome(record=record, tables=tables, warnings=warnings, seconds=time.perf_counter() - started)
+    identity = _identity(item, sha, px_per_mm, shape, date)
+    extra = [{**identity, "px_per_mm": record["px_per_mm"], **row} for row in result.rows]
+    return Outcome(
+        record=record,
+        tables=tables,
+        warnings=warnings,
+        seconds=time.perf_counter() - started,
+        extra_records=extra,
+    )
 
 
 def _long_rows(columns: dict[str, Any], record: dict[str, Any]) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ colour correction or exposure normalisation).
 The intended order for each follow-up of a subject/region (the baseline itself is only colour-corrected):
 
 1. ``rgb, info = correct_color(followup)``: chart correction when a ColorChecker is in the photo.
-2. ``aligned = align_series(baseline_rgb, rgb, baseline_mask=baseline_skin)``; on failure
+2. ``aligned = align_to_baseline(rgb, baseline_rgb, baseline_mask=baseline_skin)``; on failure
    (``aligned.success`` False) record ``aligned.message`` as a warning and do not report changes for the
    pair as if aligned.
 3. Without a chart, normalise exposure on the common skin:
@@ -34,7 +34,7 @@ from texture.exposure import normalize_exposure
 from texture.measurement import check_mask, check_rgb
 from texture.registration import Registration, common_overlap, register_to_baseline, warp_to_baseline
 
-__all__ = ["AlignmentResult", "align_series", "correct_color"]
+__all__ = ["AlignmentResult", "align_to_baseline", "correct_color"]
 
 
 @dataclass
@@ -67,15 +67,17 @@ class AlignmentResult:
     registration: Registration
 
 
-def align_series(
-    baseline_rgb: np.ndarray,
+def align_to_baseline(
     followup_rgb: np.ndarray,
+    baseline_rgb: np.ndarray,
     *,
     baseline_mask: np.ndarray | None = None,
     followup_mask: np.ndarray | None = None,
     min_overlap_fraction: float = 0.3,
 ) -> AlignmentResult:
     """Register a follow-up photo to its baseline and resample it onto the baseline's pixel grid.
+
+    The image that moves comes first, as in :func:`texture.registration.register_to_baseline`.
 
     Feature matching + RANSAC similarity + ECC refinement (:func:`texture.registration.register_to_baseline`),
     aligning on the pixels of ``baseline_mask`` / ``followup_mask`` when given. When a photo has a colour
@@ -175,3 +177,16 @@ def correct_color(
 
 
 correct_colour = deprecated_alias(correct_color, "correct_colour")
+
+
+def align_series(baseline_rgb: np.ndarray, followup_rgb: np.ndarray, **kwargs) -> AlignmentResult:
+    """Deprecated (0.2): :func:`align_to_baseline` with the follow-up first; goes in 0.3."""
+    import warnings
+
+    warnings.warn(
+        "align_series(baseline, followup) is renamed align_to_baseline(followup, baseline); "
+        "the old name goes in 0.3",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return align_to_baseline(followup_rgb, baseline_rgb, **kwargs)

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from skimage import io as skio
 
-from pipelines.assays.alignment import correct_color
 from texture.color import delta_e, linear_to_srgb, rgb_to_lab, srgb_to_linear
 from texture.colorchart import (
     COLORCHECKER_LAB_D50,
@@ -208,30 +207,6 @@ def test_exposure_bad_input():
         normalize_exposure(rgb * 0.05, mask=None, reference_l_star=90.0)
     with pytest.raises(ValueError):
         normalize_exposure(rgb, mask=None, reference_l_star=float("nan"))
-
-
-def test_correct_colour_uses_the_chart_when_there_is_one(phantom):
-    corrected, info = correct_color(phantom.rgb, baseline_l_star=50.0)
-    assert info["color_correction"] == "chart"
-    assert info["color_delta_e_before"] > 6.0 > 3.0 > info["color_delta_e_after"]
-    assert np.isnan(info["exposure_gain"])
-    assert len(info["chart_outline_xy"]) == 4 and np.array(info["color_correction_matrix"]).shape == (3, 3)
-    after = chart_delta_e(sample_at(corrected, phantom.patch_centers))
-    assert after.mean() < 3.0
-
-
-def test_correct_colour_falls_back_to_exposure_then_none():
-    baseline = skin_background((200, 200), seed=6)
-    followup = linear_to_srgb(srgb_to_linear(baseline) * 1.04)
-    target = median_l_star(baseline)
-    corrected, info = correct_color(followup, baseline_l_star=target)
-    assert info["color_correction"] == "exposure"
-    assert info["exposure_gain"] == pytest.approx(1 / 1.04, rel=2e-3)
-    assert np.isnan(info["color_delta_e_before"]) and np.isnan(info["color_delta_e_after"])
-    assert abs(median_l_star(corrected) - target) < 0.5
-    unchanged, info = correct_color(followup)
-    assert info["color_correction"] == "none" and unchanged is not None
-    np.testing.assert_array_equal(unchanged, followup)
 
 
 def test_automatic_detection_is_repeatable_in_one_process():

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from skimage import io as skio
 
-from pipelines.assays.alignment import align_series
-from texture.phantoms.colorchart import colorchart_photo, skin_background
+from texture.phantoms.colorchart import skin_background
 from texture.registration import (
     Registration,
     common_overlap,
@@ -212,48 +211,3 @@ def test_warp_of_a_pure_shift_and_its_valid_mask():
     baseline_mask = np.zeros((40, 60), bool)
     baseline_mask[10:30, :] = True
     assert (common_overlap(valid, baseline_mask=baseline_mask, margin_px=0) == valid & baseline_mask).all()
-
-
-def test_align_series_gives_the_baseline_back_on_the_overlap(scene):
-    baseline, _ = view(scene)
-    moving, _ = view(scene, 4.0, (15.0, -12.0))
-    before = np.abs(moving - baseline).mean()
-    result = align_series(baseline, moving)
-    assert result.success, result.message
-    assert result.warped_rgb.shape == baseline.shape
-    assert result.registration_error_px < 1.0
-    overlap = result.overlap_mask
-    # The rotated follow-up cannot cover the baseline's corners; most of it is covered.
-    assert 0.75 < overlap.mean() < 0.99
-    after = np.abs(result.warped_rgb - baseline)[overlap].mean()
-    print(f"\nmean |follow-up - baseline|: {before:.4f} unaligned, {after:.4f} aligned on overlap")
-    assert after < 0.01 < before
-
-
-def test_a_chart_held_elsewhere_is_masked_out_of_the_alignment(scene):
-    baseline, to_b = view(scene, noise_seed=1)
-    moving, to_m = view(scene, 4.0, (15.0, -12.0), noise_seed=2)
-    chart = colorchart_photo((200, 260), chart_width=240, chart_center=(130, 100), cast=(1, 1, 1)).rgb
-    chart = chart[10:190, 5:255]
-    baseline[200:380, 130:380] = chart  # the chart moves independently of the skin between sessions
-    moving[210:390, 100:350] = chart
-    baseline_skin = np.ones(baseline.shape[:2], bool)
-    baseline_skin[195:385, 125:385] = False
-    followup_skin = np.ones(moving.shape[:2], bool)
-    followup_skin[205:395, 95:355] = False
-    result = align_series(baseline, moving, baseline_mask=baseline_skin, followup_mask=followup_skin)
-    err = grid_error(result.registration.matrix, true_moving_to_baseline(to_b, to_m))
-    print(f"\nchart held elsewhere, both masked: grid err {err:.3f} px, {result.message}")
-    assert result.success, result.message
-    assert err < 0.5
-    assert not result.overlap_mask[200:380, 130:380].any()
-
-
-def test_align_series_reports_failure_without_numbers(scene):
-    baseline, _ = view(scene)
-    noise = np.random.default_rng(2).random(baseline.shape)
-    result = align_series(baseline, noise)
-    assert not result.success
-    assert result.warped_rgb is None and result.overlap_mask is None
-    assert np.isnan(result.registration_error_px)
-    assert "failed" in result.message
