@@ -244,9 +244,7 @@ def _measure_histology(rgb, item, settings, px_per_mm, roi) -> ImageResult:
 
     # 'threshold: batch' / 'stain_vectors: estimate': the study-wide values the run computed.
     options = with_batch(settings.histology, settings.histology_batch.get(item.stain))
-    if roi is not None:
-        options["roi"] = roi
-    return analyze_histology(rgb, stain=item.stain, px_per_mm=px_per_mm, options=options)
+    return analyze_histology(rgb, stain=item.stain, px_per_mm=px_per_mm, options=options, roi=roi)
 
 
 #: Smallest scale read from a file that is a microscope's (10 µm/px); photos carry 72-600 dpi.

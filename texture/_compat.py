@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["deprecated_alias", "positional_deprecated", "REMOVED_IN"]
+__all__ = ["deprecated_alias", "positional_deprecated", "warn_deprecated", "REMOVED_IN"]
 
 #: The release that drops the old names.
 REMOVED_IN = "0.3"
@@ -62,3 +62,10 @@ def positional_deprecated(*names: str) -> Callable[[Callable[..., Any]], Callabl
         return wrapper
 
     return decorate
+
+
+def warn_deprecated(what: str, instead: str, *, stacklevel: int = 3) -> None:
+    """One ``DeprecationWarning`` wording: "<what> is deprecated: <instead>; it goes in <release>"."""
+    warnings.warn(
+        f"{what} is deprecated: {instead}; it goes in {REMOVED_IN}", DeprecationWarning, stacklevel=stacklevel
+    )

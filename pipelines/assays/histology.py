@@ -6,7 +6,8 @@ the manifest; whole slides go through :mod:`pipelines.assays.slide`, which uses 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -15,22 +16,26 @@ from scipy import ndimage as ndi
 
 from pipelines.config import collagen_kwargs, histology_options
 from pipelines.record import ImageResult
+from texture._compat import warn_deprecated
 from texture.collagen import CollagenAnalysis, analyze_collagen
+from texture.epidermis import EPIDERMIS_METRICS
 from texture.measurement import check_mask, check_rgb
 from texture.measurement import check_scale as validate_scale
+from texture.stains import STAIN_PRESETS, measured_names
 
-__all__ = ["analyze_histology", "block_mean"]
+__all__ = ["analyze_histology", "block_mean", "study_batch"]
 
 
 #: Longest side of the overlays; larger images get block-mean reduced overlays.
 OVERLAY_MAX_SIDE_PX = 2048
 
-EPIDERMIS_COLUMNS = (
-    "epidermis_thickness_mean_um",
-    "epidermis_thickness_mean_px",
-    "epidermis_thickness_sd_um",
-    "epidermis_thickness_sd_px",
-    "epidermis_interdigitation_index",
+#: Epidermis columns (viable and total thickness, stratum corneum, interdigitation).
+EPIDERMIS_COLUMNS = EPIDERMIS_METRICS
+
+#: Said with every H&E result: what its eosin_* columns are, and are not.
+HE_WARNING = (
+    "H&E does not separate collagen: eosin_* columns measure all eosin-stained tissue (collagen, "
+    "cytoplasm, muscle, red cells); use picrosirius red, Masson's trichrome or SHG to measure collagen"
 )
 
 
@@ -47,6 +52,7 @@ def analyze_histology(
     stain: str,
     px_per_mm: float | None,
     options: Mapping[str, Any] | None = None,
+    roi: np.ndarray | None = None,
 ) -> ImageResult:
     """Collagen, orientation, fibre and epidermis metrics of one stained section.
 
@@ -56,31 +62,43 @@ def analyze_histology(
         Float sRGB in [0, 1], shape (rows, cols, 3). SHG images: grey replicated to RGB, or a
         grey (rows, cols) array.
     stain : str
-        ``psr``, ``masson``, ``masson_green``, ``he``, ``shg`` or ``custom`` (with
-        ``options['stain_vectors']``); see :mod:`texture.collagen`.
+        ``psr``, ``masson``, ``masson_green``, ``he``, ``shg``, ``vvg`` / ``elastin``,
+        ``psr_polarized`` or ``custom`` (with ``options['stain_vectors']``); see
+        :mod:`texture.stains`. H&E's columns are named ``eosin_*`` (with a warning: H&E does not
+        separate collagen), VVG's ``elastin_*``; ``psr_polarized`` gives the ``collagen_pol_*``
+        hue fractions of :func:`texture.polarized.measure_polarized_psr` only.
     px_per_mm : float or None
         Scale (0.5 µm/px is 2000 px/mm). Without it µm columns are NaN and ``_px`` twins carry
         the values, and the µm options fall back to their px counterparts.
     options : mapping, optional
         ``orientation_scale_um`` (4.0): structure-tensor window (Gaussian sigma) in µm;
         ``orientation_scale_px`` (4.0): the same when the scale is unknown;
-        ``threshold`` (None = automatic Otsu): collagen threshold in OD units (SHG: grey 0-1);
+        ``threshold`` (None = automatic, ``threshold_method``): collagen threshold in OD units
+        (SHG: grey 0-1); ``'batch'`` is replaced by the run with one threshold for the whole study
+        (:func:`texture.tissue.batch_threshold`, recorded in ``run.json``);
+        ``threshold_method`` ('half_max'): half the OD of a fully stained fibre, or 'otsu';
         ``stain_vectors`` (None): 2 or 3 RGB optical-density vectors for a custom stain, with
-        ``collagen_index`` (0) naming the collagen dye;
+        ``collagen_index`` (0) naming the collagen dye; ``'estimate'``: vectors estimated once
+        from the study's images by the run (Macenko; :func:`texture.stains.estimate_stain_vectors`);
         ``tissue_od_threshold`` (0.1): glass versus tissue;
+        ``tissue`` (None): options of :func:`texture.tissue.detect_tissue` (pale tissue, holes,
+        glass colour, pen marks, folds, SHG envelope);
+        ``polarized`` (None): options of :func:`texture.polarized.measure_polarized_psr`;
         ``fibres`` (True): trace fibres (slowest step);
         ``fibre_min_length_um`` (8.0): shorter skeleton pieces are not fibres;
         ``epidermis`` ('auto' = only for H&E, True, False): find the epidermis, report its
         thickness and measure collagen in the dermis beneath it;
         ``epidermis_options`` (None): keyword arguments for
         :func:`texture.epidermis.measure_epidermis`;
-        ``roi`` (None): boolean mask (rows, cols) of the region to measure (e.g. a manifest
-        polygon); collagen is measured inside it (and beneath the epidermis when one is found),
-        the epidermis is looked for in the whole image;
+        ``roi``: deprecated, pass ``roi=`` instead;
         ``glcm_features`` (the four of the photo columns; empty for none) and ``glcm_levels`` (32):
         IBSI GLCM texture of the collagen channel inside the measured tissue, discretised like the
         photo ``glcm_*`` columns (robust 0.5-99.5 percentile range, see
         :func:`texture.skin_glcm.glcm_columns`).
+
+    roi : ndarray of bool, optional
+        The region to measure (rows, cols), e.g. a manifest polygon: collagen is measured inside it
+        (and beneath the epidermis when one is found); the epidermis is looked for in the whole image.
 
     Returns
     -------
@@ -98,6 +116,12 @@ def analyze_histology(
     rgb = check_rgb(rgb, name="rgb")
     px_per_mm = validate_scale(px_per_mm)
     opts = histology_options(options)
+    if roi is not None:
+        opts["roi"] = roi
+    elif opts["roi"] is not None:  # the 0.1 spelling: ROI as an option, unlike analyze_photo(roi=)
+        warn_deprecated("options['roi']", "pass roi= as a keyword, as analyze_photo takes it")
+    if stain == "psr_polarized":
+        return _analyze_polarized(rgb, opts)
     warnings: list[str] = []
 
     dermis = None
@@ -142,6 +166,11 @@ def analyze_histology(
     metrics.update(epidermis_metrics)
     if result.sums.collagen_px == 0:
         warnings.append("no collagen above the threshold: orientation metrics are undefined")
+    if stain in STAIN_PRESETS:  # H&E measures eosin, VVG elastin: name the columns after it
+        metrics = measured_names(metrics, STAIN_PRESETS[stain])
+        if STAIN_PRESETS[stain].target == "eosin":
+            warnings.append(HE_WARNING)
+            warnings = [w.replace("no collagen above", "no eosin above") for w in warnings]
 
     # Overlays are for the report (which shows them at most 1024 px wide): float32, and reduced
     # by whole-pixel block means when the image is large, one at a time to bound memory.
@@ -156,6 +185,127 @@ def analyze_histology(
         metrics=metrics,
         overlays=overlays,
         tables={"orientations": result.sums.orientation_table()},
+        warnings=warnings,
+    )
+
+
+#: Images a stain-vector estimate reads (evenly spread over the batch) and pixels it pools.
+BATCH_ESTIMATE_IMAGES = 12
+BATCH_ESTIMATE_PIXELS = 400_000
+
+
+def study_batch(
+    images: Sequence[tuple[Path, float | None]],
+    stain: str,
+    options: Mapping[str, Any] | None,
+    *,
+    max_pixels: int | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Study-wide values for one stain: a Macenko stain-vector estimate and, when asked, one threshold.
+
+    Parameters
+    ----------
+    images : sequence of (path, px_per_mm)
+        Every (non-slide) image of that stain, with its manifest scale (or None: the file's own).
+    stain : str
+        The stain of the batch.
+    options : mapping
+        The histology options (``threshold: batch`` asks for the batch threshold,
+        ``stain_vectors: estimate`` for the estimated vectors to be used).
+    max_pixels : int, optional
+        Decoding limit, as for the analysis.
+
+    Returns
+    -------
+    entry : dict
+        For ``Settings.histology_batch[stain]``: ``threshold`` and/or ``stain_vectors`` with
+        ``collagen_index``, only what the options ask for.
+    record : dict
+        For ``run.json``: the estimate (always, for brightfield stains: vectors, pixels used, cosine
+        to the preset), the threshold with its rule and the number of images it pools.
+
+    Notes
+    -----
+    The estimate (:func:`texture.stains.estimate_stain_vectors`) reads at most
+    :data:`BATCH_ESTIMATE_IMAGES` images; the threshold (:func:`texture.tissue.batch_threshold`,
+    each image weighing the same) reads every image once more before the analysis, and pools the
+    collagen channel over each image's whole tissue (not its dermis or ROI).
+    """
+    from pipelines.io.decode import load_image
+    from texture.stains import collagen_channel, estimate_stain_vectors, stain_model
+    from texture.tissue import batch_threshold, collagen_histogram, detect_tissue
+
+    opts = histology_options(options)
+    entry: dict[str, Any] = {}
+    record: dict[str, Any] = {"images": len(images)}
+    if stain not in STAIN_PRESETS or not images:
+        return entry, record
+    preset = STAIN_PRESETS[stain]
+    model = preset
+    if preset.collagen is not None and not isinstance(opts["stain_vectors"], (list, tuple)):
+        picks = sorted(
+            {int(round(i)) for i in np.linspace(0, len(images) - 1, min(len(images), BATCH_ESTIMATE_IMAGES))}
+        )
+        sample = []
+        for i in picks:
+            rgb = load_image(images[i][0], max_pixels=max_pixels).rgb
+            step = max(1, int(np.ceil(np.sqrt(rgb.shape[0] * rgb.shape[1] / 1_000_000))))
+            sample.append(rgb[::step, ::step])
+        try:
+            estimate = estimate_stain_vectors(sample, stain, max_pixels=BATCH_ESTIMATE_PIXELS)
+        except ValueError as exc:
+            record["stain_estimate"] = {"error": str(exc)}
+        else:
+            record["stain_estimate"] = estimate.record()
+            record["stain_estimate"]["images_read"] = len(picks)
+            if opts["stain_vectors"] == "estimate":
+                entry["stain_vectors"] = [list(v) for v in estimate.model.vectors]
+                entry["collagen_index"] = int(estimate.model.collagen)
+                model = estimate.model
+    record["stain_vectors_used"] = "estimate" if "stain_vectors" in entry else "preset or config"
+    if opts["threshold"] == "batch":
+        kwargs = collagen_kwargs(opts, stain=stain)
+        if "stain_vectors" not in entry and kwargs["vectors"] is not None:
+            model = stain_model("custom", vectors=kwargs["vectors"], collagen_index=kwargs["collagen_index"])
+        histograms = []
+        for path, scale in images:
+            loaded = load_image(path, max_pixels=max_pixels)
+            rgb = loaded.rgb
+            channel = collagen_channel(rgb, model)
+            tissue = detect_tissue(
+                rgb,
+                model,
+                od_threshold=kwargs["tissue_od_threshold"],
+                **{"px_per_mm": scale or loaded.px_per_mm, **kwargs["tissue_options"]},
+            )
+            histograms.append(collagen_histogram(channel, tissue, model))
+        threshold = batch_threshold(histograms, model, method=kwargs["threshold_method"])
+        entry["threshold"] = float(threshold)
+        record.update(
+            threshold=float(threshold),
+            threshold_method=kwargs["threshold_method"],
+            threshold_images=len(histograms),
+            threshold_weight="image",
+        )
+    return entry, record
+
+
+def _analyze_polarized(rgb: np.ndarray, opts: Mapping[str, Any]) -> ImageResult:
+    """Picrosirius red under polarised light: hue fractions of the birefringent collagen
+    (:func:`texture.polarized.measure_polarized_psr`), inside ``roi`` when given."""
+    from texture.polarized import measure_polarized_psr
+
+    roi = None
+    if opts["roi"] is not None:
+        roi = check_mask(opts["roi"], rgb.shape[:2], name="roi")
+    m = measure_polarized_psr(rgb, mask=roi, **dict(opts["polarized"] or {}))
+    warnings = []
+    if m.metrics["collagen_pol_birefringent_px"] == 0:
+        warnings.append("no birefringent collagen found: hue fractions are undefined")
+    factor = max(1, -(-max(rgb.shape[:2]) // OVERLAY_MAX_SIDE_PX))
+    return ImageResult(
+        metrics=dict(m.metrics),
+        overlays={"collagen": block_mean(m.overlay, factor)},
         warnings=warnings,
     )
 

@@ -156,10 +156,10 @@ def test_roi_option_restricts_the_measurement():
     rgb = aligned_fibres((128, 128), angle_deg=50.0, stain="psr", seed=7).rgb
     roi = np.zeros((128, 128), bool)
     roi[:, :40] = True
-    m = analyze_histology(rgb, stain="psr", px_per_mm=1000.0, options={"roi": roi}).metrics
+    m = analyze_histology(rgb, stain="psr", px_per_mm=1000.0, roi=roi).metrics
     assert m["tissue_area_px"] == 128 * 40
     with pytest.raises(ValueError, match="roi"):
-        analyze_histology(rgb, stain="psr", px_per_mm=None, options={"roi": np.zeros((3, 3), bool)})
+        analyze_histology(rgb, stain="psr", px_per_mm=None, roi=np.zeros((3, 3), bool))
 
 
 def test_overlays_of_a_large_image_are_reduced(monkeypatch):
