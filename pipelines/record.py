@@ -10,7 +10,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ImageResult", "IDENTITY_COLUMNS", "OVERLAY_MAX_SIDE_PX", "overlay_key", "overlay_dir_for"]
+__all__ = [
+    "ImageResult",
+    "IDENTITY_COLUMNS",
+    "OVERLAY_MAX_SIDE_PX",
+    "overlay_key",
+    "overlay_dir_for",
+    "baseline_session",
+]
 
 
 @dataclass
@@ -29,12 +36,16 @@ class ImageResult:
     warnings : list of str
         Problems that did not stop the measurement but the user must see (written to ``errors.csv``
         with stage ``warning``).
+    rows : list of dict
+        Further ``metrics.csv`` rows for parts of the image measured on their own (facial zones), each
+        with its own ``region`` and metric columns; the identity columns are added as for ``metrics``.
     """
 
     metrics: dict[str, Any] = field(default_factory=dict)
     overlays: dict[str, np.ndarray] = field(default_factory=dict)
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 IDENTITY_COLUMNS = (
@@ -65,3 +76,13 @@ def overlay_key(sha256: str, file: str) -> str:
 def overlay_dir_for(out_dir: Path, sha256: str, file: str) -> Path:
     """Where the report finds an image's overlays: ``OUT/overlays/<overlay_key>/``."""
     return out_dir / "overlays" / overlay_key(sha256, file)
+
+
+def baseline_session(sessions) -> int:
+    """The baseline among a subject's sessions (of one region, modality and stain): session 0 when it
+    is there, else the earliest. The one place this rule lives: alignment references, changes and the
+    cohort all ask here."""
+    values = [int(s) for s in sessions]
+    if not values:
+        raise ValueError("no sessions: a group without images has no baseline")
+    return 0 if 0 in values else min(values)
