@@ -24,7 +24,7 @@ _MIN_PLAUSIBLE_PX_PER_MM = 100.0
 _UNIT_TO_UM = {"nm": 1e-3, "µm": 1.0, "um": 1.0, "\u03bcm": 1.0, "mm": 1e3, "cm": 1e4, "m": 1e6}
 
 
-def _is_tiff(path: Path) -> bool:
+def _has_tiff_suffix(path: Path) -> bool:
     return path.name.lower().endswith(_TIFF_SUFFIXES)
 
 
@@ -38,7 +38,7 @@ def read_scale_px_per_mm(path: str | Path) -> float | None:
     """
     path = Path(path)
     scale = None
-    if _is_tiff(path):
+    if _has_tiff_suffix(path):
         import tifffile
 
         with tifffile.TiffFile(path) as tif:
@@ -104,7 +104,7 @@ def is_large_image(path: str | Path, *, max_pixels: int) -> bool:
 
 
 def _image_shape(path: Path) -> tuple[int, int]:
-    if _is_tiff(path):
+    if _has_tiff_suffix(path):
         import tifffile
 
         with tifffile.TiffFile(path) as tif:
@@ -140,7 +140,7 @@ class SlideReader:
         self._array = None
         suffix = self.path.suffix.lower()
         openslide = _import_openslide() if suffix in OPENSLIDE_SUFFIXES else None
-        if openslide is None and suffix in OPENSLIDE_SUFFIXES and not _is_tiff(self.path):
+        if openslide is None and suffix in OPENSLIDE_SUFFIXES and not _has_tiff_suffix(self.path):
             raise ValueError(
                 f"{self.path.name}: this slide format needs openslide (pip install skintex[slide])"
             )
@@ -149,7 +149,7 @@ class SlideReader:
             self._slide = openslide.OpenSlide(str(self.path))
             cols, rows = self._slide.dimensions
             self.shape = (int(rows), int(cols))
-        elif _is_tiff(self.path):
+        elif _has_tiff_suffix(self.path):
             import tifffile
 
             self._tif = tifffile.TiffFile(self.path)
