@@ -27,7 +27,7 @@ class ImageResult:
     Attributes
     ----------
     metrics : dict of str to float or str
-        Metric columns for ``metrics.csv`` (final names from ARCHITECTURE.md).
+        Metric columns for ``metrics.csv`` (final names from docs/architecture.md).
     overlays : dict of str to ndarray
         Named RGB float images in [0, 1] for the report (e.g. ``"pores"``, ``"orientation"``).
     tables : dict of str to dict

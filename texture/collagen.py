@@ -127,7 +127,7 @@ class CollagenSums:
         }
 
     def metrics(self, px_per_mm: float | None = None) -> dict[str, float]:
-        """Final metric columns (ARCHITECTURE.md names), µm columns NaN without a scale."""
+        """Final metric columns (docs/architecture.md names), µm columns NaN without a scale."""
         nan = float("nan")
         m: dict[str, float] = {}
         m["tissue_area_px"] = float(self.tissue_px)

@@ -28,7 +28,7 @@ class Measurement:
     Attributes
     ----------
     metrics : dict of str to float
-        Final column names (see ARCHITECTURE.md) to values. Length columns carry their unit in the name;
+        Final column names (see docs/architecture.md) to values. Length columns carry their unit in the name;
         without a scale they are NaN and their ``_px`` twin carries the value.
     overlay : ndarray, optional
         An RGB float image in [0, 1] (same rows/cols as the input) showing what was measured.

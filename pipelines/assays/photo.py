@@ -5,7 +5,7 @@ user's ROI once; every ``texture`` measurement receives both. Pores and GLCM tex
 full image (pores need every pixel); the skin mask, spots, pigment evenness, fine lines and roughness on
 one copy reduced to 10 px/mm (their smallest detail, a 0.15 mm line, is still resolved), which keeps a
 12-megapixel photo cheap. ITA, melanin and erythema indices are read on skin outside the pores, spots and
-lines. Column names follow ARCHITECTURE.md: ``roi_area_cm2``/``roi_area_px``, ``pore_*``, ``spot_*``,
+lines. Column names follow docs/architecture.md: ``roi_area_cm2``/``roi_area_px``, ``pore_*``, ``spot_*``,
 ``pigment_evenness`` (+ ``pigment_lightness_sd``), ``ita_deg``, ``ita_class``, ``melanin_index``,
 ``erythema_index``, ``wrinkle_*``, ``texture_roughness``, ``glcm_*``; each mm column has a px twin.
 """
@@ -121,7 +121,7 @@ def analyze_photo(
     roi : ndarray of bool, optional
         User region of interest; intersected with the automatic skin mask.
     options : mapping, optional
-        ``glcm_levels`` (32); ``glcm_features`` (the four of ARCHITECTURE.md; any ``glcm_<IBSI name>``);
+        ``glcm_levels`` (32); ``glcm_features`` (the four of docs/architecture.md; any ``glcm_<IBSI name>``);
         ``skin_mask`` (True: intersect the ROI with :func:`texture.roi.skin_mask`; False: the ROI alone);
         ``pores``, ``spots``, ``wrinkles``, ``roughness``: dicts of keyword options for
         :func:`texture.pores.measure_pores`, :func:`texture.pigment.measure_spots`,

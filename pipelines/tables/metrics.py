@@ -23,8 +23,8 @@ _NOT_METRICS = frozenset(IDENTITY_COLUMNS) | {"registration_error_px"}
 
 
 def metrics_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per image: identity columns first (ARCHITECTURE order), then metrics in first-seen order,
-    sorted by subject, region, session, file."""
+    """One row per image: identity columns first (docs/architecture.md order), then metrics in
+    first-seen order, sorted by subject, region, session, file."""
     records = list(records)
     if not records:
         return pd.DataFrame(columns=list(IDENTITY_COLUMNS))

@@ -7,7 +7,7 @@ The colours are rendered with the Beer–Lambert law from each dye's *appearance
 stained region), chosen independently of the stain vectors in :mod:`texture.collagen`, so a test that
 recovers the truth also shows that the presets tolerate a realistic mismatch of the dye colours.
 
-Angle convention (ARCHITECTURE.md): degrees counter-clockwise from +x as seen on screen, so a fibre at
+Angle convention (docs/architecture.md): degrees counter-clockwise from +x as seen on screen, so a fibre at
 +45 rises to the right (rows decrease as columns increase).
 """
 
