@@ -69,6 +69,11 @@ class Outcome:
 _POLYGON_RX = re.compile(r"^\s*-?\d+(\.\d+)?\s+-?\d+(\.\d+)?(\s*[,;]\s*-?\d+(\.\d+)?\s+-?\d+(\.\d+)?)+\s*$")
 
 
+def is_polygon_spec(spec: str) -> bool:
+    """True when an ROI spec is a polygon ``"x1 y1, x2 y2, ..."`` rather than a mask file name."""
+    return bool(_POLYGON_RX.match(spec))
+
+
 def roi_mask_from_spec(spec: str, shape: tuple[int, int], input_root: Path) -> np.ndarray | None:
     """A user ROI: a polygon ``"x1 y1, x2 y2, ..."`` in pixels (x right, y down) or a mask image path
     relative to the input folder (non-zero = inside). Empty spec: no user ROI."""
@@ -86,9 +91,18 @@ def roi_mask_from_spec(spec: str, shape: tuple[int, int], input_root: Path) -> n
         if rel.is_absolute() or ".." in rel.parts:
             raise ValueError(f"ROI mask {spec!r} lies outside the input folder")
         try:
+            # The header first: a mask must match the image, so a 20000 x 20000 mask beside a 12 MP photo
+            # is refused before it is decoded (masks are held to the image's own pixel limit this way).
+            width, height = read_header(path)
+            if (height, width) != tuple(shape):
+                raise ValueError(f"ROI mask {spec!r} is {(width, height)} px, the image {shape[::-1]} px")
             with Image.open(path) as im:
                 mask = np.asarray(im.convert("L")) > 0
-        except (OSError, ValueError) as exc:  # Pillow's message carries the absolute path: not ours
+        except ValueError as exc:
+            if str(exc).startswith("ROI mask"):
+                raise
+            raise ValueError(f"ROI mask {spec!r} cannot be read as an image ({type(exc).__name__})") from None
+        except OSError as exc:  # Pillow's message carries the absolute path: not ours
             raise ValueError(f"ROI mask {spec!r} cannot be read as an image ({type(exc).__name__})") from None
         if mask.shape != shape:
             raise ValueError(f"ROI mask {spec!r} is {mask.shape[::-1]} px, the image {shape[::-1]} px")
@@ -384,6 +398,8 @@ def analyze_item(
 
     record = _identity(item, sha, px_per_mm, shape, date)
     record.update(result.metrics)
+    if loaded is not None:  # which device profile the pixels were converted from (QC)
+        record["icc_profile"] = loaded.icc_profile
     warnings.extend(result.warnings)
     if out_dir is not None and settings.overlays:
         target = overlay_dir_for(Path(out_dir), sha, item.file)
@@ -392,8 +408,8 @@ def analyze_item(
                 _save_overlay(rgb, target / "image.jpg")
             for kind, overlay in result.overlays.items():
                 _save_overlay(overlay, target / f"{kind}.jpg")
-        except OSError as exc:
-            warnings.append(f"overlays not written: {exc}")
+        except OSError as exc:  # the message only: exc's own text carries the absolute path
+            warnings.append(f"overlays not written: {exc.strerror or type(exc).__name__}")
     tables = {name: _long_rows(columns, record) for name, columns in result.tables.items() if columns}
     identity = _identity(item, sha, px_per_mm, shape, date)
     extra = [{**identity, "px_per_mm": record["px_per_mm"], **row} for row in result.rows]

@@ -3,6 +3,23 @@
 Every supported format ends up as float32 sRGB in [0, 1], shape (rows, cols, 3), with EXIF orientation
 applied, so the measurement library never sees a file. The pixel count is checked from the file header
 before any pixel is decoded, so a decompression bomb is refused without allocating memory.
+
+Colour management: an image with an embedded ICC profile (a phone's Display P3 HEIC, a camera's Adobe RGB
+JPEG, a scanner or camera profile) is converted to sRGB on load with LittleCMS (Pillow's ``ImageCms``,
+relative colorimetric intent), so the same skin reads the same CIELAB values whichever device profile it
+was saved in; the source profile's description is kept (:attr:`LoadedImage.icc_profile`, the QC column
+``icc_profile``). A file without a profile is taken as sRGB, the web and camera default (IEC 61966-2-1).
+A profile that describes sRGB itself is recorded but not applied (a round trip would only re-quantise).
+The transform runs at 8 bits per channel (Pillow's colour management has no 16-bit or float RGB modes),
+so a 16-bit or float image with a non-sRGB profile is converted at 8-bit precision (~0.4 L*).
+
+Sample scaling: integer samples are divided by their type's maximum (255, 65535, ...). Float samples have
+no type range, so they are read against the smallest conventional range that holds them: 0-1 stays as is,
+a float image whose values reach above 2 but not above 255 holds 8-bit values (ImageJ and OpenCV exports)
+and is divided by 255, above that up to 65535 by 65535; larger values are refused. Never by the image's own
+minimum and maximum, which would stretch every image's contrast differently. Values up to 2 count as a
+0-1 image whose processing overshot (clipped to 1); negative values are clipped to 0. (A 0-255 float
+image entirely darker than 2/255 would be read as 0-1: such an image holds no skin to measure.)
 """
 
 from __future__ import annotations
@@ -74,6 +91,9 @@ class LoadedImage:
         Scale from the file's own metadata (OME-TIFF ``PhysicalSizeX``, TIFF resolution in cm), if any.
     source_bit_depth : int
         Bits per channel of the stored samples (8, 16, 32).
+    icc_profile : str
+        Description of the ICC profile embedded in the file, which ``rgb`` was converted from ("" when the
+        file has none and was taken as sRGB; a profile that could not be applied says so in brackets).
     """
 
     rgb: np.ndarray
@@ -81,6 +101,7 @@ class LoadedImage:
     exif_datetime: str | None = None
     px_per_mm: float | None = None
     source_bit_depth: int = 8
+    icc_profile: str = ""
 
     @property
     def height_px(self) -> int:
@@ -129,7 +150,7 @@ def _is_output_folder(folder: Path) -> bool:
         return False
 
 
-def _is_tiff(data: bytes) -> bool:
+def _has_tiff_signature(data: bytes) -> bool:
     return data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
@@ -147,7 +168,7 @@ def read_header(path: str | Path) -> tuple[int, int]:
         if head.lstrip().lower().startswith(prefix):
             raise ImageDecodeError(f"the file is {what}, not an image (only its name says image)")
     magic = head[:4]
-    if _is_tiff(magic):
+    if _has_tiff_signature(magic):
         import tifffile
 
         try:
@@ -192,6 +213,58 @@ def _check_pixel_limit(width: int, height: int, max_pixels: int | None) -> None:
         )
 
 
+#: Float samples up to this are a 0-1 image (sharpening or resampling overshoot), clipped to 1.
+_FLOAT_UNIT_OVERSHOOT = 2.0
+_TIFF_ICC_PROFILE = 34675
+
+
+def _icc_to_srgb(arr: np.ndarray, icc: bytes | None) -> tuple[np.ndarray, str]:
+    """Decoded samples converted from their embedded ICC profile to sRGB (module docstring), and the
+    profile's description ("" without a profile)."""
+    if not icc:
+        return arr, ""
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(bytes(icc)))
+        name = " ".join(ImageCms.getProfileDescription(source).split()) or "unnamed ICC profile"
+    except (OSError, ValueError, TypeError, ImageCms.PyCMSError):
+        return arr, "unreadable ICC profile (not applied: taken as sRGB)"
+    if source.profile.xcolor_space.strip() != "RGB":
+        return arr, f"{name} (not applied: not an RGB profile)"
+    if "srgb" in name.lower():  # already sRGB: a transform would only re-quantise
+        return arr, name
+    if arr.ndim != 3 or arr.shape[2] < 3:
+        return arr, f"{name} (not applied: not an RGB image)"
+    rgb = arr[..., :3]
+    if rgb.dtype != np.uint8:  # 16-bit or float: no such ImageCms mode, converted at 8-bit precision
+        top = float(np.iinfo(rgb.dtype).max) if rgb.dtype.kind in "ui" else 1.0
+        rgb = (np.clip(rgb.astype(np.float32) / np.float32(top), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    try:
+        converted = ImageCms.profileToProfile(
+            Image.fromarray(np.ascontiguousarray(rgb), "RGB"),
+            source,
+            _srgb_profile(),
+            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+            outputMode="RGB",
+        )
+    except ImageCms.PyCMSError as exc:
+        return arr, f"{name} (not applied: {exc})"
+    return np.asarray(converted), name
+
+
+_SRGB_PROFILE = None
+
+
+def _srgb_profile():
+    global _SRGB_PROFILE
+    if _SRGB_PROFILE is None:
+        from PIL import ImageCms
+
+        _SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    return _SRGB_PROFILE
+
+
 def _to_float_rgb(arr: np.ndarray) -> tuple[np.ndarray, int]:
     """Any decoded sample array (grey, grey+alpha, RGB, RGBA; 8/16/32-bit int or float) to float32 RGB."""
     bits = arr.dtype.itemsize * 8
@@ -203,9 +276,17 @@ def _to_float_rgb(arr: np.ndarray) -> tuple[np.ndarray, int]:
     elif arr.dtype.kind == "f":
         out = arr.astype(np.float32)
         finite = out[np.isfinite(out)]
-        if finite.size and (finite.min() < 0.0 or finite.max() > 1.0):
-            lo, hi = float(finite.min()), float(finite.max())
-            out = (out - lo) / (hi - lo if hi > lo else 1.0)
+        # The range a float image was written in (module docstring), never its own min/max.
+        top = float(finite.max()) if finite.size else 0.0
+        if top > _FLOAT_UNIT_OVERSHOOT:
+            for full_scale in (255.0, 65535.0):
+                if top <= full_scale:
+                    out = out / np.float32(full_scale)
+                    break
+            else:
+                raise ImageDecodeError(
+                    f"float samples reach {top:.4g}, above any known range (0-1, 0-255, 0-65535)"
+                )
         out = np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=0.0)
     else:
         raise ImageDecodeError(f"unsupported sample type {arr.dtype}")
@@ -261,7 +342,7 @@ _ORIENT_OPS = {  # TIFF/EXIF orientation -> numpy operations making the image up
 }
 
 
-def _decode_tiff(data: bytes, path: Path) -> tuple[np.ndarray, float | None]:
+def _decode_tiff(data: bytes, path: Path) -> tuple[np.ndarray, float | None, bytes | None]:
     import tifffile
 
     try:
@@ -273,6 +354,8 @@ def _decode_tiff(data: bytes, path: Path) -> tuple[np.ndarray, float | None]:
             arr = page.asarray()
             orientation = page.tags.get(_TIFF_ORIENTATION)
             photometric = page.photometric
+            icc_tag = page.tags.get(_TIFF_ICC_PROFILE)
+            icc = icc_tag.value if icc_tag is not None else None
     except Exception as exc:
         raise ImageDecodeError(f"cannot decode TIFF: {exc}") from exc
     if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[2] not in (3, 4):  # planar (C, Y, X)
@@ -288,7 +371,7 @@ def _decode_tiff(data: bytes, path: Path) -> tuple[np.ndarray, float | None]:
         arr = _ORIENT_OPS[orientation.value](arr)
     from pipelines.io.slides import read_scale_px_per_mm
 
-    return arr, read_scale_px_per_mm(path)
+    return arr, read_scale_px_per_mm(path), icc
 
 
 def load_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> LoadedImage:
@@ -318,10 +401,12 @@ def load_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
     if not data:
         raise ImageDecodeError("file is empty")
     sha = hashlib.sha256(data).hexdigest()
-    if _is_tiff(data):
-        arr, scale = _decode_tiff(data, path)
-        rgb, bits = _to_float_rgb(arr)
-        return LoadedImage(rgb=rgb, sha256=sha, px_per_mm=scale, source_bit_depth=bits)
+    if _has_tiff_signature(data):
+        arr, scale, icc = _decode_tiff(data, path)
+        bits = arr.dtype.itemsize * 8
+        arr, profile = _icc_to_srgb(arr, icc)
+        rgb, _ = _to_float_rgb(arr)
+        return LoadedImage(rgb=rgb, sha256=sha, px_per_mm=scale, source_bit_depth=bits, icc_profile=profile)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns on some EXIF quirks; not the user's business
@@ -329,10 +414,13 @@ def load_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
                 when = _exif_datetime(im)
                 im.load()  # raises on truncated data instead of returning grey padding
                 upright = ImageOps.exif_transpose(im)
+                icc = im.info.get("icc_profile")
                 arr = _pil_to_array(upright)
     except UnidentifiedImageError as exc:
         raise ImageDecodeError("not a recognised image format (is it really an image?)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageDecodeError(f"cannot decode image: {exc}") from exc
-    rgb, bits = _to_float_rgb(arr)
-    return LoadedImage(rgb=rgb, sha256=sha, exif_datetime=when, source_bit_depth=bits)
+    bits = 1 if arr.dtype.kind == "b" else arr.dtype.itemsize * 8
+    arr, profile = _icc_to_srgb(arr, icc)
+    rgb, _ = _to_float_rgb(arr)
+    return LoadedImage(rgb=rgb, sha256=sha, exif_datetime=when, source_bit_depth=bits, icc_profile=profile)
