@@ -160,7 +160,8 @@ def skin_mask(
 #: Defaults of :func:`field_of_view_mask` (documented there).
 _FRAME_MAX_FRACTION = 0.02
 _FRAME_MIN_CONTRAST_L = 5.0
-_MIN_RELATIVE_LUMINANCE = 0.35
+_MIN_RELATIVE_LUMINANCE = 0.25
+_MIN_CORNER_ILLUMINATION = 0.7
 _FOV_WORK_LONG_SIDE_PX = 320
 
 
@@ -172,6 +173,7 @@ def field_of_view_mask(
     max_frame_fraction: float = _FRAME_MAX_FRACTION,
     min_frame_contrast: float = _FRAME_MIN_CONTRAST_L,
     min_relative_luminance: float = _MIN_RELATIVE_LUMINANCE,
+    min_corner_illumination: float = _MIN_CORNER_ILLUMINATION,
 ) -> np.ndarray:
     """Pixels the optics showed: the image without its constant frames, the dark outside of a dermoscope's
     circular field, vignetted corners, and an optional inner margin.
@@ -187,11 +189,19 @@ def field_of_view_mask(
        from one line to the next.
     2. **Outside the optical field** (a dermoscope's circle, vignetting), on a copy ~320 px long: the
        relative luminance ``Y / Y_ref`` (Y from L*, ``Y_ref`` the 90th percentile inside the frames: the
-       well-lit skin); regions below ``min_relative_luminance`` (0.35: light fallen by 1.5 stops) in the
+       well-lit skin); regions below ``min_relative_luminance`` (0.25: light fallen by 2 stops) in the
        image smoothed over ~1 % of its size that reach an image corner are outside, outlined by the
        unsmoothed pixels below the same level within ~2 blur widths of them. Vignetting and a circular field
        always darken the corners first; a dark lesion in the field does not reach a corner, and is kept.
-    3. **Margin**: the field is eroded by ``margin_px`` (a disk), the image edge counting as outside.
+    3. **Vignetted corners**, on the same copy: a corner whose well-lit skin (90th percentile of Y in a
+       box of 6 % of the short side) is below ``min_corner_illumination`` (0.7, half a stop) of the
+       brighter of the two adjacent edge middles is vignetted (a lens darkens corners first; side
+       lighting darkens a whole side, corner and edge middle alike: the phantoms' shading of +-25-30 %
+       leaves every corner >= 0.74; +-35 % reaches 0.70). Its
+       vignetted region is the part of its quadrant, connected to it, where the smoothed luminance is
+       below that fraction of the edge middles'. Corners already outside a circular field are left to
+       step 2.
+    4. **Margin**: the field is eroded by ``margin_px`` (a disk), the image edge counting as outside.
 
     Parameters
     ----------
@@ -207,7 +217,9 @@ def field_of_view_mask(
     min_frame_contrast : float
         Least difference of median L* between a frame line and the image inside it.
     min_relative_luminance : float
-        Relative luminance below which a region reaching a corner is outside the field.
+        Relative luminance below which a region reaching a corner is outside the field (step 2).
+    min_corner_illumination : float
+        Corner-to-edge-middle luminance ratio below which a corner is vignetted (step 3); 0: off.
 
     Returns
     -------
@@ -216,8 +228,10 @@ def field_of_view_mask(
     Limits
     ------
     A frame line of the skin's own lightness is not found (it does not matter to the measurements
-    either); a dark lesion (below 35 % of the skin's luminance) that reaches an image corner is taken as
-    outside the field: pass a user ROI for such photos. Gentle vignetting (less than 1.5 stops) stays in.
+    either); a dark lesion (below 25 % of the skin's luminance) that reaches an image corner, or a dark
+    lesion in a vignetted corner, is taken as outside the field: pass a user ROI for such photos. Corners
+    less than half a stop darker than the edge middles stay in; strong side lighting (+-35 %) can cut a
+    sliver (< 1 %) of the darkest corner.
     """
     source = check_rgb(rgb) if lab is None else np.asarray(lab)
     if source.ndim != 3 or source.shape[2] != 3:
@@ -261,7 +275,10 @@ def field_of_view_mask(
         if factor > 1.0:
             size = (max(1, round(window.shape[1] / factor)), max(1, round(window.shape[0] / factor)))
             small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
-        outside = _dark_corners(lightness(small), min_relative_luminance)
+        small_light = lightness(small)
+        outside = _dark_corners(small_light, min_relative_luminance)
+        if min_corner_illumination > 0:
+            outside |= _vignetted_corners(small_light, min_corner_illumination, outside=outside)
         if outside.any():
             if factor > 1.0:
                 grown = cv2.resize(
@@ -272,7 +289,7 @@ def field_of_view_mask(
                 outside = grown >= 0.5
             mask[inner] &= ~outside
 
-    # 3. Inner margin from the field's edge and the image's edge.
+    # 4. Inner margin from the field's edge and the image's edge.
     if margin_px > 0:
         padded = np.pad(mask.view(np.uint8), 1)
         eroded = cv2.erode(padded, _disk(2 * margin_px + 1))
@@ -356,3 +373,47 @@ def polygon_mask(shape: tuple[int, ...], polygon_xy: Sequence[Sequence[float]]) 
     if not mask.any():
         raise ValueError("polygon covers no pixel of the image")
     return mask
+
+
+def _vignetted_corners(lightness: np.ndarray, min_ratio: float, *, outside: np.ndarray) -> np.ndarray:
+    """The vignetted parts of the image's corners (step 3 of :func:`field_of_view_mask`); corners
+    already mostly ``outside`` the field (a dermoscope's circle) are left to step 2."""
+    light = np.clip(lightness, 0.0, 100.0)
+    luminance = np.where(light > 8.0, ((light + 16.0) / 116.0) ** 3, light / 903.3).astype(np.float32)
+    rows, cols = luminance.shape
+    box = max(2, int(round(0.06 * min(rows, cols))))
+    out = np.zeros((rows, cols), dtype=bool)
+    if min(rows, cols) < 4 * box:
+        return out
+    r0, c0 = rows // 2 - box, cols // 2 - box
+    middles = {
+        "top": luminance[:box, c0 : c0 + 2 * box],
+        "bottom": luminance[-box:, c0 : c0 + 2 * box],
+        "left": luminance[r0 : r0 + 2 * box, :box],
+        "right": luminance[r0 : r0 + 2 * box, -box:],
+    }
+    lit = {side: float(np.percentile(values, 90)) for side, values in middles.items()}
+    smooth = cv2.GaussianBlur(luminance, (0, 0), max(1.0, 0.01 * max(rows, cols)))
+    half_r, half_c = rows // 2, cols // 2
+    for vertical, horizontal in (("top", "left"), ("top", "right"), ("bottom", "left"), ("bottom", "right")):
+        rs = slice(0, half_r) if vertical == "top" else slice(rows - half_r, rows)
+        cs = slice(0, half_c) if horizontal == "left" else slice(cols - half_c, cols)
+        quadrant = smooth[rs, cs]
+        corner_box = (
+            slice(0, box) if vertical == "top" else slice(half_r - box, half_r),
+            slice(0, box) if horizontal == "left" else slice(half_c - box, half_c),
+        )
+        if outside[rs, cs][corner_box].mean() >= 0.5:
+            continue
+        reference = max(lit[vertical], lit[horizontal])
+        corner_lit = float(np.percentile(luminance[rs, cs][corner_box], 90))
+        if reference <= 0 or corner_lit >= min_ratio * reference:
+            continue
+        dark = (quadrant < min_ratio * reference).astype(np.uint8)
+        n, labels = cv2.connectedComponents(dark, connectivity=8)
+        touching = np.unique(labels[corner_box])
+        chosen = np.zeros(n, dtype=bool)
+        chosen[touching] = True
+        chosen[0] = False
+        out[rs, cs] |= chosen[labels]
+    return out

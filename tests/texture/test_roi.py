@@ -8,6 +8,7 @@ from skimage.color import lab2rgb
 
 from tests.texture import _photos
 from texture.phantoms.photo import add_field_of_view, render_skin
+from texture.pigment import measure_spots
 from texture.roi import field_of_view_mask, polygon_mask, skin_mask
 
 
@@ -130,16 +131,17 @@ def test_vignetted_corners_are_cut_gentle_shading_kept():
     # Light falling to 20 % in the corners (vignetting 0.8) on evenly lit skin.
     rgb, light = add_field_of_view(_plain_skin(shading=0.0), vignetting=0.8)
     fov = field_of_view_mask(rgb)
-    cut, kept = (~fov[light < 0.3]).mean(), fov[light > 0.45].mean()
-    print(f"cut where light < 0.3: {cut:.3f}; kept where > 0.45: {kept:.4f}")
-    assert (~fov[light < 0.3]).mean() > 0.95
-    assert fov[light > 0.45].mean() > 0.995
+    # A corner below 0.7 of its edge middles is vignetted; its region ends where the light is 0.7 of
+    # the brighter edge middle (~0.9 here, so 0.63): cut below 0.45, kept above 0.75.
+    cut, kept = (~fov[light < 0.45]).mean(), fov[light > 0.75].mean()
+    print(f"cut where light < 0.45: {cut:.3f}; kept where > 0.75: {kept:.4f}")
+    assert cut > 0.95
+    assert kept > 0.995
 
 
-@pytest.mark.parametrize("shading", [0.25, 0.35])
+@pytest.mark.parametrize("shading", [0.0, 0.25, 0.3])
 def test_shaded_skin_and_a_dark_central_lesion_stay_in_the_field(shading):
-    # Shading 0.35 darkens the darkest corner ~1.1 stops below the well-lit skin (0.5 would be ~1.9
-    # stops: beyond the 1.5-stop rule, cut as vignetting).
+    # Side lighting of +-30 % darkens whole sides, not corners alone: no corner reads as vignetted.
     rgb = _plain_skin(shading=shading).copy()
     rows, cols = rgb.shape[:2]
     yy, xx = np.mgrid[0:rows, 0:cols]
@@ -174,9 +176,10 @@ def test_dermoscopy_frames_are_cut_and_the_field_kept(name):
     frame = 3 if name == "ISIC_0000046" else 1
     edges = (fov[:frame], fov[-frame:], fov[:, :frame], fov[:, -frame:])
     assert not any(edge.any() for edge in edges)
-    # Inside the frame, along the middle 80 % of each edge (away from the corners), the field is kept.
+    # Inside the frame, along the middle half of each edge (away from the corners and the vignetted
+    # regions that grow from them along ISIC_0000046's darker left side), the field is kept.
     rows, cols = fov.shape
-    middle_r, middle_c = slice(rows // 10, rows - rows // 10), slice(cols // 10, cols - cols // 10)
+    middle_r, middle_c = slice(rows // 4, rows - rows // 4), slice(cols // 4, cols - cols // 4)
     inner = (
         fov[frame + 1, middle_c],
         fov[-frame - 2, middle_c],
@@ -185,7 +188,7 @@ def test_dermoscopy_frames_are_cut_and_the_field_kept(name):
     )
     assert all(line.all() for line in inner)
     print(name, f"field kept {fov.mean():.3f}")
-    assert fov.mean() > 0.98
+    assert fov.mean() > (0.93 if name == "ISIC_0000046" else 0.99)
     skin = skin_mask(rgb, field_of_view=False)
     assert not (skin_mask(rgb) & ~fov).any()
     if name == "ISIC_0000046":  # the frame was in the skin mask before
@@ -200,3 +203,19 @@ def test_field_of_view_bad_arguments():
         field_of_view_mask(rgb, max_frame_fraction=0.6)
     with pytest.raises(ValueError):
         field_of_view_mask(rgb[..., 0])
+
+
+def test_vignetted_corners_of_isic_0000046_no_longer_read_as_spots():
+    # Issue 13: its darker corners (left ones ~1.1 stops below the edge middles) read as brown spots.
+    rgb = _photos.load("ISIC_0000046")
+    edge = np.zeros(rgb.shape[:2], bool)
+    edge[:15], edge[-15:], edge[:, :15], edge[:, -15:] = True, True, True, True
+
+    def spots_at_edge(mask):
+        labels = measure_spots(rgb, mask=mask).labels
+        return len(np.unique(labels[edge & (labels > 0)]))
+
+    fov = field_of_view_mask(rgb)
+    assert not fov[4, 4] and not fov[-5, 4]  # the left corners are out
+    assert spots_at_edge(skin_mask(rgb, field_of_view=False)) >= 2
+    assert spots_at_edge(skin_mask(rgb)) == 0
