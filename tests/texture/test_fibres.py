@@ -181,9 +181,10 @@ def _goal(goal, metrics, ct, stats):
 
 
 #: Goals not met yet (figures in docs/validation/collagen.md): CT-FIRE traces the faint fibres of its
-#: curvelet-denoised image, we trace 0.37-0.46x as many fibres >= 30 px, mostly the bright, long ones,
-#: which on ROI1 are more aligned than CT-FIRE's whole population.
-UNMET = {("2B_D9_ROI1", "count"), ("2B_D9_ROI2", "count"), ("2B_D9_ROI1", "alignment")}
+#: curvelet-denoised image, we trace about half as many fibres >= 30 px; on ROI1 ours are straighter
+#: (0.956 against 0.917: CT-FIRE's length runs through its jittery vertex polyline, ours along the
+#: staircase-smoothed skeleton).
+UNMET = {("2B_D9_ROI1", "count"), ("2B_D9_ROI2", "count"), ("2B_D9_ROI1", "straightness")}
 
 
 @pytest.mark.parametrize(
