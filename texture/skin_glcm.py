@@ -125,8 +125,7 @@ def _fixed_bin_width(lightness: np.ndarray, width: float) -> np.ndarray:
     scaled = np.array(lightness, dtype=np.float32, order="C")
     np.clip(scaled, 0.0, _L_MAX, out=scaled)
     np.multiply(scaled, np.float32(1.0 / width), out=scaled)
-    np.floor(scaled, out=scaled)
-    codes = scaled.astype(dtype)
+    codes = scaled.astype(dtype)  # truncation = floor for the non-negative values left by the clip
     codes += 1
     return codes
 
