@@ -30,11 +30,31 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+#: Warnings printed before the summary line; the rest are counted (errors.csv has all).
+MAX_WARNINGS_SHOWN = 10
+
+
 def _summarise(result, out: Path) -> None:
     info = result.run_info["counts"]
+    from rich.markup import escape
+
+    warned = int(info.get("warnings", 0))
+    errors = result.errors
+    if warned and not errors.empty:
+        # The first few warnings on the console (all of them are in errors.csv).
+        shown = errors[errors["stage"] == "warning"].head(MAX_WARNINGS_SHOWN)
+        for row in shown.itertuples():
+            # escape: a file name or message may hold [brackets] that rich would read as markup
+            console.print(
+                f"[yellow]warning[/] {escape(str(row.file))}: {escape(str(row.message))}", highlight=False
+            )
+        if warned > len(shown):
+            console.print(f"... and {warned - len(shown)} more warnings", highlight=False)
+    plural = "" if warned == 1 else "s"
     console.print(
-        f"analysed {info['analysed']} of {info['images']} images "
-        f"({info['failed']} failed, {info['cached']} from cache)",
+        f"analysed {info['analysed']} of {info['images']} images ({info['failed']} failed, "
+        f"{warned} warning{plural}, {info['cached']} from cache)"
+        + (": see errors.csv" if warned or info["failed"] else ""),
         highlight=False,
     )
     for name in ("metrics.csv", "changes.csv", "cohort.csv", "errors.csv", "run.json", "report.html"):

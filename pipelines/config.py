@@ -29,6 +29,7 @@ __all__ = [
     "HISTOLOGY_DEFAULTS",
     "histology_options",
     "collagen_kwargs",
+    "with_batch",
 ]
 
 BACKENDS = ("serial", "processes", "dask")
@@ -74,6 +75,11 @@ class Settings:
     photo, histology : dict
         Options passed to :func:`pipelines.assays.photo.analyze_photo` /
         :func:`pipelines.assays.histology.analyze_histology`.
+    histology_batch : dict
+        Per stain, values fixed for the whole study: ``threshold`` (collagen threshold, OD units) and
+        ``stain_vectors`` (RGB OD vectors). Filled by the run when ``histology.threshold`` is
+        ``batch`` or ``histology.stain_vectors`` is ``estimate`` (and recorded in ``run.json``); set
+        it by hand (e.g. copied from an earlier run.json) to threshold later sessions alike.
     cache : bool
         Keep and reuse per-image results in ``OUT/cache`` (resume after a crash).
     overlays : bool
@@ -94,6 +100,7 @@ class Settings:
     glcm_levels: int = 32
     photo: dict[str, Any] = field(default_factory=dict)
     histology: dict[str, Any] = field(default_factory=dict)
+    histology_batch: dict[str, dict[str, Any]] = field(default_factory=dict)
     cache: bool = True
     overlays: bool = True
 
@@ -168,6 +175,18 @@ class Settings:
                     except (TypeError, ValueError) as one:
                         raise bad(f"histology.{key}", str(one)) from None
                 raise bad("histology", str(exc)) from None
+        if not isinstance(self.histology_batch, dict):
+            raise bad("histology_batch", "must be a mapping of stain -> {threshold, stain_vectors}")
+        for stain, values in self.histology_batch.items():
+            if not isinstance(values, dict) or set(values) - set(BATCH_KEYS):
+                raise bad(
+                    f"histology_batch.{stain}", f"must be a mapping with any of {', '.join(BATCH_KEYS)}"
+                )
+            try:
+                opts = with_batch({"threshold": "batch", "stain_vectors": "estimate"}, values)
+                collagen_kwargs(histology_options(opts), stain="psr")
+            except (TypeError, ValueError) as exc:
+                raise bad(f"histology_batch.{stain}", str(exc)) from None
 
     def analysis_key(self) -> str:
         """Hash of the settings that change measured values (not of execution or output options)."""
@@ -264,7 +283,28 @@ HISTOLOGY_DEFAULTS: dict[str, Any] = {
     "roi": None,
     "glcm_features": DEFAULT_GLCM_FEATURES,
     "glcm_levels": 32,
+    "threshold_method": "half_max",
+    "tissue": None,
+    "polarized": None,
 }
+
+#: Options of :func:`texture.tissue.detect_tissue` a config may set under ``histology.tissue``.
+TISSUE_OPTIONS = (
+    "smooth_px",
+    "pale_od_threshold",
+    "pale_reach_um",
+    "max_hole_um",
+    "glass_rgb",
+    "exclude_pen",
+    "pen_residual",
+    "fold_od",
+    "envelope_px",
+    "shg_level",
+)
+#: Keys of one stain's entry in ``Settings.histology_batch``.
+BATCH_KEYS = ("threshold", "stain_vectors", "collagen_index")
+#: Options of :func:`texture.polarized.measure_polarized_psr` (``histology.polarized``).
+POLARIZED_OPTIONS = ("edge_radius_px", "min_contrast", "min_saturation")
 
 
 def histology_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -277,19 +317,63 @@ def histology_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
         opts.update(options)
     if opts["epidermis"] not in ("auto", True, False):
         raise ValueError(f"option 'epidermis' must be 'auto', true or false, got {opts['epidermis']!r}")
+    if opts["threshold_method"] not in ("half_max", "otsu"):
+        raise ValueError(
+            f"option 'threshold_method' must be 'half_max' or 'otsu', got {opts['threshold_method']!r}"
+        )
+    for name, known in (("tissue", TISSUE_OPTIONS), ("polarized", POLARIZED_OPTIONS)):
+        value = opts[name]
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            raise ValueError(f"option {name!r} must be a mapping of keyword options")
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(f"unknown {name} option(s) {unknown}; known: {sorted(known)}")
+    if isinstance(opts["threshold"], str) and opts["threshold"] != "batch":
+        raise ValueError(f"option 'threshold' must be a number, 'batch' or empty, got {opts['threshold']!r}")
+    if isinstance(opts["stain_vectors"], str) and opts["stain_vectors"] != "estimate":
+        raise ValueError(
+            "option 'stain_vectors' must be 2 or 3 RGB OD vectors, 'estimate' or empty, "
+            f"got {opts['stain_vectors']!r}"
+        )
+    return opts
+
+
+def with_batch(options: Mapping[str, Any], batch: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Histology options with the study-wide values of one stain filled in.
+
+    ``threshold: batch`` becomes the batch threshold and ``stain_vectors: estimate`` the batch's
+    estimated vectors with their ``collagen_index`` (each left to the per-image rule when the batch has
+    none, e.g. for whole slides, which the batch pass does not read). Batch values are used only when
+    the options ask for them.
+    """
+    opts = dict(options)
+    batch = dict(batch or {})
+    if opts.get("threshold") == "batch":
+        opts["threshold"] = batch.get("threshold")
+    if opts.get("stain_vectors") == "estimate":
+        opts["stain_vectors"] = batch.get("stain_vectors")
+        if "collagen_index" in batch:
+            opts["collagen_index"] = batch["collagen_index"]
     return opts
 
 
 def collagen_kwargs(opts: Mapping[str, Any], *, stain: str) -> dict[str, Any]:
     """Keyword arguments of :func:`texture.collagen.analyze_collagen` from pipeline options."""
+    # 'batch' / 'estimate' not yet resolved (with_batch): the per-image rule.
+    threshold = None if opts["threshold"] in (None, "batch") else float(opts["threshold"])
+    vectors = None if opts["stain_vectors"] in (None, "estimate") else opts["stain_vectors"]
     return {
-        "stain": "custom" if opts["stain_vectors"] is not None else stain,
+        "stain": "custom" if vectors is not None else stain,
         "orientation_scale_um": float(opts["orientation_scale_um"]),
         "orientation_scale_px": float(opts["orientation_scale_px"]),
-        "threshold": None if opts["threshold"] is None else float(opts["threshold"]),
-        "vectors": opts["stain_vectors"],
+        "threshold": threshold,
+        "vectors": vectors,
         "collagen_index": int(opts["collagen_index"]),
         "tissue_od_threshold": float(opts["tissue_od_threshold"]),
         "fibres": bool(opts["fibres"]),
         "fibre_min_length_um": float(opts["fibre_min_length_um"]),
+        "threshold_method": str(opts["threshold_method"]),
+        "tissue_options": dict(opts["tissue"] or {}),
     }

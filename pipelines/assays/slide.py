@@ -32,6 +32,7 @@ import numpy as np
 
 from pipelines.assays.histology import (
     EPIDERMIS_COLUMNS,
+    HE_WARNING,
     _wants_epidermis,
     block_mean,
 )
@@ -41,7 +42,7 @@ from pipelines.record import ImageResult
 from texture.collagen import CollagenSums, analyze_collagen
 from texture.measurement import check_scale as validate_scale
 from texture.orientation import orientation_overlay, tensor_orientation
-from texture.stains import collagen_channel, stain_model
+from texture.stains import STAIN_PRESETS, collagen_channel, measured_names, stain_model
 from texture.tissue import collagen_histogram, detect_tissue, threshold_from_histogram
 
 __all__ = ["analyze_slide"]
@@ -101,6 +102,8 @@ def analyze_slide(
     opts = histology_options(options)
     if opts["roi"] is not None:
         raise ValueError("a roi mask is not supported for whole slides (it would need the full image)")
+    if stain == "psr_polarized":
+        raise ValueError("polarised-light PSR is not supported for whole slides yet: export a region")
     kwargs = collagen_kwargs(opts, stain=stain)
     model = stain_model(kwargs["stain"], vectors=kwargs["vectors"], collagen_index=kwargs["collagen_index"])
     warnings: list[str] = []
@@ -142,13 +145,20 @@ def analyze_slide(
             ] = block_mean(inner, factor)
             if kwargs["threshold"] is None:
                 channel = collagen_channel(rgb, model)
-                tissue = detect_tissue(rgb, model, od_threshold=kwargs["tissue_od_threshold"])
+                # The same tissue rule as pass 2 (analyze_collagen); holes and pale tissue wider
+                # than the margin are resolved per window (see texture.tissue.tissue_context_px).
+                tissue = detect_tissue(
+                    rgb,
+                    model,
+                    od_threshold=kwargs["tissue_od_threshold"],
+                    **{"px_per_mm": px_per_mm, **kwargs["tissue_options"]},
+                )
                 h = collagen_histogram(channel[interior], tissue[interior], model)
                 hist = h if hist is None else hist + h
             del rgb
         threshold = kwargs["threshold"]
         if threshold is None:
-            threshold = threshold_from_histogram(hist, model)
+            threshold = threshold_from_histogram(hist, model, method=kwargs["threshold_method"])
 
         epidermis_metrics = {k: float("nan") for k in EPIDERMIS_COLUMNS}
         dermis_overview = None
@@ -164,8 +174,9 @@ def analyze_slide(
             )
             for k in EPIDERMIS_COLUMNS:
                 epidermis_metrics[k] = epi.metrics[k]
-            for k in ("epidermis_thickness_mean_px", "epidermis_thickness_sd_px"):
-                epidermis_metrics[k] = epi.metrics[k] * factor
+            for k in EPIDERMIS_COLUMNS:
+                if k.endswith("_px"):  # measured on the overview: back to slide pixels
+                    epidermis_metrics[k] = epi.metrics[k] * factor
             if epi.metrics["epidermis_found"]:
                 dermis_overview = epi.labels == 2
                 epidermis_overview = epi.labels == 1
@@ -210,6 +221,10 @@ def analyze_slide(
     metrics.update(epidermis_metrics)
     metrics["slide_tiles"] = float(len(windows))
     metrics["slide_overview_factor"] = float(factor)
+    if stain in STAIN_PRESETS:  # H&E measures eosin, VVG elastin: name the columns after it
+        metrics = measured_names(metrics, STAIN_PRESETS[stain])
+        if STAIN_PRESETS[stain].target == "eosin":
+            warnings.append(HE_WARNING)
 
     # Overlays in float32 and in place: at overview_px = 2048 each RGB overlay is 48 MB.
     np.clip(overview, 0, 1, out=overview)

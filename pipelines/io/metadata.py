@@ -35,10 +35,13 @@ __all__ = [
 #: A file with a stain is histology, otherwise a photo.
 DEFAULT_PATTERN = (
     r"^(?P<subject>[A-Za-z0-9-]+)_(?:s|session|visit)(?P<session>\d+)"
-    r"(?:_(?P<region>[A-Za-z0-9-]+?))?(?:_(?P<stain>psr|masson|he|shg))?$"
+    r"(?:_(?P<region>[A-Za-z0-9-]+?))?(?:_(?P<stain>psr_polarized|psr|masson_green|masson|he|shg|vvg|elastin))?$"
 )
 MODALITIES = ("photo", "histology")
-STAINS = ("psr", "masson", "he", "shg")
+#: Stains a histology image may carry: brightfield presets of :mod:`texture.stains` (``he`` is reported
+#: as ``eosin_*``, ``vvg``/``elastin`` as ``elastin_*``), ``shg``, and ``psr_polarized`` (picrosirius red
+#: under polarised light, :mod:`texture.polarized`).
+STAINS = ("psr", "masson", "masson_green", "he", "shg", "psr_polarized", "vvg", "elastin")
 MANIFEST_COLUMNS = (
     "file",
     "subject",
@@ -73,6 +76,9 @@ class ImageItem:
     treatment: str = ""
     roi: str = ""  # polygon "x1 y1, x2 y2, ..." in pixels or a mask file relative to the input folder
     notes: list[str] = field(default_factory=list)
+    # True when nothing said which modality this is (no manifest, no stain in the file name): the image
+    # itself then decides (pipelines.analyze: a microscope scale or a stain colour signature, no skin).
+    modality_inferred: bool = False
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -254,6 +260,7 @@ def parse_filename(path: Path, root: Path, rx: re.Pattern[str]) -> ImageItem:
                 *notes,
                 f"file name does not match the pattern; treated as baseline of subject {full_stem!r}",
             ],
+            modality_inferred=True,
         )
     groups = {k: (v or "") for k, v in match.groupdict().items()}
     where = f"{file_id}: file name"
@@ -268,6 +275,7 @@ def parse_filename(path: Path, root: Path, rx: re.Pattern[str]) -> ImageItem:
         stain=stain,
         date=_parse_date(groups.get("date", ""), where),
         notes=notes,
+        modality_inferred=not (groups.get("modality") or groups.get("stain")),
     )
 
 
