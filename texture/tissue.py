@@ -30,9 +30,11 @@ them). Every step reaches at most :func:`tissue_context_px` pixels, so tiles of 
 that much context reproduce the whole-image mask exactly.
 
 SHG images have no glass: tissue is the **signal envelope**, the grey image smoothed over
-``envelope_px`` above ``dark + shg_level * (bright - dark)`` (``dark`` the 0.5th percentile of the
-envelope, ``bright`` the 99.5th percentile of the image), hole-filled like brightfield. A user mask
-replaces it (see :func:`texture.collagen.analyze_collagen`).
+``envelope_px`` above ``shg_level`` (0.02 of full scale, five 8-bit grey levels: five times the
+dark-field envelope of the CurveAlign test images), hole-filled like brightfield. The level is
+absolute, not relative to the image's own percentiles, so whole-slide tiles agree; raise it for a
+detector whose dark level is offset. A user mask replaces it (see
+:func:`texture.collagen.analyze_collagen`).
 
 Collagen threshold
 ------------------
@@ -184,7 +186,7 @@ def detect_tissue(
     pen_residual: float = 0.35,
     fold_od: float | None = None,
     envelope_px: float = 8.0,
-    shg_level: float = 0.05,
+    shg_level: float = 0.02,
 ) -> np.ndarray:
     """Tissue (True) versus glass, pen marks and (optionally) folds; see the module notes.
 
@@ -219,7 +221,7 @@ def detect_tissue(
     envelope_px : float
         SHG: Gaussian sigma (px) of the signal envelope.
     shg_level : float
-        SHG: envelope level, as a fraction of the dark-to-bright range, above which is tissue.
+        SHG: envelope level (fraction of full scale) above which is tissue.
 
     Returns
     -------
@@ -341,11 +343,7 @@ def fill_small_holes(mask: np.ndarray, *, max_extent_px: float) -> np.ndarray:
 def _shg_envelope(rgb: np.ndarray, *, envelope_px: float, level: float, max_hole_px: float) -> np.ndarray:
     grey = np.asarray(rgb, dtype=np.float32).mean(axis=2)
     envelope = gaussian_smooth(grey, envelope_px) if envelope_px > 0 else grey
-    dark = float(np.percentile(envelope, 0.5))
-    bright = float(np.percentile(grey, 99.5))
-    if bright - dark <= 1e-6:  # a flat field: nothing tells tissue from background
-        return np.ones(grey.shape, dtype=bool)
-    tissue = envelope > dark + level * (bright - dark)
+    tissue = envelope > level
     if max_hole_px >= 1:
         tissue = fill_small_holes(tissue, max_extent_px=max_hole_px)
     return tissue

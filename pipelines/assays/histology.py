@@ -168,9 +168,11 @@ def analyze_histology(
         warnings.append("no collagen above the threshold: orientation metrics are undefined")
     if stain in STAIN_PRESETS:  # H&E measures eosin, VVG elastin: name the columns after it
         metrics = measured_names(metrics, STAIN_PRESETS[stain])
-        if STAIN_PRESETS[stain].target == "eosin":
+        target = STAIN_PRESETS[stain].target
+        if target != "collagen":  # the warnings name what was measured
+            warnings = [w.replace("collagen", target) for w in warnings]
+        if target == "eosin":
             warnings.append(HE_WARNING)
-            warnings = [w.replace("no collagen above", "no eosin above") for w in warnings]
 
     # Overlays are for the report (which shows them at most 1024 px wide): float32, and reduced
     # by whole-pixel block means when the image is large, one at a time to bound memory.

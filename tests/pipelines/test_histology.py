@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipelines.assays.histology import analyze_histology
+from pipelines.assays.histology import HE_WARNING, analyze_histology
 from pipelines.record import ImageResult
 from texture.phantoms.histology import aligned_fibres, psr_section, random_fibres
 
@@ -97,9 +97,11 @@ def test_he_section_measures_epidermis_and_collagen_beneath_it():
     # Collagen is measured in the dermis only: its tissue area excludes glass and epidermis.
     dermis_px = (~phantom.truth["glass"] & ~phantom.truth["epidermis"]).sum()
     assert m["tissue_area_px"] == pytest.approx(dermis_px, rel=0.05)
-    assert m["collagen_coherency"] < 0.3  # the dermis phantom is a basket-weave
+    # H&E measures eosin, not collagen: its columns say so (issue 16), and a warning says why.
+    assert m["eosin_coherency"] < 0.3  # the dermis phantom is a basket-weave
+    assert "collagen_area_fraction" not in m and 0.0 < m["eosin_area_fraction"] <= 1.0
     assert result.overlays["epidermis"].shape == phantom.rgb.shape
-    assert not result.warnings
+    assert result.warnings == [HE_WARNING]
 
 
 def test_real_he_crop_gives_sane_values(shared_data):
@@ -109,11 +111,14 @@ def test_real_he_crop_gives_sane_values(shared_data):
     rgb = np.asarray(Image.open(path).convert("RGB"), dtype=float) / 255.0
     result = analyze_histology(rgb, stain="he", px_per_mm=1000.0 / 0.2271)
     m = result.metrics
-    # A tumour with collagen-rich stroma, no skin surface in this crop.
-    assert 0.05 < m["collagen_area_fraction"] < 0.7
-    assert m["tissue_area_mm2"] > 0.8 * (550 * 0.2271e-3) ** 2
-    assert 0.0 <= m["collagen_orientation_deg"] < 180.0
-    assert 0.0 <= m["collagen_coherency"] <= 1.0 and 0.0 <= m["collagen_alignment"] <= 1.0
+    # A tumour with collagen-rich stroma, no skin surface in this crop. H&E: eosin_* columns.
+    assert 0.05 < m["eosin_area_fraction"] < 0.7
+    assert m["tissue_area_mm2"] > 0.95 * (550 * 0.2271e-3) ** 2  # the crop is all section
+    # Orientation is NaN when flagged undefined (coherency below the documented floor).
+    angle = m["eosin_orientation_deg"]
+    assert (np.isnan(angle) and m["eosin_orientation_undefined"] == 1) or 0.0 <= angle < 180.0
+    assert 0.0 <= m["eosin_coherency"] <= 1.0 and 0.0 <= m["eosin_pixel_alignment"] <= 1.0
+    assert HE_WARNING in result.warnings
     assert m["fibre_count"] > 0 and 0.5 < m["fibre_width_mean_um"] < 20.0
     assert np.isnan(m["epidermis_thickness_mean_um"])
     assert any("no epidermis" in w for w in result.warnings)

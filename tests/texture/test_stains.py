@@ -121,17 +121,16 @@ def test_estimation_refuses_what_it_cannot_do():
         estimate_stain_vectors([np.ones((8, 8, 3))], "psr")
 
 
-def test_stain_signature_tells_histology_from_photos():
-    from pathlib import Path
-
+def test_stain_signature_tells_histology_from_photos(shared_data):
     from PIL import Image
     from skimage import data
 
     from texture.phantoms.histology import collagen_dermis, he_nuclei_section, pale_section, random_fibres
     from texture.stains import guess_stain
 
-    shared = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-    he_crop = np.asarray(Image.open(shared / "histology" / "OS-1-detail_crop_y0-550_x0-550.png"), float) / 255
+    he_crop = (
+        np.asarray(Image.open(shared_data / "histology" / "OS-1-detail_crop_y0-550_x0-550.png"), float) / 255
+    )
     assert guess_stain(he_crop)[0] == "he"
     for stain in ("psr", "masson", "masson_green", "he", "shg"):
         assert guess_stain(random_fibres(stain=stain, seed=2).rgb)[0] == stain
@@ -140,7 +139,7 @@ def test_stain_signature_tells_histology_from_photos():
     assert guess_stain(he_nuclei_section().rgb)[0] == "he"
     # Real photos: a face and dermoscopy (two of them under blue-violet light) have no stain signature.
     assert guess_stain(data.astronaut() / 255.0)[0] is None
-    for path in sorted((shared / "dermoscopy").glob("*.jpg")):
+    for path in sorted((shared_data / "dermoscopy").glob("*.jpg")):
         assert guess_stain(np.asarray(Image.open(path).convert("RGB"), float) / 255)[0] is None, path.name
 
 

@@ -1,7 +1,5 @@
 """Tissue masks and the collagen threshold on hard cases with known truth, and on a real H&E crop."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -26,8 +24,6 @@ from texture.tissue import (
     tissue_context_px,
 )
 
-HE_CROP = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "histology"
-HE_CROP = HE_CROP / "OS-1-detail_crop_y0-550_x0-550.png"
 HE_PX_PER_MM = 1000.0 / 0.2271  # the crop's OME pixel size
 
 
@@ -94,10 +90,11 @@ def test_folds_are_excluded_only_when_asked():
     assert cut[truth["tissue"]].mean() > 0.9
 
 
-def test_real_he_crop_covers_the_section_and_not_added_glass():
+def test_real_he_crop_covers_the_section_and_not_added_glass(shared_data):
     from PIL import Image
 
-    rgb = np.asarray(Image.open(HE_CROP).convert("RGB"), dtype=float) / 255.0
+    crop = shared_data / "histology" / "OS-1-detail_crop_y0-550_x0-550.png"
+    rgb = np.asarray(Image.open(crop).convert("RGB"), dtype=float) / 255.0
     model = stain_model("he")
     tissue = detect_tissue(rgb, model, px_per_mm=HE_PX_PER_MM)
     assert tissue.mean() > 0.98  # the crop is all section (small clefts inside are filled)
@@ -120,7 +117,8 @@ def test_real_he_crop_covers_the_section_and_not_added_glass():
 def test_shg_tissue_is_the_signal_envelope_not_the_whole_field():
     phantom = random_fibres((256, 256), stain="shg", seed=3)
     rgb = phantom.rgb.copy()
-    rgb[:, 160:] = 0.02 + 0.005 * np.random.default_rng(1).standard_normal((256, 96, 3)).clip(-1, 1)
+    # A signal-free dark field as a photomultiplier gives it (the CurveAlign images' is ~0.004).
+    rgb[:, 160:] = 0.005 + 0.003 * np.random.default_rng(1).standard_normal((256, 96, 3)).clip(-1, 1)
     tissue = detect_tissue(rgb, stain_model("shg"))
     assert tissue[:, :140].mean() > 0.95
     assert tissue[:, 180:].mean() < 0.05
@@ -227,3 +225,15 @@ def test_fixed_threshold_reads_a_paler_session_as_paler():
     a = _fraction(analyze_collagen(pale, stain="psr", fibres=False))
     b = _fraction(analyze_collagen(pale, stain="psr", fibres=False, threshold=fixed))
     assert b < a
+
+
+def test_shg_envelope_on_real_curvealign_images_leaves_out_the_dark_field(shared_data):
+    import tifffile
+
+    for name in ("2B_D9_ROI1.tif", "2B_D9_ROI2.tif"):
+        grey = tifffile.imread(shared_data / "shg_curvealign" / name) / 255.0
+        rgb = np.repeat(grey[..., None], 3, axis=2)
+        tissue = detect_tissue(rgb, stain_model("shg"))
+        # Both images show collagen over most of the field with signal-free (black) regions.
+        assert 0.6 < tissue.mean() < 0.9, name
+        assert grey[~tissue].mean() < 0.02 < grey[tissue].mean()
