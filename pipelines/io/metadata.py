@@ -24,6 +24,7 @@ __all__ = [
     "ImageItem",
     "MetadataError",
     "collect_items",
+    "manifest_for",
     "parse_filename",
     "read_manifest",
 ]
@@ -285,6 +286,17 @@ def _printable_name(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def manifest_for(input_dir: str | Path, manifest: str | Path | None = None) -> Path | None:
+    """The manifest a run over ``input_dir`` uses: ``manifest`` when given, else ``input_dir/manifest.csv``
+    when that exists (and ``input_dir`` is a folder), else None (metadata from file names)."""
+    if manifest is not None:
+        return Path(manifest)
+    root = Path(input_dir)
+    if root.is_dir() and (root / "manifest.csv").is_file():
+        return root / "manifest.csv"
+    return None
+
+
 def collect_items(
     input_dir: str | Path,
     *,
@@ -304,8 +316,7 @@ def collect_items(
     if root.is_file():
         items = [parse_filename(root, root.parent, compile_pattern(pattern or DEFAULT_PATTERN))]
     else:
-        if manifest is None and (root / "manifest.csv").is_file():
-            manifest = root / "manifest.csv"
+        manifest = manifest_for(root, manifest)
         if manifest is not None:
             items = read_manifest(manifest, input_dir=root)
         else:
