@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -92,6 +93,48 @@ def plan_tasks(
     return tasks
 
 
+def _study_batch(items: list[ImageItem], settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Study-wide histology values per stain, before any image is analysed: the run.json record and
+    the ``histology_batch`` the analysis uses.
+
+    A Macenko stain-vector estimate for every brightfield stain (used when ``histology.stain_vectors``
+    is ``estimate``) and, when ``histology.threshold`` is ``batch``, one collagen threshold from all
+    images of that stain; both go into ``histology_batch`` unless the config already fixes
+    them (e.g. copied from an earlier study's run.json, so later sessions are thresholded alike).
+    Whole slides are left out; a stain whose batch pass fails (e.g. an undecodable file, whose own
+    error row says why) keeps the per-image rules, and run.json says so.
+    """
+    from pipelines.analyze import _is_slide
+    from pipelines.assays.histology import study_batch
+
+    by_stain: dict[str, list[tuple[Path, float | None]]] = defaultdict(list)
+    for item in items:
+        if item.modality != "histology" or item.stain == "psr_polarized":
+            continue
+        try:
+            if _is_slide(item, settings):
+                continue
+        except Exception:  # unreadable header: the analysis reports it
+            continue
+        by_stain[item.stain].append((item.path, item.px_per_mm))
+    records: dict[str, Any] = {}
+    fixed = dict(settings.histology_batch)
+    for stain, images in sorted(by_stain.items()):
+        given = settings.histology_batch.get(stain)
+        if given:
+            records[stain] = {"source": "config", **given}
+            continue
+        try:
+            entry, record = study_batch(images, stain, settings.histology, max_pixels=settings.max_pixels)
+        except Exception as exc:  # one bad file must not stop the study: per-image rules then
+            records[stain] = {"source": "run", "error": f"{type(exc).__name__}: {exc}", "images": len(images)}
+            continue
+        if entry:
+            fixed[stain] = entry
+        records[stain] = {"source": "run", **record}
+    return records, fixed
+
+
 def _hash_or_empty(path: Path) -> str:
     try:
         return sha256_of_file(path)
@@ -169,6 +212,9 @@ def analyze_folder(
     root = Path(path)
     input_root = root if root.is_dir() else root.parent
     items = collect_items(root, manifest=manifest, pattern=settings.pattern, px_per_mm=settings.px_per_mm)
+    histology_batch, fixed = _study_batch(items, settings)
+    if fixed != settings.histology_batch:  # a copy: the caller's Settings stay as given
+        settings = dataclasses.replace(settings, histology_batch=fixed)
     out = Path(out_dir) if out_dir is not None else None
     tasks = plan_tasks(items, settings, out_dir=out, input_root=input_root)
     cache = None
@@ -221,6 +267,8 @@ def analyze_folder(
         "backend": backend,
         "workers": workers,
         "photo_texture": PHOTO_TEXTURE_METHOD,
+        # Per stain: the stain-vector estimate and any study-wide threshold (pipelines.run._study_batch).
+        "histology_batch": histology_batch,
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "counts": {
