@@ -302,6 +302,8 @@ def _frame_width(lines: np.ndarray, depth: int, min_contrast: float) -> int:
     depth = min(depth, len(lines) // 2)
     if depth < 1:
         return 0
+    # Contiguous rows (a column band of a Lab channel is strided: its medians take 10x longer).
+    lines = np.ascontiguousarray(lines, dtype=np.float32)
     medians = np.median(lines, axis=1)
     spreads = 1.4826 * np.median(np.abs(lines - medians[:, None]), axis=1)
     reference = float(np.median(medians[depth:]))
