@@ -148,7 +148,13 @@ class ResultCache:
         except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
             return None  # absent, or a torn file from a run killed before the rename: analyse again
         record = {k: (float("nan") if v is None else v) for k, v in data["record"].items()}
-        return Outcome(record=record, tables=data["tables"], warnings=data["warnings"], seconds=0.0)
+        extra = [
+            {k: (float("nan") if v is None else v) for k, v in row.items()}
+            for row in data.get("extra_records", [])
+        ]
+        return Outcome(
+            record=record, tables=data["tables"], warnings=data["warnings"], seconds=0.0, extra_records=extra
+        )
 
     def put(self, task: Task, outcome: Outcome) -> None:
         if not task.file_sha256:  # unhashable when the run started: never trust it from the cache

@@ -26,6 +26,8 @@ __all__ = [
     "COLOR_CORRECTIONS",
     "PHOTO_OPTIONS",
     "photo_options",
+    "FACE_DEFAULTS",
+    "face_options",
     "HISTOLOGY_DEFAULTS",
     "histology_options",
     "collagen_kwargs",
@@ -252,7 +254,51 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Settings:
 
 
 #: Every option :func:`analyze_photo` understands.
-PHOTO_OPTIONS = ("glcm_levels", "glcm_features", "skin_mask", "pores", "spots", "wrinkles", "roughness")
+PHOTO_OPTIONS = (
+    "glcm_levels",
+    "glcm_features",
+    "skin_mask",
+    "pores",
+    "spots",
+    "wrinkles",
+    "roughness",
+    "face",
+)
+
+#: Defaults of the photo option ``face`` (full-face photos: zones, iris scale, pose check; see
+#: :mod:`pipelines.assays.face`).
+FACE_DEFAULTS: dict[str, Any] = {
+    "zones": "auto",
+    "landmark_model": "5",
+    "min_field_mm": 100.0,
+    "pose_limit_deg": {"yaw": 5.0, "pitch": 5.0},
+    "red": {},
+}
+
+
+def face_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``face`` photo option merged over :data:`FACE_DEFAULTS`; ``ValueError`` for bad keys/values."""
+    given = dict(options or {})
+    unknown = sorted(set(given) - set(FACE_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown face option(s) {unknown}; known: {sorted(FACE_DEFAULTS)}")
+    out = {**FACE_DEFAULTS, **given}
+    if out["zones"] not in ("auto", True, False):
+        raise ValueError(f"face.zones must be auto, true or false, got {out['zones']!r}")
+    if str(out["landmark_model"]) not in ("5", "68"):
+        raise ValueError(f"face.landmark_model must be 5 or 68, got {out['landmark_model']!r}")
+    out["landmark_model"] = str(out["landmark_model"])
+    if isinstance(out["min_field_mm"], bool) or not isinstance(out["min_field_mm"], (int, float)):
+        raise ValueError("face.min_field_mm must be a number of mm")
+    limits = out["pose_limit_deg"]
+    if not isinstance(limits, Mapping) or set(limits) - {"yaw", "pitch", "roll"}:
+        raise ValueError("face.pose_limit_deg must map yaw/pitch/roll to degrees")
+    for key, value in limits.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"face.pose_limit_deg.{key} must be a positive number of degrees")
+    if not isinstance(out["red"], Mapping):
+        raise ValueError("face.red must be a mapping of keyword options for measure_red_areas")
+    return out
 
 
 def photo_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -262,9 +308,10 @@ def photo_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     unknown = sorted(set(options) - set(PHOTO_OPTIONS))
     if unknown:
         raise ValueError(f"unknown photo option(s) {unknown}; known: {sorted(PHOTO_OPTIONS)}")
-    for name in ("pores", "spots", "wrinkles", "roughness"):
+    for name in ("pores", "spots", "wrinkles", "roughness", "face"):
         if not isinstance(options.get(name, {}), Mapping):
             raise ValueError(f"photo option {name!r} must be a mapping of keyword options")
+    face_options(options.get("face"))
     return options
 
 

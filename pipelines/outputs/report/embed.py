@@ -63,6 +63,7 @@ _SHA_PREFIX = re.compile(r"[0-9a-f]{16}")
 OVERLAY_KINDS: tuple[str, ...] = (
     "image",
     "roi",
+    "zones",
     "pores",
     "spots",
     "wrinkles",
@@ -76,6 +77,7 @@ OVERLAY_KINDS: tuple[str, ...] = (
 OVERLAY_CAPTIONS = {
     "image": "Image",
     "roi": "Region of interest",
+    "zones": "Facial zones",
     "pores": "Pores",
     "spots": "Pigmented spots",
     "wrinkles": "Wrinkles",
