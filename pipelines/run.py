@@ -32,9 +32,11 @@ from pipelines.config import Settings, load_config
 from pipelines.io.files import sha256_of_file, sweep_temporaries
 from pipelines.io.metadata import ImageItem, collect_items
 from pipelines.outputs.export import write_csv, write_json, write_parquet
+from pipelines.tables.catalogue import unknown_columns
 from pipelines.tables.changes import changes_table
 from pipelines.tables.cohort import cohort_table
 from pipelines.tables.metrics import errors_table, metrics_table
+from pipelines.tables.qc import qc_table
 
 __all__ = ["RunResult", "analyze_folder", "write_outputs", "plan_tasks"]
 
@@ -56,6 +58,11 @@ class RunResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     run_info: dict[str, Any] = field(default_factory=dict)
     out_dir: Path | None = None
+
+    @property
+    def qc(self) -> pd.DataFrame:
+        """``qc.csv``: identity and quality-control columns per image (see :mod:`pipelines.tables.qc`)."""
+        return qc_table(self.metrics)
 
     @property
     def n_failed(self) -> int:
@@ -237,7 +244,6 @@ def analyze_folder(
                 continue
             assert isinstance(result, Outcome)
             records.append(result.record)
-            records.extend(result.extra_records)  # facial zones of a full-face photo
             for name, rows in result.tables.items():
                 extra_rows[name].extend(rows)
             for message in result.warnings:
@@ -280,6 +286,8 @@ def analyze_folder(
             "cached": bar.cached,
         },
         "corrections": _corrections(metrics),
+        # Columns the metric catalogue does not know get no changes (see docs/metrics.md).
+        "uncatalogued_columns": unknown_columns(metrics.columns),
     }
     result = RunResult(metrics, changes, cohort, errors, tables, run_info, out)
     if out is not None:
@@ -320,7 +328,7 @@ def _corrections(metrics: pd.DataFrame) -> dict[str, int]:
 
 
 def write_outputs(result: RunResult, out_dir: str | Path) -> None:
-    """Write metrics.csv/.parquet, changes.csv, cohort.csv, errors.csv, extra tables and run.json."""
+    """Write metrics.csv/.parquet, changes.csv, cohort.csv, qc.csv, errors.csv, extra tables and run.json."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sweep_temporaries(out)
@@ -328,6 +336,7 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> None:
     write_parquet(result.metrics, out / "metrics.parquet")
     write_csv(result.changes, out / "changes.csv")
     write_csv(result.cohort, out / "cohort.csv")
+    write_csv(result.qc, out / "qc.csv")
     write_csv(result.errors, out / "errors.csv")
     for name, frame in result.tables.items():
         write_csv(frame, out / f"{name}.csv")

@@ -1,18 +1,37 @@
-"""Per-session changes of every metric against the baseline and the previous session (``changes.csv``).
+"""Per-session changes of outcome metrics against the baseline and the previous session (``changes.csv``).
+
+Which columns, and how, is read from the metric catalogue (:mod:`pipelines.tables.catalogue`): only
+outcome columns with a ratio, interval, count, axial or fraction scale have changes. Quality-control
+columns (``_px`` twins, exposure gain, thresholds, areas measured) go to ``qc.csv``
+(:func:`pipelines.tables.qc.qc_table`), descriptive ones (an orientation relative to the image frame of
+different biopsies) stay in ``metrics.csv``. A ``_px`` twin stands in for its physical column only when
+the run has no value of that column at all (no scale); its ``note`` says so.
 
 Change statistics
 -----------------
-For each subject x region x modality x stain x metric, the value of a session is the mean over its images
-(repeat captures). The baseline is session 0, or the earliest session present. ``delta = value - baseline``,
-``pct_change = 100 * delta / |baseline|``; the same against the previous session present. Orientation
-angles (``collagen_orientation_deg``) are axial: their deltas are wrapped into [-90, 90) and have no % change.
+For each subject x region x modality x stain x metric:
 
-A change is ``beyond_repeatability`` when ``|delta|`` exceeds the smallest real difference
-``SRD = 1.96 * sqrt(2) * CV * |baseline|`` (Weir, J Strength Cond Res 2005;19:231; Beckerman et al.,
-Clin Rehabil 2001;15:558), where CV is the metric's repeatability coefficient of variation: estimated from
-repeat captures in the same session when the run has them (root-mean-square of the within-session CVs),
-otherwise taken from :data:`pipelines.tables.repeatability.DEFAULT_REPEATABILITY_CV`, measured by the
-project's own validation. Without a CV, the flag is empty.
+- the value of a session is the mean over its captures (``n_captures``), for axial angles their axial
+  (circular, period 180 degrees) mean;
+- the baseline is session 0, or the earliest session present (:func:`baseline_sessions`);
+- ``delta = value - baseline`` in ``delta_unit``: fractions in percentage points (``pp``), axial angles
+  wrapped into [-90, 90); the same against the previous session present;
+- ``pct_change = 100 * delta / |baseline|`` only for ratio and count scales against a baseline of at
+  least 10 within-subject SDs (:func:`pipelines.tables.statistics.percent_change_note`), else empty with
+  the reason in ``note``;
+- ``beyond_repeatability`` when ``|delta| > srd``, the smallest real difference of the two session means
+  (Weir, J Strength Cond Res 2005;19:231): ``1.96 * sqrt(SD**2 / k_baseline + SD**2 / k_session)``,
+  where SD is the within-subject SD of one capture: CV x |baseline| for ratio scales, ``max(CV x
+  |baseline|, 1)`` counts for counts (never below one count: 0 -> 1 is never flagged), an absolute SD
+  for interval and axial scales and in percentage points for fractions
+  (:mod:`pipelines.tables.statistics`). The repeatability is the catalogue's default for the modality,
+  replaced by the run's own pooled estimate only with >= 2 captures in >= 10 subjects and never below
+  the default (:mod:`pipelines.tables.repeatability`); ``repeatability_source`` says which. Without a
+  repeatability the flag is empty and ``note`` says why.
+
+The per-comparison flag is a 95 % rule: with m outcome metrics x s follow-ups per subject, about
+0.05 x m x s changes per subject are flagged by chance even when nothing changed; cohort inference
+(:mod:`pipelines.tables.cohort`) adjusts for multiplicity, this table does not.
 """
 
 from __future__ import annotations
@@ -22,14 +41,18 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from pipelines.tables.metrics import GROUP_COLUMNS, metric_columns
-from pipelines.tables.repeatability import (
-    DEFAULT_REPEATABILITY_CV,
-    repeatability_from_repeats,
+from pipelines.tables.catalogue import is_known, lookup
+from pipelines.tables.metrics import GROUP_COLUMNS
+from pipelines.tables.repeatability import repeatability_for_run
+from pipelines.tables.statistics import (
+    axial_mean,
+    percent_change_note,
+    sd_within,
     smallest_real_difference,
+    wrap_axial,
 )
 
-__all__ = ["CHANGES_COLUMNS", "AXIAL_METRICS", "changes_table", "baseline_sessions"]
+__all__ = ["CHANGES_COLUMNS", "CHANGE_SCALES", "change_columns", "changes_table", "baseline_sessions"]
 
 CHANGES_COLUMNS = (
     "subject",
@@ -37,92 +60,171 @@ CHANGES_COLUMNS = (
     "modality",
     "stain",
     "metric",
+    "scale",
     "session",
     "date",
     "days_from_baseline",
+    "n_captures",
     "value",
     "baseline_value",
     "delta",
+    "delta_unit",
     "pct_change",
     "previous_value",
     "delta_previous",
     "pct_change_previous",
     "repeatability_cv",
+    "repeatability_sd",
+    "repeatability_source",
+    "srd",
     "beyond_repeatability",
+    "note",
 )
-#: Axial angles in [0, 180): differences wrap, ratios are meaningless.
-AXIAL_METRICS = frozenset({"collagen_orientation_deg"})
+#: Scales with change statistics.
+CHANGE_SCALES = frozenset({"ratio", "interval", "count", "axial", "fraction"})
+
+
+def _numeric(metrics: pd.DataFrame, column: str) -> bool:
+    dtype = metrics[column].dtype
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def change_columns(metrics: pd.DataFrame) -> dict[str, str]:
+    """The columns of ``metrics`` that get changes, mapped to the catalogue column that defines them
+    (themselves, or for a ``_px`` twin standing in for a physical column without any value, that column).
+
+    Columns the catalogue does not know are left out (a test keeps the catalogue complete)."""
+    out: dict[str, str] = {}
+    for column in metrics.columns:
+        if not is_known(column) or not _numeric(metrics, column):
+            continue
+        entry = lookup(column)
+        if entry.role == "outcome" and entry.scale in CHANGE_SCALES:
+            out[column] = column
+        elif entry.twin_of is not None and is_known(entry.twin_of):
+            physical = lookup(entry.twin_of)
+            has_physical = entry.twin_of in metrics and metrics[entry.twin_of].notna().any()
+            if physical.role == "outcome" and physical.scale in CHANGE_SCALES and not has_physical:
+                out[column] = entry.twin_of
+    return out
+
+
+def _session_values(long: pd.DataFrame, keys: list[str], axial: set[str]) -> pd.DataFrame:
+    """One row per group x session: mean (axial mean for axial metrics), capture count, earliest date."""
+    grouped = long.groupby([*keys, "session"], dropna=False, sort=True)
+    per = grouped.agg(value=("value", "mean"), n_captures=("value", "count"), date=("date", "min"))
+    if axial:
+        is_axial = long["metric"].isin(axial)
+        if is_axial.any():
+            ax = long[is_axial].groupby([*keys, "session"], dropna=False, sort=True)["value"].agg(axial_mean)
+            per.loc[ax.index, "value"] = ax
+    return per.reset_index()
 
 
 def changes_table(
-    metrics: pd.DataFrame, *, repeatability_cv: Mapping[str, float] | None = None
+    metrics: pd.DataFrame,
+    *,
+    repeatability: Mapping[str, float] | None = None,
+    repeatability_cv: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Long table of per-session values and their changes against baseline and the previous session.
 
     Parameters
     ----------
     metrics : DataFrame
-        A metrics table (see :func:`metrics_table`).
+        A metrics table (:func:`pipelines.tables.metrics.metrics_table`).
+    repeatability : mapping, optional
+        Repeatability per metric in the catalogue's kind (CV for ratio and count scales, SD in the
+        metric's unit for interval and axial scales, SD in percentage points for fractions); replaces
+        the default and the run's estimate for those metrics.
     repeatability_cv : mapping, optional
-        CV per metric; default: estimated from repeats in ``metrics`` where present, else the default
-        table.
+        The former name of ``repeatability`` (a CV only for ratio and count scales).
     """
-    columns = metric_columns(metrics) if not metrics.empty else []
+    overrides = dict(repeatability_cv or {})
+    overrides.update(repeatability or {})
+    columns = change_columns(metrics) if not metrics.empty else {}
     if not columns:
         return pd.DataFrame(columns=list(CHANGES_COLUMNS))
-    cv_table = dict(DEFAULT_REPEATABILITY_CV)
-    cv_table.update(repeatability_from_repeats(metrics) if repeatability_cv is None else repeatability_cv)
+    entries = {c: lookup(defining) for c, defining in columns.items()}
     keys = [*GROUP_COLUMNS, "metric"]
     frame = metrics[[*GROUP_COLUMNS, "session", "date", *columns]].copy()
     frame["date"] = frame["date"].replace("", np.nan)
     long = frame.melt(id_vars=[*GROUP_COLUMNS, "session", "date"], var_name="metric", value_name="value")
     long["value"] = pd.to_numeric(long["value"], errors="coerce")
-    # One value per session: the mean over repeat captures; the session's date is its earliest.
-    per = (
-        long.groupby([*keys, "session"], dropna=False, sort=True)
-        .agg(value=("value", "mean"), date=("date", "min"))
-        .reset_index()
-    )
-    per = per[per["value"].notna()].reset_index(drop=True)
-    if per.empty:
+    long = long[long["value"].notna()]
+    if long.empty:
         return pd.DataFrame(columns=list(CHANGES_COLUMNS))
-    grouped = per.groupby(keys, dropna=False, sort=False)
-    has_zero = grouped["session"].transform(lambda s: bool((s == 0).any()))
-    base_session = np.where(has_zero, 0, grouped["session"].transform("min"))
-    is_base = per["session"].to_numpy() == base_session
-    base = per["value"].where(is_base).groupby([per[k] for k in keys], dropna=False).transform("first")
-    base_date = per["date"].where(is_base).groupby([per[k] for k in keys], dropna=False).transform("first")
-    previous = grouped["value"].shift(1)
+    axial = {c for c, e in entries.items() if e.scale == "axial"}
+    per = _session_values(long, keys, axial)
+    rep = repeatability_for_run(metrics, columns, overrides=overrides)
 
-    value = per["value"].to_numpy(dtype=float)
-    base_v = base.to_numpy(dtype=float)
-    prev_v = previous.to_numpy(dtype=float)
-    axial = per["metric"].isin(AXIAL_METRICS).to_numpy()
-    delta = np.where(axial, (value - base_v + 90.0) % 180.0 - 90.0, value - base_v)
-    delta_prev = np.where(axial, (value - prev_v + 90.0) % 180.0 - 90.0, value - prev_v)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pct = np.where(axial | (base_v == 0), np.nan, 100.0 * delta / np.abs(base_v))
-        pct_prev = np.where(axial | (prev_v == 0), np.nan, 100.0 * delta_prev / np.abs(prev_v))
-    cv = per["metric"].map(lambda m: cv_table.get(m, np.nan)).to_numpy(dtype=float)
-    srd = smallest_real_difference(base_v, cv)
-    beyond = pd.array(np.abs(delta) > srd, dtype="boolean")
-    beyond[~np.isfinite(srd)] = pd.NA
-    beyond[is_base] = False
+    grouped = per.groupby(keys, dropna=False, sort=False)
+    is_base = (per["session"] == baseline_sessions(per)).to_numpy()
+    by_group = [per[k] for k in keys]
+    base = per["value"].where(is_base).groupby(by_group, dropna=False).transform("first")
+    base_n = per["n_captures"].where(is_base).groupby(by_group, dropna=False).transform("first")
+    base_date = per["date"].where(is_base).groupby(by_group, dropna=False).transform("first")
+    previous = grouped["value"].shift(1)
     days = (pd.to_datetime(per["date"]) - pd.to_datetime(base_date)).dt.total_seconds() / 86400.0
 
-    out = per[[*GROUP_COLUMNS, "metric", "session"]].copy()
+    rows = []
+    for i, rec in enumerate(per.itertuples(index=False)):
+        entry = entries[rec.metric]
+        scale = entry.scale
+        value, b, prev = float(rec.value), float(base.iat[i]), float(previous.iat[i])
+        delta, delta_prev = value - b, value - prev
+        if scale == "axial":
+            delta, delta_prev = float(wrap_axial(delta)), float(wrap_axial(delta_prev))
+        elif scale == "fraction":
+            delta, delta_prev = 100.0 * delta, 100.0 * delta_prev
+        notes = []
+        if columns[rec.metric] != rec.metric:
+            notes.append(f"no scale in this run: pixel twin of {columns[rec.metric]}")
+        r = rep.get((rec.metric, rec.modality))
+        value_rep, source = (r.value, r.source) if r is not None else (None, "none")
+        sd = sd_within(scale, value_rep, b)
+        pct_note = percent_change_note(scale, b, sd)
+        pct = 100.0 * delta / abs(b) if not pct_note else float("nan")
+        prev_note = percent_change_note(scale, prev, sd_within(scale, value_rep, prev))
+        pct_prev = 100.0 * delta_prev / abs(prev) if not prev_note else float("nan")
+        if pct_note:
+            notes.append(pct_note)
+        k_base, k = int(base_n.iat[i]) if np.isfinite(base_n.iat[i]) else 1, int(rec.n_captures)
+        srd = smallest_real_difference(sd, k_baseline=max(k_base, 1), k_followup=max(k, 1), scale=scale)
+        if value_rep is None:
+            notes.append("no repeatability for this metric: no flag")
+            beyond = pd.NA
+        elif not np.isfinite(srd) or srd <= 0:
+            notes.append("baseline 0: a CV gives no smallest real difference")
+            beyond = pd.NA
+        else:
+            beyond = bool(abs(delta) > srd) if not is_base[i] else False
+        rows.append(
+            {
+                "scale": scale,
+                "delta": delta,
+                "delta_unit": entry.delta_unit,
+                "pct_change": pct,
+                "previous_value": prev,
+                "delta_previous": delta_prev,
+                "pct_change_previous": pct_prev,
+                "repeatability_cv": value_rep if entry.repeatability_kind == "cv" and value_rep else np.nan,
+                "repeatability_sd": sd,
+                "repeatability_source": source,
+                "srd": srd,
+                "beyond_repeatability": beyond,
+                "note": "; ".join(notes),
+            }
+        )
+    extra = pd.DataFrame(rows, index=per.index)
+    out = per[[*GROUP_COLUMNS, "metric", "session", "n_captures", "value"]].copy()
     out["session"] = out["session"].astype("int64")
+    out["n_captures"] = out["n_captures"].astype("int64")
     out["date"] = per["date"].fillna("")
     out["days_from_baseline"] = days.to_numpy(dtype=float)
-    out["value"] = value
-    out["baseline_value"] = base_v
-    out["delta"] = delta
-    out["pct_change"] = pct
-    out["previous_value"] = prev_v
-    out["delta_previous"] = delta_prev
-    out["pct_change_previous"] = pct_prev
-    out["repeatability_cv"] = cv
-    out["beyond_repeatability"] = beyond
+    out["baseline_value"] = base.to_numpy(dtype=float)
+    out = pd.concat([out, extra], axis=1)
+    out["beyond_repeatability"] = out["beyond_repeatability"].astype("boolean")
     # Metric-major order, as a reader scans one metric's series at a time.
     order = {m: i for i, m in enumerate(columns)}
     out = out.sort_values(

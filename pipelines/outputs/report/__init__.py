@@ -1,10 +1,10 @@
 """Self-contained HTML report of one finished output folder.
 
 ``build_report(out_dir)`` reads the saved tables (``metrics.csv``, ``changes.csv``, ``cohort.csv``,
-``errors.csv``, ``run.json``) and the overlay JPEGs under ``overlays/<overlay_key>/`` and writes
+``qc.csv``, ``errors.csv``, ``run.json``) and the overlay JPEGs under ``overlays/<overlay_key>/`` and writes
 ``out_dir/report.html``: run summary and provenance, per subject and region a before/after panel
 (baseline vs latest session with their overlays), trend plots with the repeatability band, the
-change tables, and the cohort table.
+change tables, the cohort table (outcomes only, with adjusted p-values) and the quality-control values.
 
 The page needs nothing but itself: images are re-encoded (which drops EXIF, GPS and ICC data) and
 embedded as ``data:`` URIs, figures are matplotlib PNGs drawn off-screen with the Agg canvas, CSS
@@ -25,7 +25,15 @@ from pipelines.io.files import atomic_write
 from pipelines.outputs.report.figures import KEY_METRICS, select_trend_metrics
 from pipelines.outputs.report.format import format_number, format_p, format_pct, metric_label, metric_unit
 from pipelines.outputs.report.load import TEXT_COLUMNS, read_run, read_table, values_from_metrics
-from pipelines.outputs.report.views import cohort_view, errors_view, provenance, subject_views, summary
+from pipelines.outputs.report.views import (
+    cohort_view,
+    errors_view,
+    provenance,
+    qc_view,
+    subject_views,
+    summary,
+)
+from pipelines.tables.qc import qc_table
 from pipelines.tables.repeatability import SRD_FACTOR
 
 __all__ = [
@@ -81,6 +89,9 @@ def render_report(out_dir: str | Path) -> str:
     metrics = read_table(out / "metrics.csv", notes)
     changes = read_table(out / "changes.csv", notes)
     cohort = read_table(out / "cohort.csv", notes)
+    qc = read_table(out / "qc.csv", notes)
+    if qc.empty and not metrics.empty:
+        qc = qc_table(metrics)  # an output folder of an older run: the same columns from metrics.csv
     errors = read_table(out / "errors.csv", notes)
     orientations = read_table(out / "orientations.csv", notes)
     run = read_run(out / "run.json", notes)
@@ -104,6 +115,7 @@ def render_report(out_dir: str | Path) -> str:
             out, {"metrics": metrics, "changes": changes, "orientations": orientations}
         ),
         "cohort": cohort_view(cohort),
+        "qc": qc_view(qc),
         "srd_factor": SRD_FACTOR,
     }
     env = Environment(

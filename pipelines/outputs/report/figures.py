@@ -72,7 +72,7 @@ def trend_figure(values: pd.DataFrame, metrics: list[str], x_column: str, x_labe
         rows = rows.dropna(subset=["_x"]).sort_values("_x")
         x, y = rows["_x"].to_numpy(float), rows["value"].to_numpy(float)
         baseline, cv = baseline_and_cv(rows)
-        srd = smallest_real_difference(baseline, cv) if not missing(baseline) else math.nan
+        srd = band_halfwidth(rows, baseline, cv)
         if not missing(srd):
             ax.axhspan(baseline - srd, baseline + srd, color="#9fb7d9", alpha=0.35, lw=0)
         if not missing(baseline):
@@ -140,6 +140,25 @@ def baseline_and_cv(rows: pd.DataFrame) -> tuple[float, float]:
         if len(known):
             cv = float(known.iloc[0])
     return baseline, cv
+
+
+def band_halfwidth(rows: pd.DataFrame, baseline: float, cv: float) -> float:
+    """Half-width of the repeatability band around the baseline, in the metric's own unit.
+
+    changes.csv's ``srd`` of the first follow-up when present (it knows the scale, the captures
+    averaged and the count floor; in percentage points for fractions, so divided by 100 here), else
+    the ratio-scale formula from ``repeatability_cv`` (tables of older runs)."""
+    if "srd" in rows:
+        srd = pd.to_numeric(rows["srd"], errors="coerce")
+        if "session" in rows and (rows["session"] != rows["session"].min()).any():
+            srd = srd[rows["session"] != rows["session"].min()]  # follow-ups: their captures count
+        srd = srd.dropna()
+        if len(srd):
+            unit = str(rows["delta_unit"].iloc[0]) if "delta_unit" in rows else ""
+            return float(srd.iloc[0]) / (100.0 if unit == "pp" else 1.0)
+    if missing(baseline) or missing(cv):
+        return math.nan
+    return float(smallest_real_difference(baseline, cv))
 
 
 def beyond_mask(rows: pd.DataFrame, baseline: float, srd: float) -> np.ndarray:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from pipelines.outputs.export import restore_formulas
 from pipelines.record import IDENTITY_COLUMNS
+from pipelines.tables.catalogue import is_known, lookup
 
 TEXT_COLUMNS = ("file", "sha256", "subject", "date", "modality", "region", "stain", "metric")
 
@@ -60,6 +61,8 @@ def values_from_metrics(metrics: pd.DataFrame) -> pd.DataFrame:
         if c not in IDENTITY_COLUMNS
         and pd.api.types.is_numeric_dtype(metrics[c])
         and not QUALITY_PATTERN.search(c)
+        # Outcomes only (quality control and frame-relative angles are no trends of the skin).
+        and (not is_known(c) or lookup(c).role == "outcome")
     ]
     if not value_columns:
         return pd.DataFrame()

@@ -15,6 +15,7 @@ import pandas as pd
 from pipelines.outputs.report.embed import OVERLAY_CAPTIONS, OVERLAY_KINDS, embed_overlay, overlay_folder
 from pipelines.outputs.report.figures import (
     KEY_METRICS,
+    band_halfwidth,
     baseline_and_cv,
     orientation_figure,
     select_trend_metrics,
@@ -24,16 +25,18 @@ from pipelines.outputs.report.format import (
     cell,
     date_text,
     days_text,
+    format_pct,
     metric_label,
     missing,
     session_text,
     truthy,
 )
 from pipelines.outputs.report.load import QUALITY_PATTERN
-from pipelines.record import overlay_key
-from pipelines.tables.repeatability import smallest_real_difference
+from pipelines.record import IDENTITY_COLUMNS, overlay_key
+from pipelines.tables.catalogue import is_known, lookup
 
 MAX_ERROR_ROWS = 200
+MAX_QC_ROWS = 500
 
 
 def summary(run: dict, metrics: pd.DataFrame, errors: pd.DataFrame) -> dict[str, Any]:
@@ -91,8 +94,17 @@ def errors_view(errors: pd.DataFrame) -> dict[str, Any]:
 
 
 def cohort_view(cohort: pd.DataFrame) -> dict[str, Any]:
+    """The cohort table: outcome metrics only (a cohort.csv of an older run may hold quality-control
+    columns: they are left out and listed), with the Hodges-Lehmann change, its interval and the
+    multiplicity-adjusted p-values when the table has them (``adjusted``)."""
+    empty = {"rows": [], "has_note": False, "adjusted": False, "hidden": []}
     if cohort.empty or "metric" not in cohort:
-        return {"rows": [], "has_note": False}
+        return empty
+    is_outcome = cohort["metric"].map(lambda m: not is_known(str(m)) or lookup(str(m)).role == "outcome")
+    hidden = sorted(set(cohort.loc[~is_outcome, "metric"].astype(str)))
+    cohort = cohort[is_outcome]
+    if cohort.empty:
+        return {**empty, "hidden": hidden}
     order = {m: i for i, m in enumerate(KEY_METRICS)}
     cohort = cohort.assign(
         _key=cohort["metric"].map(lambda m: order.get(m, len(order))),
@@ -102,6 +114,8 @@ def cohort_view(cohort: pd.DataFrame) -> dict[str, Any]:
     previous = None
     for rec in cohort.to_dict("records"):
         n = rec.get("n_subjects")
+        unit = "" if missing(rec.get("delta_unit")) else str(rec.get("delta_unit"))
+        method = "" if missing(rec.get("test_method")) else f" ({rec.get('test_method')})"
         rows.append(
             {
                 "first": rec["metric"] != previous,
@@ -109,16 +123,45 @@ def cohort_view(cohort: pd.DataFrame) -> dict[str, Any]:
                 "label": metric_label(str(rec["metric"])),
                 "session": session_text(rec.get("session")),
                 "n": "" if missing(n) else int(n),
+                "effect": rec.get("hl_estimate"),
+                "ci_low": rec.get("ci_low"),
+                "ci_high": rec.get("ci_high"),
+                "unit": unit,
                 "mean": rec.get("pct_change_mean"),
                 "median": rec.get("pct_change_median"),
                 "sd": rec.get("pct_change_sd"),
-                "test": cell(rec.get("test")),
+                "test": cell(rec.get("test")) + (method if cell(rec.get("test")) else ""),
                 "p": rec.get("p_value"),
+                "p_holm": rec.get("p_holm"),
+                "q_bh": rec.get("q_bh"),
                 "note": cell(rec.get("note")),
             }
         )
         previous = rec["metric"]
-    return {"rows": rows, "has_note": "note" in cohort}
+    adjusted = {"hl_estimate", "p_holm", "q_bh"} <= set(cohort.columns)
+    return {"rows": rows, "has_note": "note" in cohort, "adjusted": adjusted, "hidden": hidden}
+
+
+def qc_view(qc: pd.DataFrame) -> dict[str, Any]:
+    """Technical values per image from qc.csv: capture and processing, not skin (``_px`` twins are in
+    the file but not shown: they repeat the physical columns)."""
+    if qc.empty:
+        return {"columns": [], "rows": [], "total": 0}
+    ident = [c for c in ("file", "subject", "session", "modality") if c in qc]
+    values = [
+        c
+        for c in qc.columns
+        if c not in IDENTITY_COLUMNS
+        and is_known(c)
+        and lookup(c).role == "qc"
+        and lookup(c).twin_of is None
+        and qc[c].notna().any()
+    ]
+    rows = [
+        {"ident": [cell(rec.get(c)) for c in ident], "values": [rec.get(c) for c in values]}
+        for rec in qc.head(MAX_QC_ROWS).to_dict("records")
+    ]
+    return {"ident": ident, "columns": values, "rows": rows, "total": len(qc)}
 
 
 @dataclass
@@ -309,9 +352,11 @@ def _fill_trend(view: SubjectView, changes: pd.DataFrame) -> None:
     x_column = "days_from_baseline" if use_days else "session"
     view.trend_x_label = "days from baseline" if use_days else "session"
     view.trend_metrics = metrics
-    if "repeatability_cv" in values:
-        cv = pd.to_numeric(values["repeatability_cv"], errors="coerce")
-        known = cv.groupby(values["metric"]).apply(lambda c: c.notna().any())
+    judged = [c for c in ("repeatability_cv", "srd") if c in values]
+    if judged:
+        # A metric can be judged against measurement noise when it has a CV or (any scale) an SRD.
+        known_any = values[judged].apply(pd.to_numeric, errors="coerce").notna().any(axis=1)
+        known = known_any.groupby(values["metric"]).any()
         view.trend_without_cv = [m for m in metrics if not known.get(m, False)]
     else:
         view.trend_without_cv = list(metrics)
@@ -326,29 +371,67 @@ def _fill_change_table(view: SubjectView, changes: pd.DataFrame, sessions: list)
     for metric in metrics:
         rows = changes[changes["metric"] == metric]
         by_session = {r["session"]: r for r in rows.to_dict("records")}
-        baseline, cv = baseline_and_cv(rows.assign(value=pd.to_numeric(rows["value"], errors="coerce")))
+        numeric = rows.assign(value=pd.to_numeric(rows["value"], errors="coerce"))
+        baseline, cv = baseline_and_cv(numeric)
+        unit = _first_text(rows, "delta_unit")
         cells = []
         for session in sessions:
             rec = by_session.get(session)
             if rec is None:
                 cells.append(None)
                 continue
-            pct = rec.get("pct_change")
+            pct, delta = rec.get("pct_change"), rec.get("delta")
+            # % change where changes.csv gives one (ratio scales), else the delta in its unit
+            # (interval and axial scales; percentage points for fractions).
+            change = pct if not missing(pct) else delta
+            if not missing(pct):
+                text = format_pct(pct)
+            elif not missing(delta) and "delta_unit" in rows:
+                text = f"{float(delta):+.3g} {unit}".strip()
+            else:
+                text = ""
             cells.append(
                 {
                     "value": rec.get("value"),
                     "pct": pct,
+                    "change": text,
                     "beyond": truthy(rec.get("beyond_repeatability")),
-                    "direction": "" if missing(pct) else ("up" if pct > 0 else "down"),
+                    "direction": "" if missing(change) else ("up" if change > 0 else "down"),
                 }
             )
         row = {
             "metric": str(metric),
             "label": metric_label(str(metric)),
             "cv": cv,
-            "srd": smallest_real_difference(baseline, cv) if not missing(baseline) else None,
+            "repeatability": _repeatability_text(rows, cv, unit),
+            "srd": _srd_or_none(band_halfwidth(numeric, baseline, cv), unit),
             "cells": cells,
         }
         (view.table_rows if metric in view.trend_metrics else view.extra_rows).append(row)
     if not view.table_rows:
         view.table_rows, view.extra_rows = view.extra_rows, []
+
+
+def _first_text(rows: pd.DataFrame, column: str) -> str:
+    if column not in rows:
+        return ""
+    known = rows[column].dropna().astype(str)
+    return known.iloc[0] if len(known) else ""
+
+
+def _repeatability_text(rows: pd.DataFrame, cv: float, unit: str) -> str | None:
+    """The repeatability as changes.csv used it: a CV in %, or an absolute within-subject SD."""
+    if not missing(cv):
+        return f"CV {100 * cv:.1f} %"
+    if "repeatability_sd" in rows:
+        sd = pd.to_numeric(rows["repeatability_sd"], errors="coerce").dropna()
+        if len(sd):
+            return f"SD {float(sd.iloc[0]):.3g} {unit}".strip()
+    return None
+
+
+def _srd_or_none(srd: float, unit: str) -> float | None:
+    """SRD for the table, in the unit of the change (percentage points for fractions)."""
+    if missing(srd):
+        return None
+    return srd * 100.0 if unit == "pp" else srd
