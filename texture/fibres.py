@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from skimage.morphology import skeletonize
 
 from texture.filters import ridge_filter
@@ -231,7 +233,8 @@ def _skeleton_graph(skel_img: np.ndarray):
     from skan import Skeleton  # imported lazily: numba compilation on first import is slow
 
     # An isolated skeleton pixel is no fibre (length 0), and skan cannot build a graph without an edge.
-    neighbours = ndi.convolve(skel_img.astype(np.uint8), np.ones((3, 3), np.uint8), mode="constant")
+    u8 = skel_img.view(np.uint8)
+    neighbours = cv2.filter2D(u8, cv2.CV_16S, np.ones((3, 3), np.float32), borderType=cv2.BORDER_CONSTANT)
     skel_img &= neighbours > 1
     if not skel_img.any():
         return None
@@ -253,24 +256,6 @@ def _distance_to_background(mask: np.ndarray) -> np.ndarray:
     np.square(d, out=d)
     np.round(d, out=d)
     return np.sqrt(d, out=d)
-
-
-class _UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = np.arange(n)
-
-    def find(self, i: int) -> int:
-        root = i
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[i] != root:
-            self.parent[i], i = root, self.parent[i]
-        return int(root)
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
 
 
 def _link_and_measure(
@@ -309,16 +294,16 @@ def _link_and_measure(
 
     # Bridges: a branch between two junctions no longer than the fibre diameter there belongs to one
     # crossing (two forks of a skeletonised X), as does any branch within one cluster.
-    uf = _UnionFind(max(n_clusters, 1))
     ca, cb = node_cluster[first], node_cluster[last]
     radius_first = dist[coords_all[first, 0], coords_all[first, 1]]
     radius_last = dist[coords_all[last, 0], coords_all[last, 1]]
     both = (ca >= 0) & (cb >= 0)
     bridge = both & ((ca == cb) | (lengths <= _BRIDGE_FACTOR * (radius_first + radius_last)))
-    for p in np.flatnonzero(bridge):
-        uf.union(int(ca[p]), int(cb[p]))
+    # Clusters joined by bridges are one junction: connected components of the bridge graph.
     # (One dummy root when there is no junction, so that lookups below stay in bounds.)
-    cluster_root = np.array([uf.find(i) for i in range(max(n_clusters, 1))], dtype=int)
+    n_nodes = max(n_clusters, 1)
+    graph = coo_matrix((np.ones(int(bridge.sum())), (ca[bridge], cb[bridge])), shape=(n_nodes, n_nodes))
+    cluster_root = connected_components(graph, directed=False)[1].astype(int)
 
     # The junction (root cluster) at each branch end, -1 for a free end (or a loop's own pixel).
     end_j = np.stack(
@@ -353,39 +338,42 @@ def _link_and_measure(
     skeleton[coords_all[alive_nodes, 0], coords_all[alive_nodes, 1]] = True
 
     # Every kept branch end that sits on a junction: its arrival direction.
-    end_info: dict[int, list[tuple[int, int, np.ndarray]]] = {}
-    for p in np.flatnonzero(keep_path):
-        seg = coords_all[nodes[indptr[p] : indptr[p + 1]]]
-        for end in (0, 1):
-            junction = int(end_j[p, end])
-            if junction < 0 or count[junction] < 2:
-                continue
-            u = _arrival_direction(seg if end == 1 else seg[::-1], dist, direction_px)
-            end_info.setdefault(junction, []).append((int(p), end, u))
+    kept = np.flatnonzero(keep_path)
+    jp = np.repeat(kept, 2)
+    je = np.tile([0, 1], kept.size)
+    junction_of = end_j[jp, je]
+    at_junction = junction_of >= 0
+    at_junction[at_junction] = count[junction_of[at_junction]] >= 2
+    jp, je, junction_of = jp[at_junction], je[at_junction], junction_of[at_junction]
+    u_all = _arrival_directions(jp, je, indptr, nodes, coords_all, dist, direction_px)
 
     # Pair the branch ends at each junction, best continuation first (also where pruning left two:
     # a fibre does not turn a corner because a speck beside the corner was pruned).
     cos_tol = np.cos(np.deg2rad(link_angle_deg))
     partner: dict[tuple[int, int], tuple[int, int]] = {}
-    for ends in end_info.values():
-        if len(ends) < 2:
-            continue
-        cand = []
-        for i in range(len(ends)):
-            for j in range(i + 1, len(ends)):
-                if ends[i][0] == ends[j][0]:
-                    continue  # a loop back onto itself is not a continuation
-                # Arrival directions point into the junction: a straight continuation has u_i = -u_j.
-                c = -float(ends[i][2] @ ends[j][2])
-                if c >= cos_tol:
-                    cand.append((c, i, j))
-        cand.sort(reverse=True)
-        used: set[int] = set()
-        for _, i, j in cand:
-            if i in used or j in used:
+    # All pairs of ends at the same junction, vectorised: ends sorted by junction, then every offset.
+    order = np.argsort(junction_of, kind="stable")
+    jo, po, eo, uo = junction_of[order], jp[order], je[order], u_all[order]
+    group_max = int(np.bincount(jo).max()) if jo.size else 0
+    cand_i, cand_j = [], []
+    for d in range(1, group_max):
+        i = np.arange(jo.size - d)
+        same = (jo[i] == jo[i + d]) & (po[i] != po[i + d])  # a loop back onto itself is no continuation
+        cand_i.append(i[same])
+        cand_j.append(i[same] + d)
+    if cand_i:
+        ci, cj = np.concatenate(cand_i), np.concatenate(cand_j)
+        # Arrival directions point into the junction: a straight continuation has u_i = -u_j.
+        c = -np.einsum("ij,ij->i", uo[ci], uo[cj])
+        ok = c >= cos_tol
+        ci, cj, c = ci[ok], cj[ok], c[ok]
+        used = np.zeros(jo.size, dtype=bool)
+        for k in np.argsort(-c, kind="stable"):
+            i, j = ci[k], cj[k]
+            if used[i] or used[j]:
                 continue
-            used.update((i, j))
-            a, b = ends[i][:2], ends[j][:2]
+            used[i] = used[j] = True
+            a, b = (int(po[i]), int(eo[i])), (int(po[j]), int(eo[j]))
             partner[a] = b
             partner[b] = a
 
@@ -432,36 +420,31 @@ def _link_and_measure(
             seen.add(start)
         chains.append(walk(start, start_end))
 
-    # Concatenate each chain's pixels in order.
-    pieces = []
-    n_px = np.zeros(len(chains), dtype=np.int64)
-    free_start = np.zeros(len(chains), dtype=bool)
-    free_end = np.zeros(len(chains), dtype=bool)
-    segments = np.zeros(len(chains), dtype=int)
-    for k, chain in enumerate(chains):
-        total = 0
-        for m, (p, rev) in enumerate(chain):
-            seg = coords_all[nodes[indptr[p] : indptr[p + 1]]]
-            if rev:
-                seg = seg[::-1]
-            if m and np.array_equal(seg[0], pieces[-1][-1]):
-                seg = seg[1:]
-            pieces.append(seg)
-            total += len(seg)
-        n_px[k] = total
-        p0, r0 = chain[0]
-        p1, r1 = chain[-1]
-        free_start[k] = free[p0, 1 if r0 else 0]
-        free_end[k] = free[p1, 0 if r1 else 1]
-        segments[k] = len(chain)
-    path_rc = np.concatenate(pieces).astype(np.int32) if pieces else np.zeros((0, 2), np.int32)
+    # Concatenate each chain's pixels in order, all chains at once.
+    segments = np.array([len(ch) for ch in chains], dtype=int)
+    elem_p = np.array([p for ch in chains for p, _ in ch], dtype=np.int64)
+    elem_rev = np.array([rev for ch in chains for _, rev in ch], dtype=bool)
+    elem_chain = np.repeat(np.arange(len(chains)), segments)
+    seg_start = indptr[elem_p]
+    seg_len = indptr[elem_p + 1] - seg_start
+    px_elem = np.repeat(np.arange(elem_p.size), seg_len)
+    k = np.arange(px_elem.size) - np.repeat(np.cumsum(seg_len) - seg_len, seg_len)
+    idx = np.where(elem_rev[px_elem], seg_start[px_elem] + seg_len[px_elem] - 1 - k, seg_start[px_elem] + k)
+    pix = coords_all[nodes[idx]]
+    # A branch that continues another at the same pixel (a junction pixel both contain) adds it once.
+    dup = np.zeros(px_elem.size, dtype=bool)
+    if px_elem.size > 1:
+        same_chain = elem_chain[px_elem[1:]] == elem_chain[px_elem[:-1]]
+        dup[1:] = (k[1:] == 0) & same_chain & np.all(pix[1:] == pix[:-1], axis=1)
+    path_rc = pix[~dup].astype(np.int32)
+    n_px = np.bincount(elem_chain[px_elem[~dup]], minlength=len(chains)).astype(np.int64)
     path_indptr = np.concatenate([[0], np.cumsum(n_px)]).astype(np.int64)
-    closed = np.array(
-        [
-            len(ch) > 0 and n > 2 and np.array_equal(path_rc[s], path_rc[e - 1])
-            for ch, n, s, e in zip(chains, n_px, path_indptr[:-1], path_indptr[1:], strict=True)
-        ],
-        dtype=bool,
+    first_elem = np.cumsum(segments) - segments
+    last_elem = np.cumsum(segments) - 1
+    free_start = free[elem_p[first_elem], np.where(elem_rev[first_elem], 1, 0)]
+    free_end = free[elem_p[last_elem], np.where(elem_rev[last_elem], 0, 1)]
+    closed = (n_px > 2) & np.all(
+        path_rc[path_indptr[:-1]] == path_rc[np.maximum(path_indptr[1:] - 1, 0)], axis=1
     )
     free_start &= ~closed
     free_end &= ~closed
@@ -506,20 +489,17 @@ def _link_gaps(
     """
     from scipy.spatial import cKDTree
 
-    ends, pos, out = [], [], []
-    for p in np.flatnonzero(keep_path):
-        seg = coords_all[nodes[indptr[p] : indptr[p + 1]]]
-        for end in (0, 1):
-            if not free[p, end]:
-                continue
-            oriented = seg if end == 1 else seg[::-1]
-            ends.append((int(p), end))
-            pos.append(oriented[-1].astype(float))
-            out.append(_arrival_direction(oriented, dist, direction_px))
-    if len(ends) < 2:
+    kept = np.flatnonzero(keep_path)
+    fp = np.repeat(kept, 2)
+    fe = np.tile([0, 1], kept.size)
+    is_free = free[fp, fe]
+    fp, fe = fp[is_free], fe[is_free]
+    if fp.size < 2:
         return
-    pos_a = np.asarray(pos)
-    out_a = np.asarray(out)
+    ends = list(zip(fp.tolist(), fe.tolist(), strict=True))
+    end_idx = np.where(fe == 1, indptr[fp + 1] - 1, indptr[fp])
+    pos_a = coords_all[nodes[end_idx]].astype(float)
+    out_a = _arrival_directions(fp, fe, indptr, nodes, coords_all, dist, direction_px)
     cand = []
     for i, j in cKDTree(pos_a).query_pairs(r=float(link_gap_px)):
         if ends[i][0] == ends[j][0]:
@@ -544,22 +524,47 @@ def _link_gaps(
         partner[ends[j]] = ends[i]
 
 
-def _arrival_direction(seg: np.ndarray, dist: np.ndarray, direction_px: float) -> np.ndarray:
-    """Unit (drow, dcol) with which a branch arrives at the junction at ``seg[-1]``.
+def _arrival_directions(
+    paths: np.ndarray,
+    ends: np.ndarray,
+    indptr: np.ndarray,
+    nodes: np.ndarray,
+    coords: np.ndarray,
+    dist: np.ndarray,
+    direction_px: float,
+) -> np.ndarray:
+    """Unit (drow, dcol) with which each branch ``paths[i]`` arrives at its end ``ends[i]`` (0 = first
+    pixel, 1 = last), all at once.
 
     Measured between the points about ``radius`` and ``radius + direction_px`` pixels of skeleton back
-    from the junction, where ``radius`` is the distance-transform radius at the junction: inside that
-    radius the skeleton bends towards the junction's centre and says nothing about the fibre.
+    from the end, where ``radius`` is the distance-transform radius at the end: inside that radius the
+    skeleton bends towards a junction's centre and says nothing about the fibre. Branches too short
+    for that use their two ends.
     """
-    n = len(seg)
-    r = float(dist[seg[-1, 0], seg[-1, 1]])
-    near = int(min(max(round(r), 1), n - 1))
-    far = int(min(near + max(round(direction_px), 2), n - 1))
-    if far <= near:
-        near, far = 0, n - 1
-    v = (seg[n - 1 - near] - seg[n - 1 - far]).astype(float)
-    norm = np.hypot(v[0], v[1])
-    return v / norm if norm > 0 else np.zeros(2)
+    if paths.size == 0:
+        return np.zeros((0, 2))
+    start = indptr[paths]
+    n = indptr[paths + 1] - start
+    end_idx = np.where(ends == 1, start + n - 1, start)
+    end_rc = coords[nodes[end_idx]]
+    r = dist[end_rc[:, 0], end_rc[:, 1]]
+    near = np.minimum(np.maximum(np.round(r), 1), n - 1).astype(np.int64)
+    far = np.minimum(near + max(round(direction_px), 2), n - 1).astype(np.int64)
+    short = far <= near
+    near[short] = 0
+    far[short] = n[short] - 1
+    # k pixels back from the end, along the branch.
+    back = np.where(
+        ends[:, None] == 1,
+        start[:, None] + n[:, None] - 1 - np.stack([near, far], 1),
+        start[:, None] + np.stack([near, far], 1),
+    )
+    v = (coords[nodes[back[:, 0]]] - coords[nodes[back[:, 1]]]).astype(float)
+    norm = np.hypot(v[:, 0], v[:, 1])
+    out = np.zeros_like(v)
+    ok = norm > 0
+    out[ok] = v[ok] / norm[ok, None]
+    return out
 
 
 def _measure(

@@ -32,6 +32,7 @@ length and measures the skeleton. Definitions followed here:
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
@@ -97,11 +98,17 @@ def high_density_matrix(
     return lut < 255.0
 
 
+def _neighbour_count(sk: np.ndarray) -> np.ndarray:
+    """Number of 8-neighbours of every pixel that are skeleton pixels (OpenCV box sum, zero border)."""
+    u8 = sk.view(np.uint8) if sk.dtype == bool else sk.astype(np.uint8)
+    n = cv2.filter2D(u8, cv2.CV_16S, _EIGHT.astype(np.float32), borderType=cv2.BORDER_CONSTANT)
+    return n - u8
+
+
 def skeleton_end_points(skeleton: np.ndarray, *, edge_px: int = ANAMORF_EDGE_PX) -> np.ndarray:
     """(row, col) of skeleton pixels with exactly one 8-neighbour, not within ``edge_px`` of the border."""
-    sk = _check_2d(skeleton, "skeleton").astype(bool)
-    n = ndi.convolve(sk.astype(np.uint8), _EIGHT, mode="constant") - 1
-    ends = sk & (n == 1)
+    sk = np.ascontiguousarray(_check_2d(skeleton, "skeleton"), dtype=bool)
+    ends = sk & (_neighbour_count(sk) == 1)
     if edge_px > 0:
         ends[: edge_px + 1, :] = False
         ends[-edge_px - 1 :, :] = False
@@ -112,13 +119,15 @@ def skeleton_end_points(skeleton: np.ndarray, *, edge_px: int = ANAMORF_EDGE_PX)
 
 def skeleton_branch_points(skeleton: np.ndarray) -> np.ndarray:
     """Centroids (row, col) of the 8-connected clusters of skeleton pixels with more than two neighbours."""
-    sk = _check_2d(skeleton, "skeleton").astype(bool)
-    n = ndi.convolve(sk.astype(np.uint8), _EIGHT, mode="constant") - 1
-    junction = sk & (n > 2)
+    sk = np.ascontiguousarray(_check_2d(skeleton, "skeleton"), dtype=bool)
+    junction = sk & (_neighbour_count(sk) > 2)
     lab, k = ndi.label(junction, structure=_EIGHT)
     if k == 0:
         return np.zeros((0, 2))
-    return np.asarray(ndi.center_of_mass(junction, lab, np.arange(1, k + 1)), dtype=float).reshape(-1, 2)
+    rc = np.argwhere(junction)
+    which = lab[rc[:, 0], rc[:, 1]] - 1
+    size = np.bincount(which, minlength=k)
+    return np.stack([np.bincount(which, weights=rc[:, i], minlength=k) / size for i in (0, 1)], axis=1)
 
 
 def lacunarity_from_counts(foreground_px: float, total_px: float) -> float:
