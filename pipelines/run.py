@@ -244,6 +244,7 @@ def analyze_folder(
                 continue
             assert isinstance(result, Outcome)
             records.append(result.record)
+            records.extend(result.extra_records)  # facial zones of a full-face photo
             for name, rows in result.tables.items():
                 extra_rows[name].extend(rows)
             for message in result.warnings:
