@@ -124,7 +124,8 @@ def test_real_ome_tiff_scale_comes_from_its_metadata(shared_data, tmp_path):
     result = analyze_folder(folder, backend="serial")
     row = result.metrics.iloc[0]
     assert row["px_per_mm"] == pytest.approx(1000 / 0.2271, rel=1e-3)
-    assert 0 < row["collagen_area_fraction"] < 1
+    # H&E: the measured channel is eosin, named so (issue 16).
+    assert 0 < row["eosin_area_fraction"] < 1
 
 
 def test_large_histology_tiff_is_analysed_tile_by_tile_like_whole(tmp_path):
