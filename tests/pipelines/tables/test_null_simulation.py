@@ -162,7 +162,7 @@ def table_error_rates(
         for i in range(subjects):
             for session in range(sessions):
                 rec = {"file": f"c{c}s{i}_{session}.png", "subject": f"S{i:02d}", "session": session}
-                rec.update(date="", modality="photo", region="cheek", stain="", px_per_mm=25.0)
+                rec.update(date="", modality="photo", region="cheek", stain="", treatment="", px_per_mm=25.0)
                 for metric in TABLE_METRICS:
                     entry = lookup(metric)
                     t = np.array([truth[metric][i]])
