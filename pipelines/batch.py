@@ -55,6 +55,7 @@ class Task:
     input_root: Path | None = None
     file_sha256: str = ""
     reference_sha256: str = ""
+    roi_sha256: str = ""  # bytes of an ROI mask file: a mask edited under the same name is analysed again
 
 
 @dataclass
@@ -130,7 +131,7 @@ class ResultCache:
         item = dataclasses.asdict(task.item)
         item.pop("path")
         blob = json.dumps(
-            [task.file_sha256, task.reference_sha256, item, self.settings_key, self.version],
+            [task.file_sha256, task.reference_sha256, task.roi_sha256, item, self.settings_key, self.version],
             sort_keys=True,
             default=str,
         )
@@ -145,8 +146,10 @@ class ResultCache:
         path = self._path(task)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
-            return None  # absent, or a torn file from a run killed before the rename: analyse again
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            return None  # absent, unreadable or a torn file from a killed run: analyse again
+        if not _valid_record(data):
+            return None  # replaced by hand ({}, null, another shape): analyse again rather than crash
         record = {k: (float("nan") if v is None else v) for k, v in data["record"].items()}
         extra = [
             {k: (float("nan") if v is None else v) for k, v in row.items()}
@@ -160,6 +163,24 @@ class ResultCache:
         if not task.file_sha256:  # unhashable when the run started: never trust it from the cache
             return
         write_json(dataclasses.asdict(outcome), self._path(task))
+
+
+def _valid_record(data: object) -> bool:
+    """The shape :meth:`ResultCache.put` writes: a record with an image's identity, tables of rows,
+    warnings as text (and optional extra records)."""
+    if not isinstance(data, dict):
+        return False
+    record, tables, warnings = data.get("record"), data.get("tables"), data.get("warnings")
+    if not isinstance(record, dict) or not {"file", "sha256", "subject", "session"} <= set(record):
+        return False
+    if not isinstance(tables, dict) or not all(
+        isinstance(rows, list) and all(isinstance(r, dict) for r in rows) for rows in tables.values()
+    ):
+        return False
+    extra = data.get("extra_records", [])
+    if not isinstance(extra, list) or not all(isinstance(r, dict) for r in extra):
+        return False
+    return isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)
 
 
 def resolve_backend(settings: Settings) -> tuple[str, int]:
@@ -201,6 +222,22 @@ def _worker_init() -> None:
     import cv2
 
     cv2.setNumThreads(1)
+    # Ctrl-C reaches the whole process group: the parent stops the workers itself (_stop_pool), so a
+    # worker must not die mid-image with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool at once (interrupt, SIGTERM, the consumer gone): cancel what has not started and
+    terminate the workers, instead of waiting for their images to finish."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=1.0)
 
 
 def _crashed(task: Task, exc: BaseException) -> TaskError:
@@ -219,27 +256,36 @@ def _processes(
     pending = list(tasks)
     suspects: list[Task] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
-        futures = {pool.submit(fn, t, settings): t for t in pending}
-        while futures:
-            done, _ = wait(futures, return_when=FIRST_COMPLETED)
-            for fut in done:
-                task = futures.pop(fut)
-                try:
-                    yield task, fut.result()
-                except BrokenProcessPool:
-                    suspects.append(task)
-                    # The pool is dead: every unfinished task is a suspect, re-run below in isolation.
-                    suspects.extend(futures.values())
-                    futures.clear()
-                    break
+        try:
+            futures = {pool.submit(fn, t, settings): t for t in pending}
+            while futures:
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    task = futures.pop(fut)
+                    try:
+                        result = fut.result()
+                    except BrokenProcessPool:
+                        suspects.append(task)
+                        # The pool is dead: every unfinished task is a suspect, re-run below in isolation.
+                        suspects.extend(futures.values())
+                        futures.clear()
+                        break
+                    yield task, result
+        except BaseException:  # Ctrl-C, SIGTERM, or the consumer stopped: no waiting for running images
+            _stop_pool(pool)
+            raise
     # A crashed worker takes the whole pool down; re-run each unfinished image alone so that only the
     # image that really crashes gets the error row.
     for task in suspects:
         with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_worker_init) as solo:
             try:
-                yield task, solo.submit(fn, task, settings).result()
+                result = solo.submit(fn, task, settings).result()
             except BrokenProcessPool as exc:
-                yield task, _crashed(task, exc)
+                result = _crashed(task, exc)
+            except BaseException:
+                _stop_pool(solo)
+                raise
+            yield task, result
 
 
 def _dask(

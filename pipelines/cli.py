@@ -1,26 +1,99 @@
 """The ``skintex`` command: ``analyze``, ``report``, ``demo``.
 
 Exit status: 0 when every image was analysed, 2 when the run finished but some images are in
-``errors.csv``, 1 for a usage or configuration error (nothing written).
+``errors.csv``, 1 for a usage or configuration error (nothing written; click's own usage errors, such as
+a missing ``-o``, included), 130 when interrupted (Ctrl-C) and 143 when terminated (SIGTERM): re-running
+the same command then resumes from the per-image cache.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
+
+try:  # typer >= 0.20 vendors click as typer._click; its usage errors are that copy's class
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - an older typer on the real click
+    from click.exceptions import UsageError
 
 from pipelines.io.metadata import MetadataError
 
+#: Shown by ``skintex --help`` and in the README.
+EXIT_CODES = (
+    "Exit status: 0 every image analysed; 2 the run finished but some images failed (rows in errors.csv); "
+    "1 usage, configuration or output-folder error (nothing written); 130 interrupted (Ctrl-C) and "
+    "143 terminated: re-run the same command to resume."
+)
+MANIFEST_HELP = (
+    "manifest.csv columns: file (required, relative to the manifest), subject, session (whole number, "
+    "0 = baseline), date (YYYY-MM-DD, DD.MM.YYYY, DD/MM/YYYY, YYYYMMDD, with an optional time), "
+    "modality (photo, histology), region, stain (psr, masson, masson_green, he, shg, psr_polarized, vvg, "
+    "elastin), px_per_mm, treatment, roi (polygon 'x1 y1, x2 y2, ...' or a mask image). Headers are "
+    "matched ignoring case and spaces; comma, semicolon or tab separated; decimal commas are accepted in "
+    "px_per_mm."
+)
+INTERRUPTED = "interrupted — re-run the same command to resume"
+
+
+class _Group(TyperGroup):
+    """Click's usage errors (a missing option, an unknown command) exit 1 like every other usage error,
+    as documented; click's own default is 2, which skintex uses for "some images failed"."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+
 app = typer.Typer(
+    cls=_Group,
     add_completion=False,
     no_args_is_help=True,
-    help="Validated skin measurements from clinical photos and histology.",
+    help="Validated skin measurements from clinical photos and histology.\n\n" + EXIT_CODES,
 )
 console = Console(stderr=True)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that worker processes are stopped on the way out."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from pipelines.batch import skintex_version
+
+        typer.echo(f"skintex {skintex_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Validated skin measurements from clinical photos and histology."""
+
 
 DEFAULT_DEMO_OUT = Path("skintex-demo")
 
@@ -62,7 +135,9 @@ def _summarise(result, out: Path) -> None:
             console.print(f"  {out / name}", highlight=False, markup=False)
 
 
-@app.command()
+@app.command(
+    epilog=f"Example: skintex analyze photos/ -o results/ --px-per-mm 20\n\n{MANIFEST_HELP}\n\n{EXIT_CODES}"
+)
 def analyze(
     input: Annotated[Path, typer.Argument(help="Folder of images (recursive) or one image file.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
@@ -77,10 +152,23 @@ def analyze(
         bool, typer.Option("--no-cache", help="Ignore and do not keep cached results.")
     ] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not build report.html.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Write into an output folder that holds files skintex did not write."),
+    ] = False,
+    force_scale: Annotated[
+        bool,
+        typer.Option(
+            "--force-scale", help="Accept scales outside the plausible range (photo 1-200 px/mm, ...)."
+        ),
+    ] = False,
 ) -> None:
     """Analyse a folder of photos and histology into tables (and a report)."""
+    from pipelines.io.files import OutputLockedError
+    from pipelines.outputs.folder import OutputFolderError
     from pipelines.run import analyze_folder
 
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         result = analyze_folder(
             input,
@@ -88,15 +176,25 @@ def analyze(
             manifest=manifest,
             config=config,
             progress=True,
+            force=force,
             pattern=pattern,
             px_per_mm=px_per_mm,
             workers=workers,
             backend=backend,
             scheduler=scheduler,
             cache=False if no_cache else None,
+            force_scale=True if force_scale else None,
         )
-    except MetadataError as exc:
+    except (MetadataError, OutputFolderError, OutputLockedError) as exc:
         raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        console.print(f"[bold yellow]{INTERRUPTED}[/]", highlight=False)
+        raise typer.Exit(code=130) from None
+    except Terminated:
+        console.print("[bold yellow]terminated — re-run the same command to resume[/]", highlight=False)
+        raise typer.Exit(code=143) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not no_report:
         _build_report(out)
     _summarise(result, out)
@@ -112,18 +210,26 @@ def _build_report(out: Path) -> None:
         console.print(f"[yellow]report not built:[/] {type(exc).__name__}: {exc}", highlight=False)
 
 
-@app.command()
+@app.command(epilog="Example: skintex report results/\n\n" + EXIT_CODES)
 def report(out: Annotated[Path, typer.Argument(help="An output folder of `skintex analyze`.")]) -> None:
     """Rebuild report.html from the saved tables of an output folder."""
     from pipelines.outputs.report import build_report
 
+    if not out.is_dir():
+        raise _fail("the output folder does not exist: give the -o folder of `skintex analyze`")
     if not (out / "metrics.csv").exists():
-        raise _fail(f"{out} has no metrics.csv: run `skintex analyze` first")
-    path = build_report(out)
+        raise _fail("the output folder has no metrics.csv: run `skintex analyze` first")
+    try:
+        path = build_report(out)
+    except KeyboardInterrupt:
+        console.print(f"[bold yellow]{INTERRUPTED}[/]", highlight=False)
+        raise typer.Exit(code=130) from None
+    except OSError as exc:
+        raise _fail(f"report.html could not be written ({exc.strerror or type(exc).__name__})") from None
     console.print(f"report: {path}", highlight=False, markup=False)
 
 
-@app.command()
+@app.command(epilog="Example: skintex demo my-demo/\n\n" + EXIT_CODES)
 def demo(
     out: Annotated[Path, typer.Argument(help="Output folder.")] = DEFAULT_DEMO_OUT,
     images: Annotated[Path | None, typer.Option(help="Sample folder (default: sample_images/).")] = None,

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from pipelines.io.decode import DEFAULT_MAX_PIXELS
+from pipelines.io.decode import default_max_pixels
 from pipelines.io.metadata import MetadataError, compile_pattern
 from texture._compat import REMOVED_IN
 from texture.measurement import check_scale
@@ -42,6 +42,14 @@ RENAMED_KEYS = {"colour_correction": "color_correction"}
 
 #: Longest accepted per-image time limit: one day (the interval timer overflows far beyond it).
 MAX_TIME_LIMIT_S = 86_400.0
+#: Default per-image time limit: 30 min. A camera photo takes seconds and a histology field under a minute;
+#: an image still running after 30 min has a wrong scale or a pathological input, and must not hold the
+#: batch. Whole slides analysed tile by tile can need longer: raise it, or ``time_limit_s: null`` for none.
+DEFAULT_TIME_LIMIT_S = 1800.0
+#: A config is a few lines of YAML: anything larger is not one.
+MAX_CONFIG_BYTES = 1 * 2**20
+#: Longest error message about a config value (the value is cut to fit).
+MAX_MESSAGE_CHARS = 300
 
 
 def _whole(value: Any) -> bool:
@@ -61,19 +69,27 @@ class Settings:
         File-name regex (named groups) used without a manifest; None = the documented default.
     backend, workers, scheduler : execution (see ``pipelines.batch``).
     max_pixels : int
-        Refuse images whose header declares more pixels (decompression bombs).
+        Refuse images whose header declares more pixels (decompression bombs). Default: what the
+        memory available at start-up holds with one image per core
+        (:func:`pipelines.io.decode.default_max_pixels`, at most 250 megapixels).
     tile_above_pixels : int
         Histology TIFFs (and OpenSlide formats) larger than this are analysed tile by tile.
     slide_tile_px : int
         Side of one tile (memory grows with its square).
     time_limit_s : float or None
-        Per-image time limit (enforced inside the worker).
+        Per-image time limit in seconds (enforced inside the worker); default
+        :data:`DEFAULT_TIME_LIMIT_S`, None for no limit.
     register : bool
-        Align each follow-up photo to its subject/region baseline and measure on the common overlap.
+        Align each follow-up photo to its subject/region baseline; both are then measured on their common
+        region (:mod:`pipelines.assays.alignment`).
     color_correction : {"auto", "exposure", "none"}
-        ``auto``: colour chart when one is detected, else exposure normalised to the baseline's skin.
-    glcm_levels : int
-        Grey levels for photo texture (L* over its robust 0.5-99.5 percentile range).
+        ``auto``: colour chart when one is detected (colour indices calibrated), else the follow-up's
+        structure metrics are measured after exposure normalisation to the baseline over the common
+        region; colour indices (ITA, melanin, erythema) are never normalised to the baseline's skin.
+    glcm_levels : int or None
+        None (default): photo texture on L* with the IBSI fixed bin width (``glcm_bin_width`` photo
+        option, 1 L* unit; :mod:`texture.skin_glcm`). A number: the former fixed bin number over each
+        image's robust 0.5-99.5 percentile range (blind to a uniform change of contrast).
     photo, histology : dict
         Options passed to :func:`pipelines.assays.photo.analyze_photo` /
         :func:`pipelines.assays.histology.analyze_histology`.
@@ -86,6 +102,8 @@ class Settings:
         Keep and reuse per-image results in ``OUT/cache`` (resume after a crash).
     overlays : bool
         Write overlay images for the report.
+    force_scale : bool
+        Accept scales outside the plausible range of their modality (:mod:`pipelines.io.scale`).
     """
 
     px_per_mm: float | None = None
@@ -93,25 +111,26 @@ class Settings:
     backend: str = "auto"
     workers: int | None = None
     scheduler: str | None = None
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_pixels: int = field(default_factory=default_max_pixels)
     tile_above_pixels: int = 40_000_000
     slide_tile_px: int = 2048
-    time_limit_s: float | None = None
+    time_limit_s: float | None = DEFAULT_TIME_LIMIT_S
     register: bool = True
     color_correction: str = "auto"
-    glcm_levels: int = 32
+    glcm_levels: int | None = None
     photo: dict[str, Any] = field(default_factory=dict)
     histology: dict[str, Any] = field(default_factory=dict)
     histology_batch: dict[str, dict[str, Any]] = field(default_factory=dict)
     cache: bool = True
     overlays: bool = True
+    force_scale: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self, where: str = "settings") -> None:
         def bad(key: str, why: str) -> MetadataError:
-            return MetadataError(f"{where}: '{key}' {why}")
+            return MetadataError(_capped(f"{where}: '{key}' {why}"))
 
         if self.px_per_mm is not None:
             if isinstance(self.px_per_mm, bool) or not isinstance(self.px_per_mm, (int, float)):
@@ -147,13 +166,15 @@ class Settings:
                     f"must be a number of seconds in (0, {MAX_TIME_LIMIT_S:g}], got {limit!r}",
                 )
             self.time_limit_s = float(limit)
-        for key in ("register", "cache", "overlays"):
+        for key in ("register", "cache", "overlays", "force_scale"):
             # A quoted 'no' is a non-empty string, which Python would read as True.
             if not isinstance(getattr(self, key), bool):
                 raise bad(key, f"must be true or false, got {getattr(self, key)!r}")
         if self.color_correction not in COLOR_CORRECTIONS:
             raise bad("color_correction", f"must be one of {', '.join(COLOR_CORRECTIONS)}")
-        if not isinstance(self.glcm_levels, int) or not 2 <= self.glcm_levels <= 256:
+        if self.glcm_levels is not None and (
+            not isinstance(self.glcm_levels, int) or not 2 <= self.glcm_levels <= 256
+        ):
             raise bad("glcm_levels", f"must be a whole number in 2..256, got {self.glcm_levels!r}")
         for key in ("photo", "histology"):
             if not isinstance(getattr(self, key), dict):
@@ -195,7 +216,18 @@ class Settings:
         relevant = {
             k: v
             for k, v in dataclasses.asdict(self).items()
-            if k not in ("backend", "workers", "scheduler", "cache", "time_limit_s", "overlays")
+            if k
+            # max_pixels refuses images, never changes a number (and its default follows the memory)
+            not in (
+                "backend",
+                "workers",
+                "scheduler",
+                "cache",
+                "time_limit_s",
+                "overlays",
+                "force_scale",
+                "max_pixels",
+            )
         }
         blob = json.dumps(relevant, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -213,18 +245,8 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Settings:
     where = "settings"
     if path is not None:
         path = Path(path)
-        where = str(path)
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise MetadataError(f"config file {where!r} does not exist") from None
-        except yaml.YAMLError as exc:
-            raise MetadataError(f"{where}: not valid YAML: {exc}") from exc
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise MetadataError(f"{where}: the config must be a mapping of key: value")
-        values.update(loaded)
+        where = path.name  # the name only: messages must not carry a user's folders
+        values.update(_read_config(path, where))
     values.update({k: v for k, v in overrides.items() if v is not None})
     for old_key, new_key in RENAMED_KEYS.items():
         if old_key in values:
@@ -238,7 +260,8 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Settings:
     unknown = sorted(set(values) - known)
     if unknown:
         raise MetadataError(
-            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
+            _capped(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}")
+            + f"; known: {', '.join(sorted(known))}"
         )
     try:
         settings = Settings.__new__(Settings)
@@ -249,13 +272,83 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Settings:
     except (TypeError, ValueError) as exc:
         if isinstance(exc, MetadataError):
             raise
-        raise MetadataError(f"{where}: {exc}") from exc
+        raise MetadataError(_capped(f"{where}: {exc}")) from None
     return settings
+
+
+def _capped(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """A message cut to ``limit`` characters: a value pasted by mistake must not become a 300 MB line."""
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a config never needs them, and a few nested aliases expand to
+    billions of values (the "billion laughs") in every later copy, hash or message of the settings."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise MetadataError(
+                f"line {event.start_mark.line + 1}: YAML aliases (*name) are not allowed in a config"
+            )
+        return super().compose_node(parent, index)
+
+
+#: Deepest nesting a config may have (the deepest real option is 3 levels down).
+MAX_CONFIG_DEPTH = 32
+
+
+def _check_depth(text: str) -> None:
+    """Refuse deep nesting from the event stream (linear, not recursive) before the recursive composer
+    spends seconds and the stack on 5000 nested brackets."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_CONFIG_DEPTH:
+                raise MetadataError(f"nested deeper than {MAX_CONFIG_DEPTH} levels: not a config")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _read_config(path: Path, where: str) -> dict[str, Any]:
+    """The YAML mapping in ``path``; every way of failing becomes a :class:`MetadataError` line."""
+    if not path.exists():
+        raise MetadataError(f"config file {where!r} does not exist")
+    if not path.is_file():
+        raise MetadataError(f"config {where!r} is not a file (a folder?): give the YAML file itself")
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise MetadataError(
+                f"{where}: larger than {MAX_CONFIG_BYTES // 2**20} MiB: is it really a config?"
+            )
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise MetadataError(f"{where}: not UTF-8 text; save the config as UTF-8") from None
+    except OSError as exc:
+        raise MetadataError(
+            f"{where}: cannot read the config ({exc.strerror or type(exc).__name__})"
+        ) from None
+    try:
+        _check_depth(text)
+        loaded = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except MetadataError as exc:
+        raise MetadataError(f"{where}: {exc}") from None
+    except RecursionError:
+        raise MetadataError(f"{where}: nested too deeply to be a config") from None
+    except yaml.YAMLError as exc:
+        raise MetadataError(_capped(f"{where}: not valid YAML: {exc}")) from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise MetadataError(f"{where}: the config must be a mapping of key: value")
+    return loaded
 
 
 #: Every option :func:`analyze_photo` understands.
 PHOTO_OPTIONS = (
     "glcm_levels",
+    "glcm_bin_width",
     "glcm_features",
     "skin_mask",
     "pores",
@@ -324,7 +417,7 @@ HISTOLOGY_DEFAULTS: dict[str, Any] = {
     "collagen_index": 0,
     "tissue_od_threshold": 0.1,
     "fibres": True,
-    "fibre_min_length_um": 8.0,
+    "fibre_min_length_um": 15.0,
     "epidermis": "auto",
     "epidermis_options": None,
     "roi": None,

@@ -27,10 +27,12 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -38,6 +40,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 __all__ = [
     "IMAGE_SUFFIXES",
     "DEFAULT_MAX_PIXELS",
+    "MIN_SIDE_PX",
+    "default_max_pixels",
+    "main_page",
     "ImageDecodeError",
     "ImageTooLargeError",
     "LoadedImage",
@@ -47,9 +52,46 @@ __all__ = [
 ]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".heif", ".bmp", ".webp")
-#: Default refusal limit: 250 megapixels, larger than any camera photo; whole slides go through
-#: ``pipelines.assays.slide`` tile by tile instead.
+#: Ceiling of the default refusal limit: 250 megapixels, larger than any camera photo; whole slides go
+#: through ``pipelines.assays.slide`` tile by tile instead.
 DEFAULT_MAX_PIXELS = 250_000_000
+#: Peak memory of analysing one image, per pixel: float32 RGB and Lab copies, masks and filter responses
+#: (a 10000 x 10000 PNG peaked at 5.1 GB, 52 B/px), rounded up.
+BYTES_PER_PIXEL = 64
+#: Smallest side an image may have, in pixels: below it there is no texture to measure (the smallest
+#: filters and the 3 x 3 neighbourhoods of the texture matrices need several pixels of context) and
+#: OpenCV's own checks fail with raw assertions.
+MIN_SIDE_PX = 16
+
+
+def available_memory_bytes() -> int | None:
+    """Memory available to new allocations (Linux ``MemAvailable``, else free physical pages), or None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def default_max_pixels(workers: int | None = None) -> int:
+    """The default ``max_pixels``: what fits in the memory available now when ``workers`` images (default:
+    one per core) are analysed at once at :data:`BYTES_PER_PIXEL` each, at most :data:`DEFAULT_MAX_PIXELS`
+    and at least 12 megapixels (a camera photo is never refused for memory; a worker that runs out says
+    so in its row)."""
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    memory = available_memory_bytes()
+    if memory is None:
+        return DEFAULT_MAX_PIXELS
+    fits = memory // (BYTES_PER_PIXEL * max(1, int(workers)))
+    return int(min(DEFAULT_MAX_PIXELS, max(12_000_000, fits)))
+
 
 _EXIF_IFD = 0x8769
 _EXIF_DATETIME_ORIGINAL = 36867
@@ -121,19 +163,45 @@ def find_images(folder: str | Path) -> list[Path]:
     """
     folder = Path(folder)
     found = []
-    for dirpath, dirnames, filenames in os.walk(folder):  # like rglob: symlinked folders not entered
+    # fwalk, not walk: it descends through directory descriptors, so a tree deeper than PATH_MAX is still
+    # listed (each such file then fails alone at decode, "File name too long") instead of vanishing
+    # silently or stopping the scan. Like rglob, symlinked folders are not entered.
+    for dirpath, dirnames, filenames, dirfd in os.fwalk(folder):
         here = Path(dirpath)
         if here != folder and (
-            _is_output_folder(here) or (here.name in _OUTPUT_SUBFOLDERS and _is_output_folder(here.parent))
+            _is_output_folder_at(dirfd)
+            or (here.name in _OUTPUT_SUBFOLDERS and _is_output_folder(here.parent))
         ):  # the second test covers -o pointing at the input folder itself
             dirnames.clear()
             continue
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
-            path = here / name
-            if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith(".") and path.is_file():
-                found.append(path)
+            if (
+                Path(name).suffix.lower() in IMAGE_SUFFIXES
+                and not name.startswith(".")
+                and _is_file_at(name, dirfd)
+            ):
+                found.append(here / name)
     return sorted(found)
+
+
+def _is_file_at(name: str, dirfd: int) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(name, dir_fd=dirfd).st_mode)
+    except OSError:
+        return False
+
+
+def _is_output_folder_at(dirfd: int) -> bool:
+    try:
+        fd = os.open("run.json", os.O_RDONLY, dir_fd=dirfd)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            return b'"skintex_version"' in fh.read(1 << 16)
+        except OSError:
+            return False
 
 
 _OUTPUT_SUBFOLDERS = ("overlays", "cache")
@@ -141,7 +209,10 @@ _OUTPUT_SUBFOLDERS = ("overlays", "cache")
 
 def _is_output_folder(folder: Path) -> bool:
     run = folder / "run.json"
-    if not run.is_file():
+    try:
+        if not run.is_file():
+            return False
+    except OSError:  # a path too long to stat
         return False
     try:
         with open(run, encoding="utf-8", errors="replace") as fh:
@@ -173,7 +244,7 @@ def read_header(path: str | Path) -> tuple[int, int]:
 
         try:
             with tifffile.TiffFile(path) as tif:
-                page = tif.pages.first
+                page = main_page(tif)
                 return int(page.imagewidth), int(page.imagelength)
         except Exception as exc:  # tifffile raises many types for corrupt headers
             raise ImageDecodeError(f"unreadable TIFF header: {_without_path(exc)}") from exc
@@ -203,9 +274,23 @@ def _without_path(exc: BaseException) -> str:
     return str(exc)
 
 
+def main_page(tif: Any) -> Any:
+    """The page of a TIFF that holds the image: the first one that is not a reduced-resolution copy
+    (``NewSubfileType`` bit 0: a thumbnail or pyramid level that some writers put first)."""
+    for page in tif.pages:
+        if not getattr(page, "is_reduced", False):
+            return page
+    return tif.pages.first
+
+
 def _check_pixel_limit(width: int, height: int, max_pixels: int | None) -> None:
     if width < 1 or height < 1:
         raise ImageDecodeError(f"image has no pixels ({width} x {height})")
+    if min(width, height) < MIN_SIDE_PX:
+        raise ImageDecodeError(
+            f"image is {width} x {height} pixels: too small to measure "
+            f"(skintex needs at least {MIN_SIDE_PX} pixels on each side)"
+        )
     if max_pixels is not None and width * height > max_pixels:
         raise ImageTooLargeError(
             f"{width} x {height} = {width * height:,} pixels exceeds the limit of {max_pixels:,} "
@@ -350,18 +435,26 @@ def _decode_tiff(data: bytes, path: Path) -> tuple[np.ndarray, float | None, byt
             # Only the first page: the one read_header checked against max_pixels. The whole first
             # series could be a stack of thousands of planes (a bomb the header check never sees),
             # and a grey (Z, Y, X) stack would otherwise be read as a Z x Y image with Y "channels".
-            page = tif.pages.first
+            page = main_page(tif)  # the page read_header checked: never a thumbnail put first
             arr = page.asarray()
+            axes = page.axes
             orientation = page.tags.get(_TIFF_ORIENTATION)
             photometric = page.photometric
             icc_tag = page.tags.get(_TIFF_ICC_PROFILE)
             icc = icc_tag.value if icc_tag is not None else None
     except Exception as exc:
         raise ImageDecodeError(f"cannot decode TIFF: {exc}") from exc
-    if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[2] not in (3, 4):  # planar (C, Y, X)
+    if arr.ndim == 3 and axes.startswith("S"):  # planar (samples, Y, X), whatever the number of samples
         arr = np.moveaxis(arr, 0, -1)
     while arr.ndim > 3:  # a page holding several planes (rare): the first
         arr = arr[0]
+    samples = arr.shape[2] if arr.ndim == 3 else 1
+    most = 5 if photometric == tifffile.PHOTOMETRIC.SEPARATED else 4  # CMYK + alpha
+    if samples > most:
+        raise ImageDecodeError(
+            f"the image has {samples} channels per pixel; skintex reads grey, grey + alpha, RGB, RGBA "
+            "or CMYK (export a colour image, or one channel, from the acquisition software)"
+        )
     if photometric == tifffile.PHOTOMETRIC.SEPARATED and arr.ndim == 3 and arr.shape[2] >= 4:
         cmyk = arr[..., :4].astype(np.float32) / float(np.iinfo(arr.dtype).max)
         arr = (1.0 - cmyk[..., :3]) * (1.0 - cmyk[..., 3:4])

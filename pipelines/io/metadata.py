@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pipelines.io.decode import find_images
+from pipelines.io.scale import scale_problem
 from texture.measurement import check_scale
 
 __all__ = [
@@ -61,6 +62,37 @@ class MetadataError(ValueError):
     """A manifest, pattern or config problem; the message names the file, row and column."""
 
 
+#: Largest session number accepted: sessions are visit numbers or days (a 30-year follow-up in days is
+#: ~11000); anything larger is a typo or an overflow waiting to happen.
+MAX_SESSION = 1_000_000
+#: Date formats a manifest (or a file-name ``date`` group) may use, tried in this order. Day-first for the
+#: slashed and dotted forms (the European convention; US month-first dates are not accepted, because
+#: 03/04/2024 would be read wrong without a word).
+DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y%m%d",
+    "%Y/%m/%d",
+    "%d.%m.%Y",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d/%m/%Y",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+)
+#: Longest text shown from a user's value in a message.
+MAX_SHOWN = 80
+
+
+def shown(value: object, limit: int = MAX_SHOWN) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so an error message stays a line whatever the input."""
+    text = repr(value) if not isinstance(value, str) else repr(value[: limit + 1])
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass
 class ImageItem:
     """One image to analyse and what is known about it before decoding."""
@@ -94,34 +126,42 @@ def _parse_session(text: str, where: str) -> int:
     try:
         value = float(text)
     except ValueError:
-        raise MetadataError(f"{where}: session {text!r} is not a whole number") from None
-    if not value.is_integer() or value < 0:
-        raise MetadataError(f"{where}: session {text!r} must be a whole number >= 0")
+        raise MetadataError(f"{where}: session {shown(text)} is not a whole number") from None
+    if not value.is_integer() or not 0 <= value <= MAX_SESSION:
+        raise MetadataError(
+            f"{where}: session {shown(text)} must be a whole number >= 0 and <= {MAX_SESSION:,}"
+        )
     return int(value)
 
 
 def _parse_scale(text: str, where: str) -> float | None:
     if text == "":
         return None
+    number = text
+    if re.fullmatch(r"[+-]?\d+,\d+", text):  # a decimal comma (a European spreadsheet): 12,5 = 12.5
+        number = text.replace(",", ".")
     try:
-        value = float(text)
+        value = float(number)
     except ValueError:
-        raise MetadataError(f"{where}: px_per_mm {text!r} is not a number") from None
+        raise MetadataError(f"{where}: px_per_mm {shown(text)} is not a number") from None
     try:
         return check_scale(value)
     except ValueError:
-        raise MetadataError(f"{where}: px_per_mm must be a positive number, got {text!r}") from None
+        raise MetadataError(f"{where}: px_per_mm must be a positive number, got {shown(text)}") from None
 
 
 def _parse_date(text: str, where: str) -> str:
     if text == "":
         return ""
-    for fmt in ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"):
+    for fmt in DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt).isoformat()
         except ValueError:
             continue
-    raise MetadataError(f"{where}: date {text!r} is not ISO 8601 (YYYY-MM-DD)")
+    raise MetadataError(
+        f"{where}: date {shown(text)} is not a date skintex reads; use YYYY-MM-DD "
+        "(also accepted: DD.MM.YYYY, DD/MM/YYYY, YYYYMMDD, YYYY/MM/DD, each with an optional HH:MM[:SS])"
+    )
 
 
 def _modality_and_stain(modality: str, stain: str, where: str) -> tuple[str, str]:
@@ -154,6 +194,42 @@ def _check_roi_spec(spec: str, root: Path, where: str) -> str:
     return spec
 
 
+#: A manifest is text, one line per image: anything larger is not one (or a mistake).
+MAX_MANIFEST_BYTES = 64 * 2**20
+
+
+def _column_name(header: str) -> str:
+    """A manifest header as its column name: case, surrounding spaces, inner spaces and hyphens ignored."""
+    return re.sub(r"[\s-]+", "_", header.strip().lower())
+
+
+def _sniff_delimiter(text: str) -> str:
+    """Comma, semicolon or tab, from the header line: a European spreadsheet saves ``file;subject``."""
+    first = text.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be an image to read, worded as an input problem (None when it is a file)."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as exc:  # too long a name, permission denied, a loop of links
+        return f"cannot be opened ({exc.strerror or type(exc).__name__})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a folder, not an image file"
+    if stat.S_ISFIFO(mode):
+        return "is a named pipe (FIFO), not an image file: copy the image into the folder"
+    return "is not a regular file (a device or socket)"
+
+
 def read_manifest(manifest: str | Path, input_dir: str | Path | None = None) -> list[ImageItem]:
     """Read and validate a manifest; ``file`` paths are relative to the manifest's folder.
 
@@ -165,32 +241,57 @@ def read_manifest(manifest: str | Path, input_dir: str | Path | None = None) -> 
     manifest = Path(manifest)
     base = manifest.parent
     root = Path(input_dir) if input_dir is not None else base
+    label = manifest.name  # the name only: a path can carry a user's or a patient's name
+    if not manifest.is_file():
+        what = "does not exist" if not manifest.exists() else "is not a regular file"
+        raise MetadataError(f"manifest {label!r} {what}")
+    if manifest.stat().st_size > MAX_MANIFEST_BYTES:
+        raise MetadataError(
+            f"{label}: larger than {MAX_MANIFEST_BYTES // 2**20} MiB: is it really a manifest?"
+        )
     try:
         text = manifest.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MetadataError(f"{manifest}: cannot read manifest ({exc})") from exc
+    except UnicodeDecodeError:
+        raise MetadataError(
+            f"{label}: not UTF-8 text; save it as 'CSV UTF-8' from the spreadsheet (Excel: File > Save As)"
+        ) from None
+    except OSError as exc:
+        raise MetadataError(f"{label}: cannot read manifest ({exc.strerror or type(exc).__name__})") from None
+    delimiter = _sniff_delimiter(text)
     # StringIO, not splitlines(): a quoted cell may hold a line break, and splitlines() also breaks
     # at \x0b, \x1c or U+2028, which would cut a row in two.
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    raw_header = list(reader.fieldnames or [])
+    # "File", " Px per mm", "PX-PER-MM" are the columns file and px_per_mm.
+    header = [_column_name(h) for h in raw_header]
+    reader.fieldnames = header
     if "file" not in header:
-        raise MetadataError(f"{manifest}: row 1: the manifest needs a 'file' column")
+        found = ", ".join(shown(h, 30) for h in raw_header[:8]) or "none"
+        raise MetadataError(
+            f"{label}: row 1: the manifest needs a 'file' column (found: {found}; "
+            "columns may be separated by commas, semicolons or tabs)"
+        )
     repeated = sorted({h for h in header if header.count(h) > 1})
     if repeated:
-        raise MetadataError(f"{manifest}: row 1: column(s) {', '.join(map(repr, repeated))} appear twice")
+        raise MetadataError(f"{label}: row 1: column(s) {', '.join(map(repr, repeated))} appear twice")
     unknown = [h for h in header if h not in MANIFEST_COLUMNS]
     if unknown:
         raise MetadataError(
-            f"{manifest}: row 1: unknown column(s) {', '.join(map(repr, unknown))}; "
+            f"{label}: row 1: unknown column(s) {', '.join(shown(u, 30) for u in unknown[:8])}; "
             f"allowed: {', '.join(MANIFEST_COLUMNS)}"
         )
     items: list[ImageItem] = []
     seen: dict[str, int] = {}
     for rowno, raw in enumerate(reader, start=2):
-        where = f"{manifest.name}: row {rowno}"
+        where = f"{label}: row {rowno}"
         if None in raw:  # csv puts values beyond the header under the key None
-            raise MetadataError(f"{where}: more values than the header has columns")
-        row = {k.strip(): (v or "").strip() for k, v in raw.items()}
+            if all(not (v or "").strip() for v in raw[None]):
+                raw.pop(None)  # trailing empty cells (a spreadsheet's "a,b,,"): nothing beyond the header
+            else:
+                raise MetadataError(f"{where}: more values than the header has columns")
+        row = {k: (v or "").strip() for k, v in raw.items()}
+        if not any(row.values()):
+            continue  # an empty row (Excel saves trailing ",,,," rows after the data)
         for column, value in row.items():
             if _CONTROL_CHARACTERS.search(value):
                 raise MetadataError(f"{where}, column {column!r}: contains control characters")
@@ -200,9 +301,10 @@ def read_manifest(manifest: str | Path, input_dir: str | Path | None = None) -> 
         rel = Path(name)
         path = base / rel
         if rel.is_absolute() or ".." in rel.parts or not _inside(path, root):
-            raise MetadataError(f"{where}, column 'file': {name!r} lies outside the input folder")
-        if not path.is_file():
-            raise MetadataError(f"{where}, column 'file': {name!r} does not exist")
+            raise MetadataError(f"{where}, column 'file': {shown(name)} lies outside the input folder")
+        problem = _not_a_file(path)
+        if problem:
+            raise MetadataError(f"{where}, column 'file': {shown(name)} {problem}")
         file_id = path.resolve().relative_to(root.resolve()).as_posix()
         if file_id in seen:
             raise MetadataError(f"{where}, column 'file': {name!r} already listed in row {seen[file_id]}")
@@ -303,12 +405,14 @@ def collect_items(
     manifest: str | Path | None = None,
     pattern: str | None = None,
     px_per_mm: float | None = None,
+    force_scale: bool = False,
 ) -> list[ImageItem]:
     """Every image to analyse with its metadata.
 
     Uses ``manifest`` if given, else ``input_dir/manifest.csv`` if present, else file names parsed with
     ``pattern`` (default :data:`DEFAULT_PATTERN`). ``px_per_mm`` fills the scale where the manifest has
-    none (the file's own metadata is read later, at decode).
+    none (the file's own metadata is read later, at decode). Every scale must be plausible for its
+    image's modality (:func:`pipelines.io.scale.scale_problem`) unless ``force_scale``.
     """
     root = Path(input_dir)
     if not root.exists():
@@ -335,4 +439,10 @@ def collect_items(
         for item in items:
             if item.px_per_mm is None:
                 item.px_per_mm = float(px_per_mm)
+    if not force_scale:
+        for item in items:
+            # An item whose modality the image decides later may be either (pipelines.io.scale).
+            problem = scale_problem(item.px_per_mm, None if item.modality_inferred else item.modality)
+            if problem:
+                raise MetadataError(f"{item.file}: {problem}")
     return items

@@ -67,9 +67,24 @@ def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a table as UTF-8 CSV atomically, formula-like text cells neutralised."""
     path = Path(path)
+    safe = neutralise_formulas(frame)
+    # Python's csv quotes a cell holding a line terminator character; with the usual "\n" a bare "\r"
+    # (possible in a file name) went out unquoted and split the row in every reader. Tables holding one
+    # are written with "\r\n" rows (RFC 4180), which makes the writer quote both characters.
+    terminator = "\r\n" if _has_carriage_return(safe) else "\n"
     with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
-        neutralise_formulas(frame).to_csv(fh, index=False)
+        safe.to_csv(fh, index=False, lineterminator=terminator)
     return path
+
+
+def _has_carriage_return(frame: pd.DataFrame) -> bool:
+    if any("\r" in str(c) for c in frame.columns):
+        return True
+    for col in frame.columns:
+        if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
+            if frame[col].map(lambda v: isinstance(v, str) and "\r" in v).any():
+                return True
+    return False
 
 
 def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:

@@ -8,11 +8,13 @@ A run owns its output folder. Before the first image is analysed, :func:`check_o
   unless the user forces it (``--force``). When ``-o`` is the input folder, its images and manifest are
   inputs, not foreign files: only a foreign file under one of skintex's own output names is refused there.
 
-A folder that holds an earlier skintex run is cleaned by :func:`clean_previous_run`: the files that run
-listed in its ``run.json`` (``outputs``) are removed, so the report and the tables show only the current
-run. The per-image cache stays (it is keyed by content and settings, and is what makes "re-run the same
-command to resume" work); overlay folders of images that are not in the current run are pruned at the end
-(:func:`prune_overlays`), because a cached image's overlays are not drawn again.
+A folder that holds an earlier skintex run is taken over: the files that run listed in its ``run.json``
+(``outputs``) and this run does not write again are removed (:func:`remove_stale`), and so are the overlay
+folders of images that are not in this run (:func:`prune_overlays`), so the report and the tables show
+only the current run. Both happen after the new tables are written, so a run killed half-way leaves the
+earlier run's complete files (every file is replaced atomically), never a folder with neither; the
+interrupted run's ``run.json`` lists both runs' files for the next run to clean. The per-image cache
+stays: it is keyed by content and settings, and is what makes "re-run the same command to resume" work.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ __all__ = [
     "OUTPUT_NAMES",
     "OutputFolderError",
     "check_output_folder",
-    "clean_previous_run",
+    "previous_outputs",
     "previous_run",
+    "probe_writable",
     "prune_overlays",
+    "remove_stale",
 ]
 
 #: Free space an output folder needs before a run starts: tables, overlays and the cache of a
@@ -174,14 +178,23 @@ def probe_writable(out: Path) -> None:
         os.unlink(tmp)
 
 
-def clean_previous_run(out: Path) -> list[str]:
-    """Remove the tables and report an earlier skintex run in ``out`` listed in its ``run.json``
-    (its cache and overlay folders stay, see the module notes); returns the names removed."""
+def previous_outputs(out: Path) -> set[str]:
+    """The files an earlier skintex run in ``out`` wrote (its ``run.json`` ``outputs``) that a new run
+    may remove: plain ``.csv``/``.parquet``/``.html`` names directly in ``out``, never anything else."""
     run = previous_run(out)
     if run is None:
-        return []
+        return set()
+    return {n for n in _owned_names(run) if _REMOVABLE.match(n) and ".." not in n}
+
+
+def remove_stale(out: Path, names: Iterable[str]) -> list[str]:
+    """Remove the files ``names`` (from :func:`previous_outputs`) that the current run did not write
+    again, e.g. an earlier run's ``orientations.csv`` when this run has no histology; returns them.
+
+    Called after the new tables are written: until then a crash leaves the earlier run's complete
+    files, never a folder with neither."""
     removed = []
-    for name in sorted(_owned_names(run)):
+    for name in sorted(names):
         if not _REMOVABLE.match(name) or ".." in name:
             continue
         path = out / name

@@ -27,12 +27,78 @@ def read_table(path: Path, notes: list[str]) -> pd.DataFrame:
         notes.append(f"{path.name} could not be read ({type(exc).__name__}: {exc}).")
         return pd.DataFrame()
     table = restore_formulas(table)  # the CSV keeps spreadsheets safe; the page shows the real text
+    _coerce_numbers(table, path.name, notes)
     if "session" in table:
         table["session"] = pd.to_numeric(table["session"], errors="coerce")
     for column in ("subject", "region"):
         if column in table:
             table[column] = table[column].fillna("")
     return table
+
+
+#: Columns of the saved tables that hold numbers whatever a hand edit put in them.
+NUMERIC_COLUMNS = frozenset(
+    {
+        "session",
+        "px_per_mm",
+        "width_px",
+        "height_px",
+        "days_from_baseline",
+        "n_captures",
+        "value",
+        "baseline_value",
+        "delta",
+        "pct_change",
+        "previous_value",
+        "delta_previous",
+        "pct_change_previous",
+        "repeatability_cv",
+        "repeatability_sd",
+        "srd",
+        "n_subjects",
+        "n_zero",
+        "delta_median",
+        "hl_estimate",
+        "ci_low",
+        "ci_high",
+        "ci_level",
+        "pct_change_mean",
+        "pct_change_median",
+        "pct_change_sd",
+        "p_value",
+        "p_holm",
+        "q_bh",
+        "bin_start_deg",
+        "bin_end_deg",
+        "fraction",
+    }
+)
+
+
+def _coerce_numbers(table: pd.DataFrame, name: str, notes: list[str]) -> None:
+    """Number columns made numeric in place: a hand-edited cell (``#DIV/0!``, ``2 subjects``, ``n/a``)
+    becomes empty, and the page says how many there were, instead of the report failing on text where a
+    number belongs. A column counts as numeric when skintex writes it so (:data:`NUMERIC_COLUMNS`) or
+    when most of its filled cells are numbers (metric columns)."""
+    for column in table.columns:
+        values = table[column]
+        if column in TEXT_COLUMNS or not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+            continue
+        filled = values.notna() & values.astype(str).str.strip().ne("")
+        numbers = pd.to_numeric(values.where(filled), errors="coerce")
+        odd = filled & numbers.isna()
+        if not odd.any():
+            if filled.any():
+                table[column] = numbers
+            continue
+        if column not in NUMERIC_COLUMNS and int(numbers.notna().sum()) <= int(odd.sum()):
+            continue  # a text column (a class, a note)
+        example = str(values[odd].iloc[0])[:30]
+        table[column] = numbers
+        notes.append(
+            f"{name}: {int(odd.sum())} cell(s) of column {column!r} are not numbers "
+            f"(e.g. {example!r}, a hand edit?) and are shown empty."
+        )
 
 
 def read_run(path: Path, notes: list[str]) -> dict[str, Any]:
