@@ -21,6 +21,7 @@ from texture.collagen import CollagenAnalysis, analyze_collagen
 from texture.epidermis import EPIDERMIS_METRICS
 from texture.measurement import check_mask, check_rgb
 from texture.measurement import check_scale as validate_scale
+from texture.orientation import MIN_COHERENCY, surface_angle_deg
 from texture.stains import STAIN_PRESETS, measured_names
 
 __all__ = ["analyze_histology", "block_mean", "study_batch"]
@@ -85,7 +86,8 @@ def analyze_histology(
         glass colour, pen marks, folds, SHG envelope);
         ``polarized`` (None): options of :func:`texture.polarized.measure_polarized_psr`;
         ``fibres`` (True): trace fibres (slowest step);
-        ``fibre_min_length_um`` (8.0): shorter skeleton pieces are not fibres;
+        ``fibre_min_length_um`` (15.0): shorter fibres are not reported (without a scale CT-FIRE's
+        30 px; see :mod:`texture.fibres`);
         ``epidermis`` ('auto' = only for H&E, True, False): find the epidermis, report its
         thickness and measure collagen in the dermis beneath it;
         ``epidermis_options`` (None): keyword arguments for
@@ -103,13 +105,17 @@ def analyze_histology(
     Returns
     -------
     ImageResult
-        ``metrics``: collagen_area_fraction, collagen_orientation_deg, collagen_coherency,
-        collagen_alignment, fibre_count, fibre_length_mean_um/_px, fibre_width_mean_um/_px,
-        fibre_straightness_mean, fibre_branch_point_count, fibre_branch_points_per_mm2,
+        ``metrics``: collagen_area_fraction, collagen_orientation_deg (NaN below coherency 0.1,
+        collagen_orientation_undefined = 1), collagen_coherency (OrientationJ's), collagen_pixel_alignment,
+        collagen_orientation_to_surface_deg (when an epidermis is found), fibre_* (count, mean length,
+        end-to-end length, width, straightness, angle, CurveAlign alignment coefficient, curvature,
+        branch/end points; :mod:`texture.fibres`), matrix_* (TWOMBLI: high-density fraction, skeleton
+        length per mm2, lacunarity, fractal dimension; :mod:`texture.matrix`),
         epidermis_thickness_mean_um/_px, epidermis_thickness_sd_um/_px,
         epidermis_interdigitation_index, tissue_area_mm2/_px, collagen_threshold;
         ``overlays``: ``collagen``, ``orientation``, ``fibres``, ``epidermis``;
-        ``tables``: ``orientations`` (``bin_start_deg``, ``fraction``; 10 degree bins).
+        ``tables``: ``orientations`` (``bin_start_deg``, ``fraction``; 10 degree bins) and ``fibres``
+        (one row per fibre, :func:`texture.fibres.fibre_table`; written as ``fibres.csv``).
     """
     if stain == "shg" and np.ndim(rgb) == 2:  # microscopes save SHG as a single grey channel
         rgb = np.repeat(np.asarray(rgb)[..., None], 3, axis=2)
@@ -146,7 +152,11 @@ def analyze_histology(
         if not roi.any():
             raise ValueError("roi is empty: no pixel to measure")
         region = roi if region is None else (region & roi)
-    result = analyze_collagen(rgb, px_per_mm=px_per_mm, mask=region, **collagen_kwargs(opts, stain=stain))
+    # The skin surface runs along the epidermis: fibre orientation relative to it compares across biopsies.
+    surface_deg = surface_angle_deg(epidermis_mask) if epidermis_mask is not None else None
+    result = analyze_collagen(
+        rgb, px_per_mm=px_per_mm, mask=region, surface_deg=surface_deg, **collagen_kwargs(opts, stain=stain)
+    )
     if result.sums.tissue_px == 0:
         raise ValueError("no tissue found (the image reads as glass); check the stain or tissue_od_threshold")
     metrics: dict[str, Any] = result.sums.metrics(px_per_mm)
@@ -166,6 +176,11 @@ def analyze_histology(
     metrics.update(epidermis_metrics)
     if result.sums.collagen_px == 0:
         warnings.append("no collagen above the threshold: orientation metrics are undefined")
+    elif metrics.get("collagen_orientation_undefined") == 1.0:
+        warnings.append(
+            f"collagen coherency {metrics['collagen_coherency']:.2f} is below {MIN_COHERENCY}: no dominant "
+            "orientation (collagen_orientation_deg is NaN)"
+        )
     if stain in STAIN_PRESETS:  # H&E measures eosin, VVG elastin: name the columns after it
         metrics = measured_names(metrics, STAIN_PRESETS[stain])
         target = STAIN_PRESETS[stain].target
@@ -186,7 +201,7 @@ def analyze_histology(
     return ImageResult(
         metrics=metrics,
         overlays=overlays,
-        tables={"orientations": result.sums.orientation_table()},
+        tables=result.tables(px_per_mm),  # orientations, and fibres (one row per fibre: fibres.csv)
         warnings=warnings,
     )
 

@@ -41,7 +41,7 @@ from pipelines.io.slides import SlideReader, read_scale_px_per_mm
 from pipelines.record import ImageResult
 from texture.collagen import CollagenSums, analyze_collagen
 from texture.measurement import check_scale as validate_scale
-from texture.orientation import orientation_overlay, tensor_orientation
+from texture.orientation import orientation_overlay, surface_angle_deg, tensor_orientation
 from texture.stains import STAIN_PRESETS, collagen_channel, measured_names, stain_model
 from texture.tissue import collagen_histogram, detect_tissue, threshold_from_histogram
 
@@ -118,7 +118,10 @@ def analyze_slide(
     # Gaussian kernels reach 4 sigma; + Sobel, channel and tissue smoothing; fibres want more room.
     overlap = int(math.ceil(4.0 * max(sigma, 0.5) + 4.0 * 2.0 + 4))
     if kwargs["fibres"]:
-        overlap = max(overlap, 64)
+        # Fibres need the 64 px reach of their local-background Gaussian (texture.collagen.fibre_mask)
+        # and room to be linked through junctions and gaps: with 64 px, fibres linked across window
+        # borders were split into 20 % more pieces than the whole image holds; with 96, 5 %.
+        overlap = max(overlap, 96)
 
     with SlideReader(path) as reader:
         rows, cols = reader.shape
@@ -180,6 +183,8 @@ def analyze_slide(
             if epi.metrics["epidermis_found"]:
                 dermis_overview = epi.labels == 2
                 epidermis_overview = epi.labels == 1
+                # A direction is scale-free: the overview's epidermis gives the slide's surface direction.
+                kwargs = dict(kwargs, surface_deg=surface_angle_deg(epidermis_overview))
             else:
                 warnings.append("no epidermis found: collagen measured over all tissue")
 
@@ -190,6 +195,7 @@ def analyze_slide(
         ov_orient = np.zeros((*ov_shape, 3), dtype=np.float32)
         ov_fibres = np.zeros(ov_shape, dtype=np.float32)
         run = dict(kwargs, threshold=threshold)
+        fibre_rows: dict[str, list] = {}
         for (r0, r1, c0, c1), interior, (ir0, _, ic0, _) in windows:
             rgb = reader.read(r0, r1, c0, c1)
             mask = None
@@ -212,6 +218,9 @@ def analyze_slide(
             ov_orient[box] = orientation_overlay(angle, coherency * np.clip(2.0 * frac, 0.0, 1.0))
             if res.fibres is not None:
                 ov_fibres[box] = np.minimum(block_mean(res.fibres.skeleton[interior], factor) * factor, 1)
+                # The window's own fibres (centre in its interior), in slide coordinates.
+                for col, values in res.tables(px_per_mm, offset_rc=(r0, c0))["fibres"].items():
+                    fibre_rows.setdefault(col, []).extend(values)
             del rgb, res
 
     if sums.tissue_px == 0:
@@ -253,6 +262,16 @@ def analyze_slide(
             "fibres": fibres_ov,
             "epidermis": epidermis_ov,
         },
-        tables={"orientations": sums.orientation_table()},
+        tables=_slide_tables(sums, fibre_rows),
         warnings=warnings,
     )
+
+
+def _slide_tables(sums: CollagenSums, fibre_rows: dict[str, list]) -> dict[str, dict[str, list]]:
+    """``orientations`` and, when fibres were traced, ``fibres`` numbered across the whole slide."""
+    tables: dict[str, dict[str, list]] = {"orientations": sums.orientation_table()}
+    if sums.fibres_measured:
+        if fibre_rows:
+            fibre_rows["fibre_id"] = list(range(1, len(fibre_rows["fibre_id"]) + 1))
+        tables["fibres"] = fibre_rows
+    return tables

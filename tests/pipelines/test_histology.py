@@ -11,8 +11,12 @@ COLUMNS = [
     "collagen_area_fraction",
     "collagen_orientation_deg",
     "collagen_coherency",
-    "collagen_alignment",
+    "collagen_pixel_alignment",
+    "collagen_orientation_undefined",
+    "collagen_orientation_to_surface_deg",
     "fibre_count",
+    "fibre_alignment_coefficient",
+    "matrix_high_density_fraction",
     "fibre_length_mean_um",
     "fibre_length_mean_px",
     "fibre_width_mean_um",
@@ -34,8 +38,10 @@ def test_psr_and_shg_orientation_and_record_shape(stain):
     for col in COLUMNS:
         assert col in result.metrics
     m = result.metrics
-    assert abs(m["collagen_orientation_deg"] - 112.0) <= 2.0
-    assert m["collagen_coherency"] > 0.8
+    # OrientationJ's unfiltered gradient: within 2.5 degrees on the phantoms' sharp edges (issue 15).
+    assert abs(m["collagen_orientation_deg"] - 112.0) <= 2.5
+    # OrientationJ's whole-field coherency includes the background noise (issue 15): > 0.8 / 1.6.
+    assert m["collagen_coherency"] > 0.5
     assert m["collagen_area_fraction"] == pytest.approx(phantom.truth["area_fraction"], rel=0.15)
     assert m["tissue_area_mm2"] == pytest.approx(200 * 200 / 2000.0**2, rel=0.02)
     assert m["fibre_length_mean_um"] == pytest.approx(m["fibre_length_mean_px"] / 2.0)
@@ -57,7 +63,7 @@ def test_without_scale_um_columns_are_nan_and_px_twins_carry_values():
 def test_random_fibres_low_coherency_through_the_pipeline():
     phantom = random_fibres((200, 200), stain="psr", seed=4)
     m = analyze_histology(phantom.rgb, stain="psr", px_per_mm=None, options={"fibres": False}).metrics
-    assert m["collagen_coherency"] < 0.2 and m["collagen_alignment"] < 0.2
+    assert m["collagen_coherency"] < 0.2 and m["collagen_pixel_alignment"] < 0.2
     assert np.isnan(m["fibre_count"])
 
 
@@ -101,7 +107,14 @@ def test_he_section_measures_epidermis_and_collagen_beneath_it():
     assert m["eosin_coherency"] < 0.3  # the dermis phantom is a basket-weave
     assert "collagen_area_fraction" not in m and 0.0 < m["eosin_area_fraction"] <= 1.0
     assert result.overlays["epidermis"].shape == phantom.rgb.shape
-    assert result.warnings == [HE_WARNING]
+    # The basket-weave has no dominant direction (coherency below 0.1): its orientation is NaN, and a
+    # warning says so (issue 15); the H&E warning stays.
+    assert result.warnings[-1] == HE_WARNING
+    assert all("no dominant orientation" in w for w in result.warnings[:-1])
+    assert m["eosin_orientation_undefined"] == (1.0 if m["eosin_coherency"] < 0.1 else 0.0)
+    # The epidermis gives the surface direction: the orientation relative to it is defined when the
+    # orientation is.
+    assert np.isnan(m["eosin_orientation_to_surface_deg"]) == np.isnan(m["eosin_orientation_deg"])
 
 
 def test_real_he_crop_gives_sane_values(shared_data):
@@ -187,3 +200,15 @@ def test_collagen_texture_is_invariant_to_quarter_turns():
     for key in ("glcm_contrast", "glcm_inverse_difference_moment", "glcm_angular_second_moment"):
         assert a[key] == pytest.approx(b[key], rel=1e-6), key
     assert 0 < a["glcm_angular_second_moment"] < 1
+
+
+def test_fibre_table_rows_match_the_fibre_count():
+    phantom = aligned_fibres((200, 200), angle_deg=30.0, stain="shg", seed=2)
+    result = analyze_histology(phantom.rgb, stain="shg", px_per_mm=2000.0)
+    table = result.tables["fibres"]
+    assert len(table["fibre_id"]) == result.metrics["fibre_count"] > 0
+    np.testing.assert_allclose(np.mean(table["length_px"]), result.metrics["fibre_length_mean_px"])
+    np.testing.assert_allclose(np.asarray(table["length_um"]), np.asarray(table["length_px"]) / 2.0)
+    # Fibres of one direction: their angles and the CurveAlign coefficient say so.
+    assert result.metrics["fibre_alignment_coefficient"] > 0.9
+    assert abs(result.metrics["fibre_angle_mean_deg"] - 30.0) < 3.0
