@@ -52,6 +52,8 @@ class Reference:
 
     path: Path
     skin_l_star: float | None = None
+    roi: str = ""  # the baseline's own ROI spec (manifest), relative to the input folder
+    px_per_mm: float | None = None  # the baseline's scale from the manifest, when given
 
 
 @dataclass
@@ -139,38 +141,67 @@ def _identity(item: ImageItem, sha256: str, px_per_mm: float | None, shape: tupl
     }
 
 
+#: Exposure gains within this of 1 are not applied: 0.1 % of linear light is ~0.04 L*, below any metric's
+#: resolution, and applying it would only add rounding (an identical copy must read exactly the same).
+EXPOSURE_GAIN_TOLERANCE = 1e-3
+#: Name of the per-follow-up table of paired baselines (``paired_baseline.csv``; module docstring).
+PAIRED_BASELINE_TABLE = "paired_baseline"
+
+
+@dataclass
+class _PreparedPhoto:
+    """A photo made comparable with its baseline (see :func:`_prepare_photo`)."""
+
+    rgb: np.ndarray  # structure metrics are measured on this (own frame; exposure-normalised follow-up)
+    roi: np.ndarray | None  # where to measure, in the photo's own frame
+    columns: dict[str, Any]
+    warnings: list[str]
+    color_rgb: np.ndarray | None = None  # colour indices read here when it differs from rgb (as taken)
+    aligned_rgb: np.ndarray | None = None  # the follow-up in the baseline's frame, for the report only
+    paired: tuple[np.ndarray, np.ndarray, float | None] | None = None  # baseline rgb, region, px/mm
+
+
 def _prepare_photo(
     rgb: np.ndarray,
     settings: Settings,
     roi: np.ndarray | None,
     reference: Reference | None,
     px_per_mm: float | None,
-) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any], list[str]]:
-    """Make a photo comparable with its baseline before measuring it.
+    input_root: Path | None = None,
+) -> _PreparedPhoto:
+    """Make a follow-up photo comparable with its baseline before measuring it (the order and the
+    reasons: :mod:`pipelines.assays.alignment`).
 
-    Order: chart colour correction of both photos when a ColorChecker is found (``color_correction:
-    auto``); alignment of a follow-up to its baseline (``register``), after which the follow-up is measured
-    on the common overlap; exposure normalisation of a follow-up without a chart, so that its median skin
-    L* over the common skin equals the baseline's. Returns the photo, the ROI to measure in, provenance
-    columns and warnings.
+    Chart colour correction of both photos when a ColorChecker is found (``color_correction: auto``);
+    registration of a follow-up to its baseline (``register``) and the common region of the two, in which
+    the follow-up is measured in its own frame and the baseline measured again (``paired``); without a
+    chart, exposure normalisation of the follow-up's **structure** image so that its median L* over the
+    common region equals the baseline's; colour indices stay on the photo as taken (``color_rgb``).
     """
-    from pipelines.assays.alignment import align_to_baseline, correct_color
-    from texture.exposure import median_l_star
+    from pipelines.assays.alignment import (
+        COMMON_SHARE_WARNING,
+        align_to_baseline,
+        common_region,
+        correct_color,
+    )
+    from texture.exposure import median_l_star, normalize_exposure
     from texture.roi import polygon_mask, skin_mask
 
     warnings: list[str] = []
     columns: dict[str, Any] = {"color_correction": "none", "registration_error_px": float("nan")}
     use_chart = settings.color_correction == "auto"
 
-    def corrected_skin(image: np.ndarray) -> tuple[np.ndarray, dict[str, Any], np.ndarray]:
+    def corrected_roi(image: np.ndarray, user: np.ndarray | None, scale: float | None):
         # The chart is neither skin nor something to align on: keep it out of both.
         image, info = correct_color(image, detect_chart=use_chart)
-        skin = skin_mask(image, px_per_mm=px_per_mm)
+        mask = skin_mask(image, px_per_mm=scale)
+        if user is not None:
+            mask &= user
         if info["chart_outline_xy"]:
-            skin &= ~polygon_mask(image.shape, info["chart_outline_xy"])
-        return image, info, skin
+            mask &= ~polygon_mask(image.shape, info["chart_outline_xy"])
+        return image, info, mask
 
-    rgb, info, own_skin = corrected_skin(rgb)
+    rgb, info, own_roi = corrected_roi(rgb, roi, px_per_mm)
     if info["color_correction"] == "chart":
         columns.update(
             color_correction="chart",
@@ -179,50 +210,82 @@ def _prepare_photo(
         )
         chart_free = ~polygon_mask(rgb.shape, info["chart_outline_xy"])
         roi = chart_free if roi is None else (roi & chart_free)
+    prepared = _PreparedPhoto(rgb=rgb, roi=roi, columns=columns, warnings=warnings)
     if reference is None:
-        return rgb, roi, columns, warnings
+        return prepared
 
+    name = reference.path.name
     try:
-        baseline = load_image(reference.path, max_pixels=settings.max_pixels).rgb
+        loaded = load_image(reference.path, max_pixels=settings.max_pixels)
+        base_user = roi_mask_from_spec(
+            reference.roi, loaded.rgb.shape[:2], input_root or reference.path.parent
+        )
     except Exception as exc:  # the baseline's own row says why; this photo is still measured
         warnings.append(
-            f"baseline {reference.path.name} could not be decoded ({type(exc).__name__}): "
-            "measured without alignment or exposure normalisation"
+            f"baseline {name} could not be read ({type(exc).__name__}): measured on its own ROI, "
+            "without alignment, exposure normalisation or a paired baseline"
         )
-        return rgb, roi, columns, warnings
-    baseline, _, base_skin = corrected_skin(baseline)
-    if settings.register:
-        aligned = align_to_baseline(rgb, baseline, baseline_mask=base_skin, followup_mask=own_skin)
-        if aligned.success:
-            rgb, common = aligned.warped_rgb, aligned.overlap_mask
-            columns["registration_error_px"] = aligned.registration_error_px
-            roi = common if roi is None else (roi & common)
-            # Both medians over the same skin: the baseline's skin seen in both photos.
-            base_skin = own_skin = base_skin & common
-        else:
-            warnings.append(f"not aligned to baseline {reference.path.name}: {aligned.message}")
+        return prepared
+    base_ppm = reference.px_per_mm or loaded.px_per_mm
+    baseline, base_info, base_roi = corrected_roi(loaded.rgb, base_user, base_ppm or px_per_mm)
+    if not settings.register:
+        return prepared
+    if not base_roi.any() or not own_roi.any():
+        warnings.append(f"no skin to align with baseline {name}: measured on its own ROI, without a pair")
+        return prepared
+    aligned = align_to_baseline(rgb, baseline, baseline_mask=base_roi, followup_mask=own_roi)
+    if not aligned.success:
+        warnings.append(f"not aligned to baseline {name}: {aligned.message}; measured without a pair")
+        return prepared
+    region = common_region(base_roi, own_roi, aligned.registration)
+    columns["registration_error_px"] = aligned.registration_error_px
+    area = float(region.area_px)
+    if base_ppm is None and px_per_mm:  # the baseline's scale from the follow-up's and the registration
+        base_ppm = float(px_per_mm) * (1.0 if region.identity else aligned.registration.scale)
+    columns.update(
+        common_area_px=area,
+        common_area_cm2=area / base_ppm**2 / 100.0 if base_ppm else float("nan"),
+        common_baseline_fraction=region.baseline_fraction,
+        common_followup_fraction=region.followup_fraction,
+    )
+    if area == 0 or not region.followup_mask.any():
+        warnings.append(f"no common skin with baseline {name}: measured on its own ROI, without a pair")
+        return prepared
+    if min(region.baseline_fraction, region.followup_fraction) < COMMON_SHARE_WARNING:
+        warnings.append(
+            f"the common region with baseline {name} keeps {region.baseline_fraction:.0%} of the baseline's "
+            f"ROI and {region.followup_fraction:.0%} of this photo's (below {COMMON_SHARE_WARNING:.0%}): "
+            "changes describe the common skin only"
+        )
+    prepared.roi = region.followup_mask
+    prepared.aligned_rgb = aligned.warped_rgb
+    prepared.paired = (baseline, region.baseline_mask, base_ppm)
+    calibrated = info["color_correction"] == "chart" and base_info["color_correction"] == "chart"
     wants_exposure = settings.color_correction in ("auto", "exposure")
-    if info["color_correction"] != "chart" and wants_exposure and base_skin.any() and own_skin.any():
+    if not calibrated and wants_exposure:
         try:
-            rgb, info = correct_color(
-                rgb,
-                baseline_l_star=median_l_star(baseline, mask=base_skin),
-                skin_mask=own_skin,
-                detect_chart=False,
-            )
-            columns.update(color_correction="exposure", exposure_gain=info["exposure_gain"])
+            target = median_l_star(baseline, mask=region.baseline_mask)
+            normalised, gain = normalize_exposure(rgb, mask=region.followup_mask, reference_l_star=target)
         except ValueError as exc:  # an implausible gain: measure as captured, and say so
-            warnings.append(f"exposure not normalised to baseline {reference.path.name}: {exc}")
-    return rgb, roi, columns, warnings
+            warnings.append(f"exposure not normalised to baseline {name}: {exc}")
+        else:
+            columns.update(color_correction="exposure", exposure_gain=gain)
+            if abs(gain - 1.0) > EXPOSURE_GAIN_TOLERANCE:
+                prepared.color_rgb, prepared.rgb = rgb, normalised
+    return prepared
 
 
-def _measure_photo(rgb, item, settings, px_per_mm, roi, reference) -> ImageResult:
+def _measure_photo(rgb, item, settings, px_per_mm, roi, reference, input_root=None) -> ImageResult:
     from pipelines.assays.photo import analyze_photo
 
     user_roi = roi
-    rgb, roi, columns, warnings = _prepare_photo(rgb, settings, roi, reference, px_per_mm)
+    prepared = _prepare_photo(rgb, settings, roi, reference, px_per_mm, input_root)
+    rgb, roi, columns, warnings = prepared.rgb, prepared.roi, prepared.columns, prepared.warnings
     options = dict(settings.photo)
-    options.setdefault("glcm_levels", settings.glcm_levels)
+    if settings.glcm_levels is not None:
+        options.setdefault("glcm_levels", settings.glcm_levels)
+    if prepared.paired is not None:  # the common region already holds only skin, in both photos
+        options["skin_mask"] = False
     face = None
     if user_roi is None:  # full-face photos: zones, iris scale, pose check (a user ROI always wins)
         from pipelines.assays.face import full_face
@@ -241,15 +304,27 @@ def _measure_photo(rgb, item, settings, px_per_mm, roi, reference) -> ImageResul
         px_per_mm = face.px_per_mm
         columns.update(face.columns)
         warnings.extend(face.warnings)
-    result = analyze_photo(rgb, px_per_mm=px_per_mm, roi=roi, options=options)
+    result = analyze_photo(rgb, px_per_mm=px_per_mm, roi=roi, options=options, color_rgb=prepared.color_rgb)
+    if prepared.paired is not None:
+        # The baseline measured again on the same skin: this follow-up's baseline in changes.csv.
+        base_rgb, base_region, base_ppm = prepared.paired
+        base = analyze_photo(base_rgb, px_per_mm=base_ppm, roi=base_region, options=options)
+        names = [k for k, v in base.metrics.items() if isinstance(v, (int, float, np.number))]
+        result.tables[PAIRED_BASELINE_TABLE] = {
+            "metric": names,
+            "baseline_value": [float(base.metrics[k]) for k in names],
+            "baseline_file": [reference.path.name] * len(names),
+        }
     result.metrics.update(columns)
     result.warnings.extend(warnings)
     if face is not None:
         result.metrics["px_per_mm"] = float(px_per_mm) if px_per_mm else float("nan")
         result.rows.extend({**row, **{k: v for k, v in columns.items() if k not in row}} for row in face.rows)
         result.overlays.update(face.overlays)
-    if columns["color_correction"] != "none" or np.isfinite(columns["registration_error_px"]):
-        result.overlays.setdefault("image", rgb)  # the report shows the corrected, aligned photo
+    if prepared.aligned_rgb is not None:
+        result.overlays["image"] = prepared.aligned_rgb  # the report shows the aligned photo
+    elif columns["color_correction"] != "none":
+        result.overlays.setdefault("image", rgb)  # the report shows the corrected photo
     return result
 
 
@@ -386,7 +461,7 @@ def analyze_item(
                 )
         try:
             if item.modality == "photo":
-                result = _measure_photo(rgb, item, settings, px_per_mm, roi, reference)
+                result = _measure_photo(rgb, item, settings, px_per_mm, roi, reference, input_root)
             else:
                 result = _measure_histology(rgb, item, settings, px_per_mm, roi)
         except MemoryError as exc:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.analyze import Outcome, Reference
+from pipelines.analyze import PAIRED_BASELINE_TABLE, Outcome, Reference
 from pipelines.batch import (
     Progress,
     ResultCache,
@@ -95,7 +95,7 @@ def plan_tasks(
         base = baselines.get((item.subject, item.region))
         if wants_reference and item.modality == "photo" and base is not None and base is not item:
             if item.session != base.session:
-                reference = Reference(path=base.path)
+                reference = Reference(path=base.path, roi=base.roi, px_per_mm=base.px_per_mm)
         tasks.append(Task(item=item, reference=reference, out_dir=out_dir, input_root=input_root))
     return tasks
 
@@ -256,7 +256,9 @@ def analyze_folder(
 
     metrics = metrics_table(records)
     error_rows.extend(_scale_warnings(metrics))
-    changes = changes_table(metrics)
+    # Follow-ups compared with their baseline measured again on the same skin (pipelines.tables.pairing).
+    paired = pd.DataFrame(extra_rows.get(PAIRED_BASELINE_TABLE, []))
+    changes = changes_table(metrics, paired_baselines=paired)
     cohort = cohort_table(changes)
     errors = errors_table(sorted(error_rows, key=lambda r: (r["file"], r["stage"])))
     tables = {

@@ -1,18 +1,33 @@
-"""Make a follow-up photo comparable with its baseline: same pixels (registration), same colours (chart
-colour correction or exposure normalisation).
+"""Make a follow-up photo comparable with its baseline: the same skin (registration and the common
+region), the same colours (chart colour correction) and, for structure metrics only, the same exposure.
 
-The intended order for each follow-up of a subject/region (the baseline itself is only colour-corrected):
+What :mod:`pipelines.analyze` does for each follow-up of a subject/region:
 
-1. ``rgb, info = correct_color(followup)``: chart correction when a ColorChecker is in the photo.
-2. ``aligned = align_to_baseline(rgb, baseline_rgb, baseline_mask=baseline_skin)``; on failure
-   (``aligned.success`` False) record ``aligned.message`` as a warning and do not report changes for the
-   pair as if aligned.
-3. Without a chart, normalise exposure on the common skin:
-   ``correct_color(aligned.warped_rgb, baseline_l_star=median_l_star(baseline_rgb, mask=overlap),
-   skin_mask=overlap)``, so both medians are taken over the same skin.
-4. Measure baseline and follow-up inside ``aligned.overlap_mask``.
+1. ``rgb, info = correct_color(photo)`` for both photos: chart correction when a ColorChecker is in the
+   photo (then the colour indices are calibrated).
+2. ``aligned = align_to_baseline(rgb, baseline_rgb, baseline_mask=..., followup_mask=...)``; on failure
+   (``aligned.success`` False) ``aligned.message`` becomes a warning and the follow-up is measured on its
+   own ROI, without a paired baseline.
+3. ``region = common_region(baseline_roi, followup_roi, aligned.registration)``: the same skin in both
+   frames (below).
+4. Structure metrics of the follow-up are measured after exposure normalisation to the baseline over the
+   common region (one linear gain, :func:`texture.exposure.normalize_exposure`); colour indices (ITA,
+   melanin, erythema) are read on the photo as taken (or chart-corrected), **never** normalised to the
+   baseline's skin, which would erase a real change of skin colour.
+5. The baseline is measured again on ``region.baseline_mask``: the paired baseline of this follow-up.
 
 ``info`` goes to ``run.json`` (which correction ran) and its ΔE / gain numbers to the metrics.
+
+Symmetric measurement (:func:`common_region`): a follow-up and its baseline are measured on the same
+skin. The common region is the baseline's ROI ∩ the follow-up's ROI mapped into the baseline frame ∩ the
+registration overlap (eroded by :data:`COMMON_MARGIN_PX` so that the follow-up's cut edge never reaches a
+metric); each ROI already excludes frames, a dermoscope's dark surround and vignetted corners
+(:func:`texture.roi.skin_mask`). The region is mapped back into the follow-up's own frame, and each photo
+is measured **in its own pixels** on its copy of the region: only masks are resampled (nearest
+neighbour), never the photos, so a follow-up's texture is not smoothed by an interpolation the baseline
+never went through. A registration that moves no image corner by more than :data:`IDENTITY_TOLERANCE_PX`
+is taken as the identity, so an identical copy is measured on exactly the baseline's pixels and region
+and every change is exactly 0.
 """
 
 from __future__ import annotations
@@ -20,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 from texture._compat import deprecated_alias
@@ -34,7 +50,25 @@ from texture.exposure import normalize_exposure
 from texture.measurement import check_mask, check_rgb
 from texture.registration import Registration, common_overlap, register_to_baseline, warp_to_baseline
 
-__all__ = ["AlignmentResult", "align_to_baseline", "correct_color"]
+__all__ = [
+    "AlignmentResult",
+    "CommonRegion",
+    "COMMON_MARGIN_PX",
+    "COMMON_SHARE_WARNING",
+    "IDENTITY_TOLERANCE_PX",
+    "align_to_baseline",
+    "common_region",
+    "correct_color",
+]
+
+#: A registration whose matrix moves no image corner by more than this (pixels) is the identity.
+IDENTITY_TOLERANCE_PX = 0.01
+#: Below this share of either photo's ROI the pair no longer shows the same skin: a warning row says so
+#: (the changes then describe the common part only, which may not represent the treated area).
+COMMON_SHARE_WARNING = 0.5
+#: Pixels of the follow-up's edge in the baseline frame left out of the common region: bilinear
+#: interpolation reaches 1 px, and the feature/ECC fit is good to ~1 px.
+COMMON_MARGIN_PX = 2
 
 
 @dataclass
@@ -94,13 +128,17 @@ def align_to_baseline(
     moving_mask = None if followup_mask is None else check_mask(followup_mask, followup_rgb.shape[:2])
     if moving_mask is not None and not moving_mask.any():
         raise ValueError("followup_mask selects no pixels")
-    registration = register_to_baseline(
-        followup_rgb,
-        baseline_rgb,
-        mask=mask,
-        moving_mask=moving_mask,
-        min_overlap_fraction=min_overlap_fraction,
-    )
+    if followup_rgb.shape == baseline_rgb.shape and np.array_equal(followup_rgb, baseline_rgb):
+        # The same pixels: the identity is the exact answer, even where too few keypoints are found.
+        registration = Registration(np.eye(2, 3), 0.0, 0, True, "identical pixels: identity", 1.0, 0.0)
+    else:
+        registration = register_to_baseline(
+            followup_rgb,
+            baseline_rgb,
+            mask=mask,
+            moving_mask=moving_mask,
+            min_overlap_fraction=min_overlap_fraction,
+        )
     if not registration.success:
         return AlignmentResult(None, None, float("nan"), False, registration.message, registration)
     warped, valid = warp_to_baseline(followup_rgb, registration, output_shape=baseline_rgb.shape)
@@ -190,3 +228,106 @@ def align_series(baseline_rgb: np.ndarray, followup_rgb: np.ndarray, **kwargs) -
         stacklevel=2,
     )
     return align_to_baseline(followup_rgb, baseline_rgb, **kwargs)
+
+
+@dataclass
+class CommonRegion:
+    """The skin a baseline and a follow-up both show, in each photo's own pixel grid.
+
+    Attributes
+    ----------
+    baseline_mask : ndarray of bool
+        The common region in the baseline's frame.
+    followup_mask : ndarray of bool
+        The same region in the follow-up's frame.
+    baseline_fraction, followup_fraction : float
+        Share (0-1) of each photo's own ROI that the common region keeps.
+    identity : bool
+        True when the registration was taken as the identity (no mask was resampled).
+    """
+
+    baseline_mask: np.ndarray
+    followup_mask: np.ndarray
+    baseline_fraction: float
+    followup_fraction: float
+    identity: bool
+
+    @property
+    def area_px(self) -> int:
+        """Area of the common region in baseline pixels."""
+        return int(np.count_nonzero(self.baseline_mask))
+
+
+def _is_identity(matrix: np.ndarray, shape: tuple[int, int], tolerance_px: float) -> bool:
+    rows, cols = shape
+    corners = np.array([[0, 0, 1], [cols - 1, 0, 1], [0, rows - 1, 1], [cols - 1, rows - 1, 1]], float)
+    moved = corners @ np.asarray(matrix, dtype=float).T
+    return bool(np.max(np.abs(moved - corners[:, :2])) <= tolerance_px)
+
+
+def _warp_mask(mask: np.ndarray, matrix: np.ndarray, size_xy: tuple[int, int], inverse: bool) -> np.ndarray:
+    flags = cv2.INTER_NEAREST | (cv2.WARP_INVERSE_MAP if inverse else 0)
+    out = cv2.warpAffine(
+        mask.astype(np.uint8), np.asarray(matrix, dtype=np.float64), size_xy, flags=flags, borderValue=0
+    )
+    return out.astype(bool)
+
+
+def common_region(
+    baseline_roi: np.ndarray,
+    followup_roi: np.ndarray,
+    registration: Registration,
+    *,
+    margin_px: int = COMMON_MARGIN_PX,
+    identity_tolerance_px: float = IDENTITY_TOLERANCE_PX,
+) -> CommonRegion:
+    """The common region of a registered pair: baseline ROI ∩ follow-up ROI mapped into the baseline frame
+    ∩ registration overlap (eroded by ``margin_px`` at the follow-up's edge), and its copy in the
+    follow-up's frame (module docstring).
+
+    Parameters
+    ----------
+    baseline_roi, followup_roi : ndarray of bool
+        Each photo's own ROI (skin mask, user ROI, chart excluded) in its own frame.
+    registration : Registration
+        A successful :func:`texture.registration.register_to_baseline` (follow-up -> baseline).
+    margin_px : int
+        Erosion of the overlap at the follow-up's edge, in baseline pixels.
+    identity_tolerance_px : float
+        A matrix moving no corner by more than this is taken as the identity.
+
+    Returns
+    -------
+    CommonRegion
+        May be empty (``area_px == 0``); the caller decides what an empty or small region means.
+    """
+    if not registration.success:
+        raise ValueError(f"no common region without a registration: {registration.message}")
+    base = np.asarray(baseline_roi, dtype=bool)
+    follow = np.asarray(followup_roi, dtype=bool)
+    if base.ndim != 2 or follow.ndim != 2:
+        raise ValueError("baseline_roi and followup_roi must be 2-D masks")
+    identity = base.shape == follow.shape and _is_identity(
+        registration.matrix, base.shape, identity_tolerance_px
+    )
+    if identity:
+        common = base & follow
+        common_follow = common.copy()
+    else:
+        rows, cols = base.shape
+        follow_in_base = _warp_mask(follow, registration.matrix, (cols, rows), inverse=False)
+        inside = _warp_mask(np.ones(follow.shape, bool), registration.matrix, (cols, rows), inverse=False)
+        common = common_overlap(inside, baseline_mask=base & follow_in_base, margin_px=margin_px)
+        # Back into the follow-up's frame (the matrix maps follow-up to baseline: an inverse map), and
+        # never outside the follow-up's own ROI.
+        common_follow = follow & _warp_mask(
+            common, registration.matrix, (follow.shape[1], follow.shape[0]), inverse=True
+        )
+    base_area, follow_area = np.count_nonzero(base), np.count_nonzero(follow)
+    return CommonRegion(
+        baseline_mask=common,
+        followup_mask=common_follow,
+        baseline_fraction=float(np.count_nonzero(common) / base_area) if base_area else 0.0,
+        followup_fraction=float(np.count_nonzero(common_follow) / follow_area) if follow_area else 0.0,
+        identity=identity,
+    )

@@ -26,7 +26,7 @@ from texture.pigment import color_sample_step, measure_skin_color, measure_spots
 from texture.pores import measure_pores
 from texture.roi import skin_mask
 from texture.roughness import measure_roughness
-from texture.skin_glcm import DEFAULT_GLCM_FEATURES, glcm_columns
+from texture.skin_glcm import DEFAULT_BIN_WIDTH_L, DEFAULT_GLCM_FEATURES, glcm_columns
 from texture.wrinkles import measure_wrinkles
 
 __all__ = [
@@ -64,6 +64,10 @@ _COARSE_PX_COLUMNS = {
     "spot_mean_diameter_px": 1,
     "wrinkle_mean_width_px": 1,
     "wrinkle_length_px_per_mpx": -1,  # px of line per 10^6 px of skin: length / area
+    "fine_line_mean_width_px": 1,
+    "fine_line_length_px_per_mpx": -1,
+    "line_mean_width_px": 1,
+    "line_length_px_per_mpx": -1,
 }
 
 
@@ -109,6 +113,7 @@ def analyze_photo(
     px_per_mm: float | None,
     roi: np.ndarray | None = None,
     options: Mapping[str, Any] | None = None,
+    color_rgb: np.ndarray | None = None,
 ) -> ImageResult:
     """All photo metrics of one facial photo.
 
@@ -121,11 +126,18 @@ def analyze_photo(
     roi : ndarray of bool, optional
         User region of interest; intersected with the automatic skin mask.
     options : mapping, optional
-        ``glcm_levels`` (32); ``glcm_features`` (the four of docs/architecture.md; any ``glcm_<IBSI name>``);
+        ``glcm_bin_width`` (IBSI fixed bin width on L*, default 1 L* unit, :mod:`texture.skin_glcm`) or
+        ``glcm_levels`` (the former fixed bin number over the image's own range; replaces the bin width);
+        ``glcm_features`` (the four of docs/architecture.md; any ``glcm_<IBSI name>``);
         ``skin_mask`` (True: intersect the ROI with :func:`texture.roi.skin_mask`; False: the ROI alone);
         ``pores``, ``spots``, ``wrinkles``, ``roughness``: dicts of keyword options for
         :func:`texture.pores.measure_pores`, :func:`texture.pigment.measure_spots`,
         :func:`texture.wrinkles.measure_wrinkles`, :func:`texture.roughness.measure_roughness`.
+    color_rgb : ndarray, shape (rows, cols, 3), optional
+        The photo the colour indices (ITA, melanin, erythema) are read from, when structure is measured
+        on a processed copy (a follow-up's exposure normalised to its baseline for the structure
+        thresholds): colour is read on the photo as taken or chart-corrected, never normalised to
+        another photo's skin, which would erase a real change of colour. Default ``rgb``.
 
     Returns
     -------
@@ -142,6 +154,9 @@ def analyze_photo(
     if user_roi is not None and not user_roi.any():
         raise ValueError("the ROI is empty")
     lab = _lab32(rgb)  # rgb validated above
+    color_src = rgb if color_rgb is None else check_rgb(color_rgb, name="color_rgb")
+    if color_src.shape != rgb.shape:
+        raise ValueError(f"color_rgb has shape {color_src.shape}, rgb {rgb.shape}: they must match")
 
     # Spots, lines, roughness and the skin mask are measured on one copy reduced to ~10 px/mm (their
     # smallest detail, a 0.15 mm line, is still resolved); pores and GLCM texture on the full image.
@@ -214,10 +229,10 @@ def analyze_photo(
             features |= coarse_features[np.ix_(rows[::step], cols[::step])] > 0
         else:
             features |= coarse_features[grid] > 0
-        colour = measure_skin_color(rgb[grid], mask=region[grid], exclude=features)
+        colour = measure_skin_color(color_src[grid], mask=region[grid], exclude=features)
     else:
         features = pore_mask | to_full(coarse_features)
-        colour = measure_skin_color(rgb, mask=region, exclude=features)
+        colour = measure_skin_color(color_src, mask=region, exclude=features)
 
     metrics: dict[str, Any] = {}
     area_px = float(np.count_nonzero(region))
@@ -234,15 +249,22 @@ def analyze_photo(
     metrics.update(roughness.metrics)
     # The coarse measurements' pixel columns are in coarse pixels: express them in the photo's.
     for column, power in _COARSE_PX_COLUMNS.items():
-        metrics[column] *= factor**power
+        if column in metrics:
+            metrics[column] *= factor**power
     if not scaled:
         for column in metrics:
             if column.endswith(("_mm", "_cm2", "_mm_per_cm2", "_per_cm2")):
                 metrics[column] = float("nan")
 
     features_list = tuple(options.get("glcm_features", DEFAULT_GLCM_FEATURES))
-    levels = int(options.get("glcm_levels", 32))
-    metrics.update(glcm_columns(lab[..., 0], region, levels=levels, features=features_list))
+    # IBSI fixed bin width on L* by default (texture.skin_glcm: a smoother skin reads lower contrast);
+    # glcm_levels, when given, is the former per-image fixed bin number.
+    levels = options.get("glcm_levels")
+    bin_width = None if levels is not None else float(options.get("glcm_bin_width", DEFAULT_BIN_WIDTH_L))
+    levels = None if levels is None else int(levels)
+    metrics.update(
+        glcm_columns(lab[..., 0], region, bin_width=bin_width, levels=levels, features=features_list)
+    )
 
     size = _thumbnail_size(shape)
     base = cv2.resize(np.asarray(rgb, dtype=np.float32), size, interpolation=cv2.INTER_AREA)

@@ -43,6 +43,13 @@ import pandas as pd
 
 from pipelines.tables.catalogue import is_known, lookup
 from pipelines.tables.metrics import GROUP_COLUMNS
+from pipelines.tables.pairing import (
+    COLOR_METRICS,
+    UNCALIBRATED_NOTE,
+    color_calibration,
+    color_uncalibrated,
+    paired_baseline_values,
+)
 from pipelines.tables.repeatability import repeatability_for_run
 from pipelines.tables.statistics import (
     axial_mean,
@@ -126,6 +133,7 @@ def changes_table(
     *,
     repeatability: Mapping[str, float] | None = None,
     repeatability_cv: Mapping[str, float] | None = None,
+    paired_baselines: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Long table of per-session values and their changes against baseline and the previous session.
 
@@ -139,6 +147,11 @@ def changes_table(
         the default and the run's estimate for those metrics.
     repeatability_cv : mapping, optional
         The former name of ``repeatability`` (a CV only for ratio and count scales).
+    paired_baselines : DataFrame, optional
+        The ``paired_baseline`` table of the run (:mod:`pipelines.tables.pairing`): a follow-up session
+        with one is compared with the baseline measured again on the skin both photos show, instead of
+        the baseline's own value. Colour indices without a chart in both sessions get the note
+        :data:`pipelines.tables.pairing.UNCALIBRATED_NOTE`.
     """
     overrides = dict(repeatability_cv or {})
     overrides.update(repeatability or {})
@@ -162,6 +175,12 @@ def changes_table(
     is_base = (per["session"] == baseline_sessions(per)).to_numpy()
     by_group = [per[k] for k in keys]
     base = per["value"].where(is_base).groupby(by_group, dropna=False).transform("first")
+    # Same skin, measured the same way (pipelines.tables.pairing): a registered follow-up's baseline is
+    # the baseline photo measured again on their common region.
+    paired, has_pair = paired_baseline_values(per, paired_baselines)
+    base = base.where(~(has_pair.to_numpy() & ~is_base), paired)
+    calibration = color_calibration(metrics)
+    base_of = baseline_sessions(per).to_numpy()
     base_n = per["n_captures"].where(is_base).groupby(by_group, dropna=False).transform("first")
     base_date = per["date"].where(is_base).groupby(by_group, dropna=False).transform("first")
     previous = grouped["value"].shift(1)
@@ -178,6 +197,9 @@ def changes_table(
         elif scale == "fraction":
             delta, delta_prev = 100.0 * delta, 100.0 * delta_prev
         notes = []
+        group = (rec.subject, rec.region, rec.modality, rec.stain)
+        if rec.metric in COLOR_METRICS and color_uncalibrated(calibration, group, (rec.session, base_of[i])):
+            notes.append(UNCALIBRATED_NOTE)
         if columns[rec.metric] != rec.metric:
             notes.append(f"no scale in this run: pixel twin of {columns[rec.metric]}")
         r = rep.get((rec.metric, rec.modality))
