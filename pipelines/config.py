@@ -349,7 +349,6 @@ def _read_config(path: Path, where: str) -> dict[str, Any]:
 PHOTO_OPTIONS = (
     "glcm_levels",
     "glcm_bin_width",
-    "glcm_bin_width",
     "glcm_features",
     "skin_mask",
     "pores",
