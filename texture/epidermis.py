@@ -173,7 +173,13 @@ def segment_epidermis(
     # Normalised convolution: average only over tissue, so the band keeps its edge at the glass.
     weight = ndi.gaussian_filter(tissue.astype(float), sigma)
     haem = ndi.gaussian_filter(haem.astype(float), sigma) / np.maximum(weight, 1e-6)
-    t = threshold if threshold is not None else threshold_otsu(haem[tissue])
+    if threshold is not None:
+        t = threshold
+    else:
+        try:
+            t = threshold_otsu(haem[tissue])
+        except ValueError:  # (nearly) one value: skimage cannot bin it, and there is no band
+            return EpidermisSegmentation(labels, 0, False, "no haematoxylin-rich band")
     candidate = tissue & (haem > t)
     close = int(round(sigma))
     if close > 0:
