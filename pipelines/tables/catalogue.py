@@ -191,7 +191,7 @@ _M_COLOUR = "texture.color (Chardon et al. 1991; Diffey, Oliver & Farr, Br J Der
 _M_RED = "texture.redness.measure_red_areas (excess erythema index over the local background)"
 _M_ROUGH = "texture.roughness.measure_roughness (SD of band-passed L*, optical analogue of ISO 4287 Rq)"
 _M_GLCM = "texture.skin_glcm.glcm_columns / texture.glcm (IBSI, Zwanenburg et al., Radiology 2020)"
-_M_COLLAGEN = "texture.collagen.analyze_collagen (stain separation, Otsu threshold in OD units)"
+_M_COLLAGEN = "texture.collagen.analyze_collagen (stain separation, half-max OD threshold, texture.tissue)"
 _M_ORIENT = "texture.orientation (structure tensor, as OrientationJ: Rezakhaniha et al. 2012)"
 _M_FIBRES = "texture.fibres.trace_fibres (skeleton + junction linking, as CT-FIRE/FIRE)"
 _M_POL = "texture.polarized.measure_polarized_psr (Rich & Whittaker 2005 hue classes)"
@@ -417,7 +417,8 @@ CATALOGUE: tuple[Metric, ...] = (
     # --- quality control ---
     _qc("roi_area_cm2", "cm2", "area of skin measured (ROI and skin mask)", method="pipelines assay photo"),
     _qc("tissue_area_mm2", "mm2", "area of tissue measured", method="texture.tissue.detect_tissue"),
-    _qc("collagen_threshold", "OD", "collagen threshold used (Otsu unless set)", method="texture.tissue"),
+    _qc("collagen_threshold", "OD", "collagen threshold used (half the fibre OD unless set or batch)",
+        method="texture.tissue"),
     _qc("color_correction", "", "chart, exposure or none", scale="categorical",
         method="pipelines alignment.correct_color"),
     _qc("exposure_gain", "", "linear gain matching median skin L* to the baseline's",
