@@ -97,6 +97,7 @@ class CollagenSums:
     hdm_px: int = 0
     curvature_deg_sum: float = 0.0
     curvature_points: int = 0
+    curvature_fibres: int = 0
     #: Box counting needs the whole mask at once: set for an untiled image, NaN once tiles are added.
     fractal_dimension: float = float("nan")
     #: Direction of the skin surface (degrees), when known, for ``collagen_orientation_to_surface_deg``.
@@ -141,8 +142,9 @@ class CollagenSums:
             m["collagen_coherency"] = float(coh)
             m["collagen_orientation_undefined"] = float(undefined)
         else:
+            # No gradient at all: OrientationJ reports coherency 0 (its energy test), and no orientation.
             m["collagen_orientation_deg"] = nan
-            m["collagen_coherency"] = nan
+            m["collagen_coherency"] = 0.0 if self.tissue_px else nan
             m["collagen_orientation_undefined"] = 1.0
         m["collagen_orientation_to_surface_deg"] = orientation_to_surface_deg(
             m["collagen_orientation_deg"], self.surface_deg
@@ -166,6 +168,7 @@ class CollagenSums:
             "fibre_alignment_coefficient",
             "fibre_alignment_coefficient_length_weighted",
             "fibre_curvature_mean_deg",
+            "fibre_curvature_count",
             "fibre_branch_point_count",
             "fibre_branch_points_per_mm2",
             "fibre_end_point_count",
@@ -204,6 +207,7 @@ class CollagenSums:
         m["fibre_curvature_mean_deg"] = (
             self.curvature_deg_sum / self.curvature_points if self.curvature_points else nan
         )
+        m["fibre_curvature_count"] = float(self.curvature_fibres)
         m["fibre_branch_point_count"] = float(self.branch_points)
         m["fibre_branch_points_per_mm2"] = self.branch_points / area_mm2 if has_area else nan
         m["fibre_end_point_count"] = float(self.end_points)
@@ -493,6 +497,8 @@ def _add_fibre_sums(sums: CollagenSums, traced: Fibres, counted: np.ndarray, win
     curv = path_curvature_deg(mine.path_rc, mine.path_indptr, window_px=window_px)
     sums.curvature_deg_sum = float(curv.sum())
     sums.curvature_points = int(curv.size)
+    # AnaMorf measures curvature only along lines longer than two windows.
+    sums.curvature_fibres = int(np.count_nonzero(np.diff(mine.path_indptr) > 2 * int(window_px)))
     sums.branch_points = int(_inside(traced.branch_points_rc, counted).sum())
     sums.end_points = int(_inside(traced.end_points_rc, counted).sum())
     sums.skeleton_px = int(np.count_nonzero(traced.skeleton & counted))

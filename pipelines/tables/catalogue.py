@@ -453,6 +453,8 @@ CATALOGUE: tuple[Metric, ...] = (
         method=_M_ORIENT),
     _qc("matrix_fibre_length_px", "px", "total fibre skeleton length (its density needs a scale)",
         method=_M_MATRIX),
+    _qc("fibre_curvature_count", "", "fibres longer than 2 curvature windows (enter the curvature mean)",
+        method=_M_MATRIX),
     _qc("epidermis_found", "", "1 when an epidermis was found, else 0", method=_M_EPI),
     _qc("slide_tiles", "", "tiles a whole slide was analysed in", method="pipelines assay slide"),
     _qc("slide_overview_factor", "", "downscale of the slide overview", method="pipelines assay slide"),

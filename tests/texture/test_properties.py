@@ -58,8 +58,12 @@ OBJECT_MEANS = {  # mean columns -> the count that must be 0 for NaN to be accep
     "fibre_length_mean": "fibre_count",
     "fibre_width_mean": "fibre_count",
     "fibre_straightness_mean": "fibre_count",
+    "fibre_end_to_end_length_mean": "fibre_count",
+    "fibre_angle_mean": "fibre_count",
+    "fibre_alignment_coefficient": "fibre_count",
+    "fibre_curvature_mean": "fibre_curvature_count",
 }
-ORIENTATION = ("collagen_orientation_deg", "collagen_coherency", "collagen_alignment")
+ORIENTATION = ("collagen_orientation_deg", "collagen_coherency", "collagen_pixel_alignment")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,6 +157,21 @@ def undocumented_nans(metrics: dict, *, scaled: bool) -> list[str]:
         if prefix is not None and math.isnan(float(metrics.get(OBJECT_MEANS[prefix], math.nan))):
             continue  # fibres not traced at all: count and means are all NaN
         if key in ORIENTATION and metrics.get("collagen_area_fraction", 1) == 0:
+            continue
+        # Issue 15: no orientation below coherency 0.1 (flagged), none relative to an unknown surface.
+        if key == "collagen_orientation_deg" and metrics.get("collagen_orientation_undefined") == 1:
+            continue
+        if key == "collagen_orientation_to_surface_deg" and (
+            metrics.get("collagen_orientation_undefined") == 1 or metrics.get("epidermis_found", 0) != 1
+        ):
+            continue
+        # TWOMBLI's descriptors of an empty skeleton; box counting needs >= 3 box sizes (side >= 14 px)
+        # and the whole mask at once (not pooled over slide tiles).
+        if key.startswith("matrix_") and float(metrics.get("matrix_fibre_length_px", 1) or 0) == 0:
+            continue
+        if key == "matrix_fractal_dimension" and (
+            float(metrics.get("tissue_area_px", 0)) < 14 * 14 or "slide_tiles" in metrics
+        ):
             continue
         if key.startswith(("epidermis_", "stratum_corneum_")) and metrics.get("epidermis_found", 1) == 0:
             continue
