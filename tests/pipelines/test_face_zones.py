@@ -74,10 +74,11 @@ def test_zone_overlay_written(faces):
 
 def test_given_scale_wins_and_implausible_scale_is_refused(tmp_path):
     Image.fromarray(data.astronaut()).save(tmp_path / "P01_s0_face.png")
-    # 0.6 px/mm is right for this 512 px portrait but below the metadata's default range (1-20000).
-    given = analyze_folder(tmp_path, px_per_mm=0.6, force_scale=True, **FAST)
+    # 1 px/mm (the eyes 43 mm apart: plausible, though the iris says ~0.6) is used as given.
+    given = analyze_folder(tmp_path, px_per_mm=1.0, **FAST)
     assert (given.metrics["px_per_mm_source"] == "given").all()
-    assert (given.metrics["px_per_mm"] == 0.6).all()
+    assert (given.metrics["px_per_mm"] == 1.0).all()
+    assert given.metrics["px_per_mm_uncertainty_pct"].isna().all()
     # 5000 px/mm makes the photo 0.1 mm wide: refused before any measurement (by the metadata check).
     refused = analyze_folder(tmp_path, px_per_mm=5000, **FAST)
     assert refused.metrics.empty
