@@ -393,7 +393,8 @@ def _measure_slide(item: ImageItem, settings: Settings) -> tuple[ImageResult, st
         stain=item.stain,
         px_per_mm=px_per_mm,
         tile_px=settings.slide_tile_px,
-        options=settings.histology,
+        # Study-wide values given in the config apply to slides too (the run's batch pass skips them).
+        options=with_batch(settings.histology, settings.histology_batch.get(item.stain)),
     )
     return result, sha256_of_file(item.path), (height, width), px_per_mm
 
