@@ -13,16 +13,29 @@ Method
 2. **Tissue** and **collagen mask**: :func:`texture.tissue.detect_tissue`, then the channel above
    the threshold (:func:`texture.tissue.threshold_from_histogram`, or ``threshold=``). Area fractions
    are of tissue, not of the field.
-3. **Orientation** (structure tensor, as OrientationJ: Rezakhaniha et al. 2012,
-   *Biomech Model Mechanobiol* 11:461): the structure tensor (Sobel derivatives, as
-   :func:`skimage.feature.structure_tensor`) of the collagen channel pre-smoothed by a 1 px
-   Gaussian, with a Gaussian window of ``orientation_scale_um``. The tensors of collagen pixels
-   are summed; the eigenvector of the smallest eigenvalue of that mean tensor is the dominant fibre
-   direction (``collagen_orientation_deg``) and (l1 - l2) / (l1 + l2) is ``collagen_coherency``
-   (0 isotropic, 1 perfectly parallel). Per-pixel fibre angles give the orientation histogram
-   (10 degree bins) and ``collagen_alignment``, the mean resultant length of the doubled angles
-   (CurveAlign's alignment coefficient; Liu et al. 2020, *Front Bioeng Biotechnol* 8:1001).
-4. **Fibres**: :func:`texture.fibres.trace_fibres`.
+3. **Orientation**, as OrientationJ defines it (Rezakhaniha et al. 2012, *Biomech Model Mechanobiol*
+   11:461; :mod:`texture.orientation`): its cubic-spline gradient of the *unfiltered* collagen
+   channel. The gradient products summed over the analysed tissue (its one-pixel image border left
+   out) give OrientationJ's "Dominant Direction": the dominant fibre direction
+   (``collagen_orientation_deg``) and ``collagen_coherency`` = (l1 - l2) / (l1 + l2) (0 isotropic,
+   1 perfectly parallel). Below coherency :data:`texture.orientation.MIN_COHERENCY` (0.1) there is
+   no dominant direction: the orientation is NaN and ``collagen_orientation_undefined`` is 1. With
+   the skin surface's direction (``surface_deg``), ``collagen_orientation_to_surface_deg`` is the
+   angle between fibres and surface in [0, 90]. The products smoothed by a Gaussian window of
+   ``orientation_scale_um`` (OrientationJ's local tensor) give per-pixel fibre angles on collagen
+   pixels: the orientation histogram (10 degree bins) and ``collagen_pixel_alignment``, the mean
+   resultant length of their doubled angles (pixel-based; not CurveAlign's per-fibre coefficient).
+   Before 0.3 the channel was smoothed by 1 px and only collagen-mask pixels were summed, which read
+   coherency 1.44-1.75x higher than OrientationJ on real images.
+4. **Fibres** (:func:`texture.fibres.trace_fibres`) traced in :func:`fibre_mask`, linked through
+   junctions and across gaps as CT-FIRE does, shorter than ``fibre_min_length_um`` dropped
+   (CT-FIRE's 30 px without a scale): count, mean length, end-to-end length, width, straightness,
+   the axial mean angle and CurveAlign's coefficient of alignment of the fibre angles
+   (``fibre_alignment_coefficient``, and length-weighted), AnaMorf curvature; per-fibre table
+   ``fibres``.
+5. **Matrix** (TWOMBLI, :mod:`texture.matrix`): high-density-matrix fraction of tissue, skeleton
+   length per mm² of tissue, end and branch points per mm², lacunarity and box-counting dimension
+   of the pruned skeleton (the last not poolable over slide tiles: NaN there).
 
 Angles follow the convention of ``docs/architecture.md``: degrees counter-clockwise from +x as seen
 on screen, folded into [0, 180).
@@ -41,7 +54,7 @@ from texture.fibres import CTFIRE_MIN_LENGTH_PX, Fibres, fibre_table, trace_fibr
 from texture.filters import gaussian_smooth
 from texture.matrix import (
     box_counting_dimension,
-    high_density_matrix,
+    hdm_grey_cut,
     lacunarity_from_counts,
     path_curvature_deg,
 )
@@ -434,8 +447,10 @@ def analyze_collagen(
             link_gap_px=0.5 * min_px,
         )
         traced = _add_fibre_sums(sums, traced, counted, curvature_window_px)
-        grey = _twombli_grey(rgb, model)
-        hdm = high_density_matrix(grey, dark_fibres=model.collagen is not None)
+        # TWOMBLI's HDM rule is a cut on ImageJ's unweighted grey (R + G + B) / 3 (texture.matrix).
+        cut = 3.0 * hdm_grey_cut(dark_fibres=model.collagen is not None)
+        grey_sum = rgb.sum(axis=2, dtype=np.float32)
+        hdm = grey_sum < cut if model.collagen is not None else grey_sum >= cut
         sums.hdm_px = int(np.count_nonzero(hdm & tissue & counted))
         if count_region is None:
             sums.fractal_dimension = box_counting_dimension(traced.skeleton)
@@ -473,11 +488,6 @@ def _smooth_background(channel: np.ndarray, sigma_px: float) -> np.ndarray:
     )
     small = gaussian_smooth(small, sigma_px / f)
     return cv2.resize(small, (cols, rows), interpolation=cv2.INTER_LINEAR)
-
-
-def _twombli_grey(rgb: np.ndarray, model: StainModel) -> np.ndarray:
-    """The grey picture TWOMBLI measures: ImageJ's unweighted "8-bit" conversion (R + G + B) / 3."""
-    return np.clip(rgb.mean(axis=2), 0.0, 1.0)
 
 
 def _add_fibre_sums(sums: CollagenSums, traced: Fibres, counted: np.ndarray, window_px: int) -> Fibres:
@@ -527,7 +537,7 @@ def measure_collagen(
     """Collagen metrics of a stained section as a :class:`Measurement`.
 
     Metrics: ``collagen_area_fraction`` (of tissue), ``collagen_orientation_deg``,
-    ``collagen_coherency``, ``collagen_alignment``, ``fibre_*`` (µm and ``_px`` twins),
+    ``collagen_coherency``, ``collagen_pixel_alignment``, ``fibre_*`` (µm and ``_px`` twins), ``matrix_*``,
     ``tissue_area_mm2``. Overlay: orientation colour map; labels: collagen mask; table
     ``orientations`` (10 degree histogram). See :func:`analyze_collagen` for the options.
     """

@@ -38,6 +38,7 @@ from scipy import ndimage as ndi
 
 __all__ = [
     "high_density_matrix",
+    "hdm_grey_cut",
     "skeleton_end_points",
     "skeleton_branch_points",
     "lacunarity",
@@ -89,13 +90,24 @@ def high_density_matrix(
         raise ValueError("grey must be finite and within [0, 1]")
     if not (0 < max_display <= 255):
         raise ValueError(f"max_display must be within (0, 255], got {max_display!r}")
-    v8 = np.round(g * 255.0)
-    if not dark_fibres:
-        v8 = 255.0 - v8
-    # ImageJ's "Apply LUT" after setMinAndMax(0, max) maps v to (v - min) / (max - min) * 256,
-    # truncated and clamped to 255; a pixel is black after the final inversion where that is 255.
-    lut = np.minimum(np.floor(v8 * 256.0 / max_display), 255.0)
-    return lut < 255.0
+    return _hdm(g, dark_fibres=dark_fibres, max_display=max_display)
+
+
+def hdm_grey_cut(*, dark_fibres: bool, max_display: int = TWOMBLI_MAX_DISPLAY_HDM) -> float:
+    """The grey level (in [0, 1]) that TWOMBLI's HDM rule amounts to: HDM is ``grey > cut`` for bright
+    fibres and ``grey < cut`` for dark ones (see :func:`high_density_matrix`)."""
+    # ImageJ's "Apply LUT" after setMinAndMax(0, max) maps v to (v - min) / (max - min) * 256, truncated
+    # and clamped to 255; a pixel is black after the final inversion where that is 255, i.e. where the
+    # (possibly inverted) 8-bit value v satisfies v * 256 / max >= 255.
+    v_black = int(np.ceil(255.0 * max_display / 256.0))  # smallest v that turns black: 200 for 200
+    # Bright fibres: inverted first, so black where 255 - g8 >= v_black, HDM where g8 > 255 - v_black.
+    # 8-bit rounding: g8 > k  <=>  g * 255 >= k + 0.5.
+    return (v_black - 0.5) / 255.0 if dark_fibres else (255 - v_black + 0.5) / 255.0
+
+
+def _hdm(grey: np.ndarray, *, dark_fibres: bool, max_display: int = TWOMBLI_MAX_DISPLAY_HDM) -> np.ndarray:
+    cut = hdm_grey_cut(dark_fibres=dark_fibres, max_display=max_display)
+    return grey < cut if dark_fibres else grey >= cut
 
 
 def _neighbour_count(sk: np.ndarray) -> np.ndarray:
