@@ -109,12 +109,15 @@ def _study_batch(items: list[ImageItem], settings: Settings) -> tuple[dict[str, 
     images of that stain; both go into ``histology_batch`` unless the config already fixes
     them (e.g. copied from an earlier study's run.json, so later sessions are thresholded alike).
     Whole slides are left out; a stain whose batch pass fails (e.g. an undecodable file, whose own
-    error row says why) keeps the per-image rules, and run.json says so.
+    error row says why) keeps the per-image rules, and run.json says so. When the slides' own dye
+    colours lie more than :data:`STAIN_MISMATCH_DEG` from the preset's and the estimate is not used,
+    the first image of that stain carries a warning saying so.
     """
     from pipelines.analyze import _is_slide
     from pipelines.assays.histology import study_batch
 
     by_stain: dict[str, list[tuple[Path, float | None]]] = defaultdict(list)
+    first: dict[str, ImageItem] = {}
     for item in items:
         if item.modality != "histology" or item.stain == "psr_polarized":
             continue
@@ -124,6 +127,7 @@ def _study_batch(items: list[ImageItem], settings: Settings) -> tuple[dict[str, 
         except Exception:  # unreadable header: the analysis reports it
             continue
         by_stain[item.stain].append((item.path, item.px_per_mm))
+        first.setdefault(item.stain, item)
     records: dict[str, Any] = {}
     fixed = dict(settings.histology_batch)
     for stain, images in sorted(by_stain.items()):
@@ -139,7 +143,18 @@ def _study_batch(items: list[ImageItem], settings: Settings) -> tuple[dict[str, 
         if entry:
             fixed[stain] = entry
         records[stain] = {"source": "run", **record}
+        angles = record.get("stain_estimate", {}).get("angle_to_preset_deg") or []
+        if "stain_vectors" not in entry and angles and max(angles) > STAIN_MISMATCH_DEG:
+            first[stain].notes.append(
+                f"the {len(images)} {stain} images' own dye colours lie up to {max(angles):.0f} deg from "
+                "the preset's (Macenko estimate in run.json, histology_batch): their unmixing may be off; "
+                "consider the histology option stain_vectors: estimate"
+            )
     return records, fixed
+
+
+#: Angle (degrees) between a dye's estimated and preset OD vectors above which the run warns.
+STAIN_MISMATCH_DEG = 15.0
 
 
 def _hash_or_empty(path: Path) -> str:

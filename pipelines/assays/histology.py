@@ -275,6 +275,9 @@ def study_batch(
         else:
             record["stain_estimate"] = estimate.record()
             record["stain_estimate"]["images_read"] = len(picks)
+            record["stain_estimate"]["angle_to_preset_deg"] = [
+                float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))) for c in estimate.cosine_to_preset
+            ]
             if opts["stain_vectors"] == "estimate":
                 entry["stain_vectors"] = [list(v) for v in estimate.model.vectors]
                 entry["collagen_index"] = int(estimate.model.collagen)

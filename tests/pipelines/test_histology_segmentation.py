@@ -140,3 +140,26 @@ def test_console_counts_warnings_in_its_last_line(stains, tmp_path):
     at = max(i for i, line in enumerate(lines) if line.startswith("analysed "))  # the final summary
     assert f"{n} warning" in lines[at]
     assert any(line.startswith("warning ") for line in lines[:at])  # the warnings themselves come first
+
+
+def test_a_slides_dye_colour_far_from_the_preset_is_recorded_and_said(tmp_path, shared_data):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    # The real H&E crop: its eosin is bluer than the preset's (a scanner and a staining run of its own).
+    shutil.copy(
+        shared_data / "histology" / "OS-1-detail_crop_y0-550_x0-550.png", folder / "H1_s0_skin_he.png"
+    )
+    result = analyze_folder(folder, backend="serial", histology={"fibres": False, "epidermis": False})
+    estimate = result.run_info["histology_batch"]["he"]["stain_estimate"]
+    assert max(estimate["angle_to_preset_deg"]) > 15.0
+    said = result.errors[result.errors["stage"] == "warning"]["message"]
+    assert said.str.contains("stain_vectors: estimate").any()
+    # Asked for, the estimate is used and the warning goes.
+    used = analyze_folder(
+        folder, backend="serial", histology={"fibres": False, "epidermis": False, "stain_vectors": "estimate"}
+    )
+    assert used.run_info["histology_batch"]["he"]["stain_vectors_used"] == "estimate"
+    assert not used.errors["message"].str.contains("stain_vectors: estimate").any()
+    before = result.metrics["eosin_area_fraction"].iloc[0]
+    after = used.metrics["eosin_area_fraction"].iloc[0]
+    assert after > before  # the pink stroma is eosin once the slide's own eosin colour is used
