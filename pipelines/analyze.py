@@ -179,12 +179,14 @@ def _prepare_photo(
     common region equals the baseline's; colour indices stay on the photo as taken (``color_rgb``).
     """
     from pipelines.assays.alignment import (
+        COMMON_FRAME_MARGIN_MM,
         COMMON_SHARE_WARNING,
         align_to_baseline,
         common_region,
         correct_color,
     )
     from texture.exposure import median_l_star, normalize_exposure
+    from texture.measurement import ASSUMED_PX_PER_MM
     from texture.roi import polygon_mask, skin_mask
 
     warnings: list[str] = []
@@ -237,7 +239,11 @@ def _prepare_photo(
     if not aligned.success:
         warnings.append(f"not aligned to baseline {name}: {aligned.message}; measured without a pair")
         return prepared
-    region = common_region(base_roi, own_roi, aligned.registration)
+    # A band along each photo's frame edge stays out: there one photo's measurement neighbourhood is cut
+    # where the other shows real skin (COMMON_FRAME_MARGIN_MM).
+    nominal = float(px_per_mm) if px_per_mm else ASSUMED_PX_PER_MM
+    frame_margin = int(np.ceil(COMMON_FRAME_MARGIN_MM * nominal))
+    region = common_region(base_roi, own_roi, aligned.registration, frame_margin_px=frame_margin)
     columns["registration_error_px"] = aligned.registration_error_px
     area = float(region.area_px)
     if base_ppm is None and px_per_mm:  # the baseline's scale from the follow-up's and the registration

@@ -21,7 +21,9 @@ What :mod:`pipelines.analyze` does for each follow-up of a subject/region:
 Symmetric measurement (:func:`common_region`): a follow-up and its baseline are measured on the same
 skin. The common region is the baseline's ROI ∩ the follow-up's ROI mapped into the baseline frame ∩ the
 registration overlap (eroded by :data:`COMMON_MARGIN_PX` so that the follow-up's cut edge never reaches a
-metric); each ROI already excludes frames, a dermoscope's dark surround and vignetted corners
+metric), without a band of :data:`COMMON_FRAME_MARGIN_MM` along each photo's own frame edge (there one
+photo's measurement neighbourhood is cut while the other shows skin); each ROI already excludes frames,
+a dermoscope's dark surround and vignetted corners
 (:func:`texture.roi.skin_mask`). The region is mapped back into the follow-up's own frame, and each photo
 is measured **in its own pixels** on its copy of the region: only masks are resampled (nearest
 neighbour), never the photos, so a follow-up's texture is not smoothed by an interpolation the baseline
@@ -53,6 +55,7 @@ from texture.registration import Registration, common_overlap, register_to_basel
 __all__ = [
     "AlignmentResult",
     "CommonRegion",
+    "COMMON_FRAME_MARGIN_MM",
     "COMMON_MARGIN_PX",
     "COMMON_SHARE_WARNING",
     "IDENTITY_TOLERANCE_PX",
@@ -66,6 +69,14 @@ IDENTITY_TOLERANCE_PX = 0.01
 #: Below this share of either photo's ROI the pair no longer shows the same skin: a warning row says so
 #: (the changes then describe the common part only, which may not represent the treated area).
 COMMON_SHARE_WARNING = 0.5
+#: Band along each photo's frame edge left out of the common region, mm (converted with the photo's
+#: scale, or texture.measurement.ASSUMED_PX_PER_MM without one). Near a frame edge the neighbourhood a
+#: structure measurement reads around a pixel is cut (or reflected) in one photo and real skin in the
+#: other. 0.5 mm: the coarse end of the roughness band and the size of the largest pores. Measured on a
+#: 20 px shift of ISIC_0000046 (docs/make_metamorphic_table.py): without the band pore density read
+#: +18 % and roughness -6.3 % (beyond the SRD); with 0.5 mm both within; 1 mm also, but left so few
+#: pores that a 5 deg rotation read +3 pores (beyond the SRD of a count on 73 % of the ROI).
+COMMON_FRAME_MARGIN_MM = 0.5
 #: Pixels of the follow-up's edge in the baseline frame left out of the common region: bilinear
 #: interpolation reaches 1 px, and the feature/ECC fit is good to ~1 px.
 COMMON_MARGIN_PX = 2
@@ -265,6 +276,15 @@ def _is_identity(matrix: np.ndarray, shape: tuple[int, int], tolerance_px: float
     return bool(np.max(np.abs(moved - corners[:, :2])) <= tolerance_px)
 
 
+def _inner(shape: tuple[int, ...], margin_px: int) -> np.ndarray:
+    """The frame without a band of ``margin_px`` along its edges."""
+    inner = np.zeros(shape[:2], dtype=bool)
+    m = max(0, int(margin_px))
+    if 2 * m < min(shape[:2]):
+        inner[m : shape[0] - m, m : shape[1] - m] = True
+    return inner
+
+
 def _warp_mask(mask: np.ndarray, matrix: np.ndarray, size_xy: tuple[int, int], inverse: bool) -> np.ndarray:
     flags = cv2.INTER_NEAREST | (cv2.WARP_INVERSE_MAP if inverse else 0)
     out = cv2.warpAffine(
@@ -279,6 +299,7 @@ def common_region(
     registration: Registration,
     *,
     margin_px: int = COMMON_MARGIN_PX,
+    frame_margin_px: int = 0,
     identity_tolerance_px: float = IDENTITY_TOLERANCE_PX,
 ) -> CommonRegion:
     """The common region of a registered pair: baseline ROI ∩ follow-up ROI mapped into the baseline frame
@@ -293,6 +314,10 @@ def common_region(
         A successful :func:`texture.registration.register_to_baseline` (follow-up -> baseline).
     margin_px : int
         Erosion of the overlap at the follow-up's edge, in baseline pixels.
+    frame_margin_px : int
+        Pixels along each photo's own frame edge left out of the region (both photos): a measurement
+        reads a neighbourhood around each pixel, which near a frame edge is cut off (or reflected) in
+        one photo while the other photo shows real skin there (:data:`COMMON_FRAME_MARGIN_MM`).
     identity_tolerance_px : float
         A matrix moving no corner by more than this is taken as the identity.
 
@@ -310,14 +335,15 @@ def common_region(
     identity = base.shape == follow.shape and _is_identity(
         registration.matrix, base.shape, identity_tolerance_px
     )
+    base_inner, follow_inner = _inner(base.shape, frame_margin_px), _inner(follow.shape, frame_margin_px)
     if identity:
-        common = base & follow
+        common = base & follow & base_inner
         common_follow = common.copy()
     else:
         rows, cols = base.shape
         follow_in_base = _warp_mask(follow, registration.matrix, (cols, rows), inverse=False)
-        inside = _warp_mask(np.ones(follow.shape, bool), registration.matrix, (cols, rows), inverse=False)
-        common = common_overlap(inside, baseline_mask=base & follow_in_base, margin_px=margin_px)
+        inside = _warp_mask(follow_inner, registration.matrix, (cols, rows), inverse=False)
+        common = common_overlap(inside, baseline_mask=base & follow_in_base & base_inner, margin_px=margin_px)
         # Back into the follow-up's frame (the matrix maps follow-up to baseline: an inverse map), and
         # never outside the follow-up's own ROI.
         common_follow = follow & _warp_mask(
