@@ -275,4 +275,6 @@ def analyze_photo(
         "wrinkles": _overlay(base, wrinkles.labels > 0, (1.0, 0.9, 0.0)),
         "roughness": cv2.resize(roughness.overlay, size, interpolation=cv2.INTER_AREA),
     }
-    return ImageResult(metrics=metrics, overlays=overlays)
+    # Why a colour index is undefined (ITA of a blue-cast or grey photo: texture.color) reaches errors.csv.
+    warnings = [reason for reason in colour.notes.values() if reason]
+    return ImageResult(metrics=metrics, overlays=overlays, warnings=warnings)

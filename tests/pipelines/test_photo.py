@@ -40,6 +40,14 @@ def test_melanin_and_erythema_indices_of_uniform_patch():
     assert result.metrics["erythema_index"] == pytest.approx(100 * math.log10(lin[0] / lin[1]), rel=1e-6)
 
 
+def test_undefined_ita_has_no_class_and_says_why():
+    # A blue cast (b* < 3): ITA NaN without a class (texture.color), and the reason is a warning row.
+    result = analyze_photo(_uniform((65.0, 5.0, -10.0)), px_per_mm=None)
+    assert math.isnan(result.metrics["ita_deg"]) and result.metrics["ita_class"] == ""
+    assert any("ITA undefined" in w for w in result.warnings)
+    assert not analyze_photo(_uniform((65.0, 10.0, 18.0)), px_per_mm=None).warnings
+
+
 def test_roi_area_in_cm2_and_px():
     rgb = _uniform((65.0, 10.0, 18.0), shape=(100, 200))
     roi = np.zeros((100, 200), bool)
