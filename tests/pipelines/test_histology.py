@@ -212,3 +212,29 @@ def test_fibre_table_rows_match_the_fibre_count():
     # Fibres of one direction: their angles and the CurveAlign coefficient say so.
     assert result.metrics["fibre_alignment_coefficient"] > 0.9
     assert abs(result.metrics["fibre_angle_mean_deg"] - 30.0) < 3.0
+
+
+def test_run_writes_fibres_csv_next_to_metrics(tmp_path):
+    import pandas as pd
+    from PIL import Image
+
+    from pipelines import analyze_folder
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for session, angle in ((0, 30.0), (1, 120.0)):
+        rgb = aligned_fibres((160, 160), angle_deg=angle, stain="shg", seed=session).rgb
+        Image.fromarray((rgb * 255).round().astype(np.uint8)).save(folder / f"P01_s{session}_biopsy_shg.png")
+    out = tmp_path / "out"
+    result = analyze_folder(folder, out_dir=out, backend="serial", overlays=False)
+    assert (out / "metrics.csv").exists() and (out / "fibres.csv").exists()
+    fibres = pd.read_csv(out / "fibres.csv")
+    metrics = result.metrics.set_index("session")
+    # One row per fibre per image, with the image's identity first.
+    assert list(fibres.columns[:3]) == ["file", "subject", "session"]
+    counts = fibres.groupby("session").size()
+    for session in (0, 1):
+        assert counts[session] == metrics.loc[session, "fibre_count"]
+        angles = fibres.loc[fibres["session"] == session, "angle_deg"]
+        want = 30.0 if session == 0 else 120.0
+        assert np.median(np.abs((angles - want + 90.0) % 180.0 - 90.0)) < 3.0
