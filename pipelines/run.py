@@ -42,8 +42,9 @@ __all__ = ["RunResult", "analyze_folder", "write_outputs", "plan_tasks"]
 
 #: Photo texture discretisation used by the pipeline (ARCHITECTURE "Texture on photos"), for run.json.
 PHOTO_TEXTURE_METHOD = (
-    "L* inside the ROI, clipped to its 0.5th-99.5th percentile range and discretised into "
-    "glcm_levels equal-width grey levels; symmetric GLCM, distance 1, 4 directions averaged"
+    "L* inside the ROI discretised with the IBSI fixed bin width (glcm_bin_width, default 1 L* unit, bins "
+    "anchored at L* = 0; texture.skin_glcm), or into glcm_levels equal-width levels over its 0.5th-99.5th "
+    "percentile range when glcm_levels is set; symmetric GLCM, distance 1, 4 directions averaged"
 )
 
 
