@@ -3,6 +3,12 @@
 The record holds the identity columns of ``metrics.csv`` followed by the metric columns. Whatever fails is
 raised as an exception carrying the ``stage`` at which it failed, so the batch can write an ``errors.csv``
 row and carry on.
+
+A follow-up photo with a baseline reference is measured on the skin both photos show (the common region,
+:mod:`pipelines.assays.alignment`) in its own pixels, and the baseline is measured again on that region:
+those values leave as the extra table ``paired_baseline`` (:data:`PAIRED_BASELINE_TABLE`), which
+:func:`pipelines.tables.changes.changes_table` uses as the follow-up's baseline; the record itself keeps
+the follow-up's own values (:mod:`pipelines.tables.pairing`).
 """
 
 from __future__ import annotations

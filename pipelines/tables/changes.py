@@ -13,7 +13,10 @@ For each subject x region x modality x stain x metric:
 
 - the value of a session is the mean over its captures (``n_captures``), for axial angles their axial
   (circular, period 180 degrees) mean;
-- the baseline is session 0, or the earliest session present (:func:`baseline_sessions`);
+- the baseline is session 0, or the earliest session present (:func:`baseline_sessions`); a follow-up
+  photo aligned to it is compared with its *paired baseline*, the baseline photo measured again on the
+  skin both show (``paired_baselines``, :mod:`pipelines.tables.pairing`), so the same skin is measured the
+  same way; colour indices without a chart in both sessions carry the note "colour uncalibrated";
 - ``delta = value - baseline`` in ``delta_unit``: fractions in percentage points (``pp``), axial angles
   wrapped into [-90, 90); the same against the previous session present;
 - ``pct_change = 100 * delta / |baseline|`` only for ratio and count scales against a baseline of at
