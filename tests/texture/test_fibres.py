@@ -210,3 +210,19 @@ def test_curvealign_coefficient_is_the_resultant_length_of_its_fibre_angles(shg_
         values = np.loadtxt(SHG / f"{name}_values.csv", ndmin=1)
         np.testing.assert_allclose(np.sort(values), np.sort(ct[:, 3]), atol=0.01)
         assert alignment_coefficient(values) == pytest.approx(stats["Coef of Alignment"], abs=0.006)
+
+
+def test_ring_is_one_closed_fibre_and_a_uniform_image_has_none():
+    from texture.phantoms.fibres import render_polylines
+
+    t = np.linspace(0.0, 2.0 * np.pi, 400)
+    ring = np.stack([128 + 70 * np.sin(t), 128 + 70 * np.cos(t)], axis=1)
+    grey = 0.05 + 0.85 * render_polylines((256, 256), [ring], [5.0])
+    fibres = analyze_collagen(
+        np.repeat(grey[..., None], 3, axis=2), stain="shg", mask=np.ones(grey.shape, bool)
+    ).fibres
+    assert fibres.count == 1
+    # A closed fibre: its length is the circumference of its centre line, its ends coincide.
+    assert fibres.length_px[0] == pytest.approx(2 * np.pi * 70, rel=0.03)
+    assert fibres.straightness[0] < 0.05
+    assert trace_fibres(np.ones((32, 32)), np.ones((32, 32), bool)).count == 0
