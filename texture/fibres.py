@@ -3,10 +3,10 @@
 Method
 ------
 1. **Ridges and skeleton**: a Sato ridge filter of the collagen channel (:func:`texture.filters.ridge_filter`)
-   restricted to the collagen mask keeps the fibre cores; the core mask is skeletonised and cut into
-   branches between end and junction pixels with ``skan`` (Nunez-Iglesias et al. 2018, *PeerJ* 6:e4312).
-   Spurs (a branch with one free end) shorter than ``spur_px`` are pruned, as TWOMBLI/AnaMorf prune
-   branches below its "minimum branch length" (Wershof et al. 2021, *Life Sci Alliance* 4:e202000880).
+   inside the given mask keeps the fibre cores (ridge response above ``ridge_fraction`` of its 95th
+   percentile, plus mask pixels as bright as a typical core, since a crossing is a bright plateau whose
+   ridge response vanishes); the cores are skeletonised and cut into branches between end and junction
+   pixels with ``skan`` (Nunez-Iglesias et al. 2018, *PeerJ* 6:e4312).
 2. **Junctions**: the junction pixels of one 8-connected cluster are one junction; two junctions joined by
    a branch no longer than the fibres' diameter there (``bridge`` below) are one crossing, the way two
    thick fibres crossing at a shallow angle skeletonise into two forks joined by a short bridge.
@@ -16,7 +16,9 @@ Method
    directions continue each other best are joined into one fibre when they deviate by at most
    ``link_angle_deg`` from a straight continuation (CT-FIRE's ``thresh_linka`` = cos 150 degrees, i.e.
    30 degrees), then the next best pair, and so on. Two straight fibres crossing stay two fibres; a branch
-   that leaves a fibre obliquely ends at the junction.
+   that leaves a fibre obliquely ends at the junction. Free ends at most ``link_gap_px`` apart whose
+   outward directions point at each other within the same tolerance are joined across the gap (FIRE's
+   ``thresh_linkd``, 15 px in CT-FIRE).
 4. **Per-fibre measures** (CT-FIRE's ``fibFeatures`` definitions, see ``getFIRE.m`` of uw-loci/curvelets):
    ``length_px`` = length along the fibre (the skeleton staircase smoothed by a 2 px Gaussian along the
    path, plus the distance-transform radius at each free end, since the skeleton stops about one radius
@@ -28,8 +30,12 @@ Method
    counter-clockwise from +x as seen on screen, in [0, 180); ``centre_rc`` = midpoint of the two ends
    (CT-FIRE's fibre centre). Fibres shorter than ``min_length_px`` are dropped (CT-FIRE's default 30 px).
 
-The pruned skeleton, its end points and branch points are kept for TWOMBLI's descriptors
-(:mod:`texture.matrix`).
+For TWOMBLI's descriptors (:mod:`texture.matrix`) the skeleton is returned with its spurs pruned (a
+branch with one free end, shorter than ``spur_px``, at a junction of three or more branches; AnaMorf's
+"minimum branch length", 10 px in TWOMBLI: Wershof et al. 2021, *Life Sci Alliance* 4:e202000880), with
+its end and branch points counted by AnaMorf's rules. Fibres are linked on the unpruned branches: a spur is
+shorter than any reported fibre, and on the CT-FIRE test images pruning before linking broke more fibres
+than it joined.
 """
 
 from __future__ import annotations
@@ -165,14 +171,15 @@ def trace_fibres(
     channel : ndarray
         Collagen channel (bright fibres), 2-D.
     mask : ndarray of bool
-        Collagen mask; fibres are traced inside it.
+        Where fibres are traced (e.g. :func:`texture.collagen.fibre_mask`); also the mask whose distance
+        transform gives the fibre widths.
     ridge_sigmas_px : sequence of float
         Scales of the Sato ridge filter (px).
     min_length_px : float
         Fibres shorter than this are dropped (CT-FIRE's default: 30 px).
     spur_px : float
-        Spurs (branches with a free end) shorter than this are pruned from the skeleton (TWOMBLI's
-        default minimum branch length: 10 px).
+        Spurs (branches with a free end) shorter than this are pruned from the returned skeleton
+        (TWOMBLI's default minimum branch length: 10 px); fibres are linked before pruning.
     link_angle_deg : float
         Largest deviation from a straight continuation at which two branches meeting at a junction are
         one fibre (CT-FIRE: 30 degrees).
