@@ -23,6 +23,7 @@ FRAGMENTS = DOCS / "validation"
 GENERATORS = (
     "make_metamorphic_table.py",
     "make_collagen_validation.py",
+    "make_segmentation_table.py",
     "make_histology_validation.py",
     "make_face_validation.py",
     "make_statistics_validation.py",
