@@ -416,7 +416,7 @@ def collect_items(
     """
     root = Path(input_dir)
     if not root.exists():
-        raise MetadataError(f"input {str(root)!r} does not exist")
+        raise MetadataError(f"input {root.name!r} does not exist")  # the name only, never the folders
     if root.is_file():
         items = [parse_filename(root, root.parent, compile_pattern(pattern or DEFAULT_PATTERN))]
     else:
@@ -434,7 +434,7 @@ def collect_items(
                     )
             items = [parse_filename(p, root, rx) for p in found]
     if not items:
-        raise MetadataError(f"no images found in {str(root)!r}")
+        raise MetadataError(f"no images found in {root.name!r}")
     if px_per_mm is not None:
         for item in items:
             if item.px_per_mm is None:

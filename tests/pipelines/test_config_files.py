@@ -42,3 +42,54 @@ def test_a_typo_in_photo_options_is_refused_before_any_work(inside, tmp_path):
     config.write_text("photo:\n  pore: {min_contrast: 3}\n", encoding="utf-8")
     with pytest.raises(MetadataError, match="photo"):
         analyze_folder(inside, out_dir=tmp_path / "out", config=config)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 19: config files that cannot be read are one `error:` line, fast, bounded
+
+
+BILLION_LAUGHS = (
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+    "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+    "px_per_mm: [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
+)
+
+
+@pytest.mark.parametrize(
+    "name,content,words",
+    [
+        ("latin1.yaml", 'pattern: "caf\xe9"\n'.encode("latin-1"), "not UTF-8"),
+        ("deep.yaml", ("[" * 5000 + "]" * 5000).encode(), "nested deeper than"),
+        ("laughs.yaml", BILLION_LAUGHS.encode(), "aliases (*name) are not allowed"),
+        ("folder", None, "is not a file"),
+        ("long.yaml", b"px_per_mm: '" + b"9" * 1_000_000 + b"'\n", "px_per_mm"),
+    ],
+)
+def test_unreadable_configs_are_one_error_line(inside, tmp_path, name, content, words):
+    """Issue 19: a Latin-1 config, a folder as --config and 5000-deep YAML gave tracebacks; a 308-byte
+    billion-laughs config hung > 120 s at 0.9 GB+ with a 351 MB message."""
+    import time
+
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    path = tmp_path / name
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    started = time.monotonic()
+    with pytest.raises(MetadataError) as info:
+        analyze_folder(inside, out_dir=tmp_path / "out", config=path)
+    assert time.monotonic() - started < 10
+    message = str(info.value)
+    assert words in message and len(message) <= 400 and str(tmp_path) not in message
+    cli = CliRunner().invoke(
+        app, ["analyze", str(inside), "-o", str(tmp_path / "out"), "--config", str(path)]
+    )
+    assert cli.exit_code == 1
+    assert cli.output.lstrip().startswith("error:") and "Traceback" not in cli.output
+    assert not (tmp_path / "out").exists()

@@ -82,6 +82,32 @@ def build_report(out_dir: str | Path) -> Path:
     return target
 
 
+#: Subjects that get their own panels (overlays, trends, change table). Each panel costs about half a
+#: second and up to 100 KB of embedded images, so a 5000-subject study would take most of an hour and a
+#: page no browser opens; beyond this the report shows the first subjects by name and says so (every
+#: subject's numbers are in the tables, and the cohort section covers all of them).
+MAX_SUBJECT_PANELS = 40
+
+
+def _first_subjects(tables: dict, notes: list[str]) -> dict:
+    """``tables`` limited to the first :data:`MAX_SUBJECT_PANELS` subjects by name (with a note)."""
+    subjects: set[str] = set()
+    for frame in tables.values():
+        if "subject" in frame:
+            subjects |= set(frame["subject"].dropna().astype(str))
+    if len(subjects) <= MAX_SUBJECT_PANELS:
+        return tables
+    shown = set(sorted(subjects)[:MAX_SUBJECT_PANELS])
+    notes.append(
+        f"{len(subjects)} subjects: per-subject panels are shown for the first {MAX_SUBJECT_PANELS} by "
+        "name; every subject is in metrics.csv and changes.csv, and the cohort section covers all of them."
+    )
+    return {
+        name: frame[frame["subject"].astype(str).isin(shown)] if "subject" in frame else frame
+        for name, frame in tables.items()
+    }
+
+
 def render_report(out_dir: str | Path) -> str:
     """The report page for ``out_dir`` as a string (see :func:`build_report`)."""
     out = Path(out_dir)
@@ -104,6 +130,7 @@ def render_report(out_dir: str | Path) -> str:
                 "without change statistics."
             )
 
+    panels = _first_subjects({"metrics": metrics, "changes": changes, "orientations": orientations}, notes)
     context = {
         "title": "skintex report",
         "css": (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8"),
@@ -111,9 +138,7 @@ def render_report(out_dir: str | Path) -> str:
         "summary": summary(run, metrics, errors),
         "provenance": provenance(run),
         "errors": errors_view(errors),
-        "subjects": subject_views(
-            out, {"metrics": metrics, "changes": changes, "orientations": orientations}
-        ),
+        "subjects": subject_views(out, panels),
         "cohort": cohort_view(cohort),
         "qc": qc_view(qc),
         "srd_factor": SRD_FACTOR,
