@@ -24,6 +24,7 @@ from pipelines.outputs.report import (
 )
 from pipelines.outputs.report import embed as report_embed
 from pipelines.outputs.report import views as report_views
+from pipelines.outputs.report.figures import MAX_TREND_METRICS
 from pipelines.tables.repeatability import smallest_real_difference
 from tests.pipelines.report_fixture import (
     HISTOLOGY_SUBJECT,
@@ -103,7 +104,7 @@ def test_select_trend_metrics_keeps_key_order_and_limit():
     available = ["glcm_contrast", "ita_deg", "pore_count", "pore_mean_diameter_mm", "x"]
     assert select_trend_metrics(available) == ["pore_mean_diameter_mm", "pore_count", "ita_deg"]
     many = [*KEY_METRICS, "glcm_contrast"]
-    assert select_trend_metrics(many) == list(KEY_METRICS)
+    assert select_trend_metrics(many) == list(KEY_METRICS)[:MAX_TREND_METRICS]
     assert len(select_trend_metrics(many, limit=5)) == 5
     # No key metric at all: still a bounded figure of what exists
     others = [f"glcm_f{i:02d}" for i in range(20)]
@@ -218,7 +219,8 @@ def test_trend_axis_is_days_when_known_else_session(tmp_path, trend_calls):
     assert [c["x_column"] for c in trend_calls] == ["days_from_baseline"] * 3
     by_first = {c["metrics"][0]: c["metrics"] for c in trend_calls}
     assert by_first["pore_mean_diameter_mm"] == [m for m in KEY_METRICS[:8]]
-    assert by_first["collagen_area_fraction"] == [m for m in KEY_METRICS[8:]]
+    histology = ["collagen_area_fraction", "collagen_coherency", "collagen_pixel_alignment"]
+    assert by_first["collagen_area_fraction"] == [*histology, "epidermis_thickness_mean_um"]
     trend_calls.clear()
     changes = (out / "changes.csv").read_text(encoding="utf-8").splitlines()
     header = changes[0].split(",")

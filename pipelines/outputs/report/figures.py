@@ -170,7 +170,10 @@ def beyond_mask(rows: pd.DataFrame, baseline: float, srd: float) -> np.ndarray:
     return (np.abs(rows["value"].to_numpy(float) - baseline) > srd) & (rows["value"].notna())
 
 
-#: Metrics shown in the trend figure, in this order, when the run has them.
+#: Metrics shown in the trend figure, in this order, when the run has them. Lines: ``line_*`` is every
+#: line 0.1-3 mm wide (what ``wrinkle_*`` meant before the width classes; ``wrinkle_*`` is now >= 0.5 mm
+#: only). Histology: the measured channel is named after the stain (``texture.stains.measured_names``:
+#: H&E ``eosin_*``, VVG ``elastin_*``), polarised PSR reports ``collagen_pol_*``; one image has one of them.
 KEY_METRICS: tuple[str, ...] = (
     "pore_mean_diameter_mm",
     "pore_count",
@@ -178,11 +181,18 @@ KEY_METRICS: tuple[str, ...] = (
     "ita_deg",
     "melanin_index",
     "erythema_index",
-    "wrinkle_length_mm_per_cm2",
+    "line_length_mm_per_cm2",
     "texture_roughness",
     "collagen_area_fraction",
     "collagen_coherency",
-    "collagen_alignment",
+    "collagen_pixel_alignment",
+    "collagen_pol_area_fraction",
+    "collagen_pol_thick_thin_ratio",
+    "eosin_area_fraction",
+    "eosin_coherency",
+    "eosin_pixel_alignment",
+    "elastin_area_fraction",
+    "elastin_coherency",
     "epidermis_thickness_mean_um",
 )
 
