@@ -577,3 +577,29 @@ def test_a_path_longer_than_the_system_allows_is_one_row_not_a_traceback(tmp_pat
     assert "too long" in failed.iloc[0]["message"].lower()
     assert str(tmp_path) not in failed.iloc[0]["message"]
     assert (out / "errors.csv").is_file()
+
+
+def test_an_absurd_scale_in_tiff_metadata_is_one_row_with_the_reason(tmp_path):
+    """Issue 19: a TIFF declaring MPP = 1e-300 ended in "Maximum allowed size exceeded"."""
+    from texture.phantoms.histology import psr_section
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rgb = (psr_section((128, 128), density=0.4, seed=4) * 255).round().astype(np.uint8)
+    tifffile.imwrite(
+        folder / "H01_s0_skin_psr.tif", rgb, photometric="rgb", description="Aperio |MPP = 1e-300"
+    )
+    tifffile.imwrite(folder / "H02_s0_skin_psr.tif", rgb, photometric="rgb", description="Aperio |MPP = 0.5")
+    result = analyze_folder(folder, backend="serial")
+    assert list(result.metrics["file"]) == ["H02_s0_skin_psr.tif"]
+    assert result.metrics["px_per_mm"].iloc[0] == pytest.approx(2000.0)
+    row = result.errors[result.errors["stage"] != "warning"].iloc[0]
+    assert (row["file"], row["stage"]) == ("H01_s0_skin_psr.tif", "metadata")
+    assert "px_per_mm 1e+303 is outside the plausible range for histology images" in row["message"]
+
+
+def test_the_per_image_time_limit_has_a_default():
+    from pipelines.config import DEFAULT_TIME_LIMIT_S, Settings, load_config
+
+    assert Settings().time_limit_s == DEFAULT_TIME_LIMIT_S == 1800.0
+    assert load_config(time_limit_s=None).time_limit_s == DEFAULT_TIME_LIMIT_S  # a CLI without the flag
