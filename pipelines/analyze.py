@@ -27,6 +27,7 @@ from pipelines.config import Settings, with_batch
 from pipelines.io.decode import load_image, read_header
 from pipelines.io.files import atomic_write
 from pipelines.io.metadata import ImageItem, MetadataError
+from pipelines.io.scale import scale_problem
 from pipelines.record import OVERLAY_MAX_SIDE_PX, ImageResult, overlay_dir_for
 from texture.roi import polygon_mask
 
@@ -472,6 +473,9 @@ def analyze_item(
                     f"analysed as histology (stain {stain}), not as a photo: {why}; "
                     "give modality and stain in a manifest to decide it yourself"
                 )
+        problem = None if settings.force_scale else scale_problem(px_per_mm, item.modality)
+        if problem:  # now that the modality is known (pipelines.io.scale: the one plausibility rule)
+            raise AnalysisError("metadata", ValueError(problem))
         try:
             if item.modality == "photo":
                 result = _measure_photo(rgb, item, settings, px_per_mm, roi, reference, input_root)
