@@ -44,6 +44,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from pipelines.record import baseline_session
 from pipelines.tables.catalogue import is_known, lookup
 from pipelines.tables.metrics import GROUP_COLUMNS
 from pipelines.tables.pairing import (
@@ -261,5 +262,4 @@ def changes_table(
 def baseline_sessions(changes: pd.DataFrame) -> pd.Series:
     """Per row, the session that served as that row's baseline (the group's earliest, 0 if present)."""
     grouped = changes.groupby([*GROUP_COLUMNS, "metric"], dropna=False)["session"]
-    has_zero = grouped.transform(lambda s: bool((s == 0).any()))
-    return pd.Series(np.where(has_zero, 0, grouped.transform("min")), index=changes.index)
+    return grouped.transform(baseline_session).astype("int64")
