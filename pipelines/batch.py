@@ -231,6 +231,10 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
     """Stop a pool at once (interrupt, SIGTERM, the consumer gone): cancel what has not started and
     terminate the workers, instead of waiting for their images to finish."""
     processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
+    queue = getattr(pool, "_call_queue", None)
+    if queue is not None:  # tasks still buffered for dead workers: do not wait (~1 s) to flush them at exit
+        with contextlib.suppress(Exception):
+            queue.cancel_join_thread()
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         with contextlib.suppress(Exception):
