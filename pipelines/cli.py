@@ -164,27 +164,37 @@ def analyze(
     ] = False,
 ) -> None:
     """Analyse a folder of photos and histology into tables (and a report)."""
+    result = _analyze_folder(
+        input,
+        out_dir=out,
+        manifest=manifest,
+        config=config,
+        progress=True,
+        force=force,
+        pattern=pattern,
+        px_per_mm=px_per_mm,
+        workers=workers,
+        backend=backend,
+        scheduler=scheduler,
+        cache=False if no_cache else None,
+        force_scale=True if force_scale else None,
+    )
+    if not no_report:
+        _build_report(out)
+    _summarise(result, out)
+    raise typer.Exit(code=result.exit_status)
+
+
+def _analyze_folder(*args: Any, **kwargs: Any) -> Any:
+    """``analyze_folder`` with every way it can stop turned into a message and an exit status: usage,
+    configuration and output-folder errors (1), Ctrl-C (130), SIGTERM (143; workers terminated)."""
     from pipelines.io.files import OutputLockedError
     from pipelines.outputs.folder import OutputFolderError
     from pipelines.run import analyze_folder
 
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        result = analyze_folder(
-            input,
-            out_dir=out,
-            manifest=manifest,
-            config=config,
-            progress=True,
-            force=force,
-            pattern=pattern,
-            px_per_mm=px_per_mm,
-            workers=workers,
-            backend=backend,
-            scheduler=scheduler,
-            cache=False if no_cache else None,
-            force_scale=True if force_scale else None,
-        )
+        return analyze_folder(*args, **kwargs)
     except (MetadataError, OutputFolderError, OutputLockedError) as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
@@ -195,10 +205,6 @@ def analyze(
         raise typer.Exit(code=143) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-    if not no_report:
-        _build_report(out)
-    _summarise(result, out)
-    raise typer.Exit(code=result.exit_status)
 
 
 def _build_report(out: Path) -> None:
@@ -233,13 +239,16 @@ def report(out: Annotated[Path, typer.Argument(help="An output folder of `skinte
 def demo(
     out: Annotated[Path, typer.Argument(help="Output folder.")] = DEFAULT_DEMO_OUT,
     images: Annotated[Path | None, typer.Option(help="Sample folder (default: sample_images/).")] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Write into an output folder that holds files skintex did not write."),
+    ] = False,
 ) -> None:
     """Analyse the bundled synthetic treatment series and print where the tables are."""
-    from pipelines.run import analyze_folder
     from pipelines.samples import ensure_samples
 
     folder = ensure_samples(images)
-    result = analyze_folder(folder, out_dir=out, progress=True)
+    result = _analyze_folder(folder, out_dir=out, progress=True, force=force)
     _build_report(out)
     import pandas as pd
 
