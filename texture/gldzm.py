@@ -94,7 +94,7 @@ def gldzm_features(
     check_aggregation(aggregation, _AGGREGATIONS)
     image, mask = validate_stack(image, mask)
     codes, n_levels = discretise(image, mask=mask, levels=levels, max_levels=MAX_MATRIX_LEVELS)
-    grey = grey_level_image(codes, mask)
+    grey = grey_level_image(codes, mask, n_levels=n_levels)
     blocks = texture_blocks(grey, mask, aggregation)
     n_pixels = np.array([[inside.sum()] for _, inside in blocks], dtype=np.float64)
     zones = []
@@ -104,12 +104,15 @@ def gldzm_features(
             continue
         labels, zone_grey, _ = grey_level_zones(block)
         distance = border_distance(inside)
-        zone_distance = ndimage.minimum(distance, labels, np.arange(1, len(zone_grey) + 1))
-        zones.append((zone_grey, np.asarray(zone_distance, dtype=np.int64)))
+        # Smallest distance per zone (ufunc.at: no sort, unlike ndimage.minimum).
+        zone_distance = np.full(len(zone_grey) + 1, np.iinfo(np.int64).max)
+        np.minimum.at(zone_distance, labels.reshape(-1), distance.reshape(-1).astype(np.int64))
+        zones.append((zone_grey, zone_distance[1:]))
     max_distance = max(int(d.max()) for _, d in zones if len(d))
     matrices = np.zeros((len(blocks), 1, n_levels, max_distance))
     for z, (zone_grey, zone_distance) in enumerate(zones):
-        np.add.at(matrices[z, 0], (zone_grey - 1, zone_distance - 1), 1)
+        index = (zone_grey - 1) * max_distance + zone_distance - 1
+        matrices[z, 0] = np.bincount(index, minlength=n_levels * max_distance).reshape(n_levels, -1)
     groups = zip(
         aggregate_matrices(matrices, aggregation),
         aggregate_matrices(n_pixels, aggregation),

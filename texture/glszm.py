@@ -97,7 +97,7 @@ def glszm_features(
     check_aggregation(aggregation, _AGGREGATIONS)
     image, mask = validate_stack(image, mask)
     codes, n_levels = discretise(image, mask=mask, levels=levels, max_levels=MAX_MATRIX_LEVELS)
-    grey = grey_level_image(codes, mask)
+    grey = grey_level_image(codes, mask, n_levels=n_levels)
     blocks = texture_blocks(grey, mask, aggregation)
     n_pixels = np.array([[inside.sum()] for _, inside in blocks], dtype=np.float64)
     zones = [grey_level_zones(block)[1:] for block, _ in blocks]
@@ -105,7 +105,8 @@ def glszm_features(
     sizes = np.unique(np.concatenate([size for _, size in zones]))
     matrices = np.zeros((len(blocks), 1, n_levels, len(sizes)))
     for z, (zone_grey, zone_size) in enumerate(zones):
-        np.add.at(matrices[z, 0], (zone_grey - 1, np.searchsorted(sizes, zone_size)), 1)
+        index = (zone_grey - 1) * len(sizes) + np.searchsorted(sizes, zone_size)
+        matrices[z, 0] = np.bincount(index, minlength=n_levels * len(sizes)).reshape(n_levels, -1)
     groups = zip(
         aggregate_matrices(matrices, aggregation),
         aggregate_matrices(n_pixels, aggregation),

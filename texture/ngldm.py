@@ -60,13 +60,17 @@ def dependence_counts(grey: np.ndarray) -> np.ndarray:
 
     ``grey`` holds 1-based levels with 0 outside the mask.
     """
-    counts = np.ones(grey.shape, dtype=np.int64)
+    # At most 27 in 3D: uint8 counts. Equality is symmetric, so each neighbouring pair is compared
+    # once (13 or 4 offsets instead of 26 or 8) and credited to both pixels.
+    counts = np.ones(grey.shape, dtype=np.uint8)
     for offset in itertools.product((-1, 0, 1), repeat=grey.ndim):
-        if not any(offset):
+        if offset <= (0,) * grey.ndim:
             continue
         centre, neighbour = shifted_pair_views(grey, offset)
-        target, _ = shifted_pair_views(counts, offset)
-        target += (centre == neighbour) & (neighbour > 0)
+        equal = (centre == neighbour) & (neighbour > 0)
+        here, there = shifted_pair_views(counts, offset)
+        here += equal
+        there += equal
     return counts
 
 
@@ -101,14 +105,14 @@ def ngldm_features(
     check_aggregation(aggregation, _AGGREGATIONS)
     image, mask = validate_stack(image, mask)
     codes, n_levels = discretise(image, mask=mask, levels=levels, max_levels=MAX_MATRIX_LEVELS)
-    grey = grey_level_image(codes, mask)
+    grey = grey_level_image(codes, mask, n_levels=n_levels)
     blocks = texture_blocks(grey, mask, aggregation)
     n_counts = 3 ** blocks[0][0].ndim
     n_pixels = np.array([[inside.sum()] for _, inside in blocks], dtype=np.float64)
     matrices = np.zeros((len(blocks), 1, n_levels, n_counts))
     for z, (block, inside) in enumerate(blocks):
         counts = dependence_counts(block)
-        index = (block[inside] - 1) * n_counts + counts[inside] - 1
+        index = (block[inside].astype(np.intp) - 1) * n_counts + counts[inside] - 1
         matrices[z, 0] = np.bincount(index, minlength=n_levels * n_counts).reshape(n_levels, n_counts)
     groups = zip(
         aggregate_matrices(matrices, aggregation),

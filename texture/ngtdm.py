@@ -16,6 +16,7 @@ when sum s_i = 0.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage
 
@@ -42,12 +43,25 @@ def ngtdm_vectors(grey: np.ndarray, inside: np.ndarray, n_levels: int) -> tuple[
 
     Pixel counts and summed tone differences; ``grey`` holds 1-based levels, 0 outside the mask.
     """
-    ring = np.ones((3,) * grey.ndim)
-    ring[(1,) * grey.ndim] = 0
-    neighbour_sum = ndimage.correlate(grey.astype(np.float64), ring, mode="constant")
-    neighbour_count = ndimage.correlate(inside.astype(np.float64), ring, mode="constant")
+    if grey.ndim == 2:
+        # 3x3 box sums minus the centre: the same exact integer sums as ndimage.correlate with a
+        # ring kernel, 3-4x faster (OpenCV's separable box filter).
+        def ring_sum(x: np.ndarray) -> np.ndarray:
+            x = x.astype(np.float64)
+            box = cv2.boxFilter(x, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+            return box - x
+
+    else:
+        ring = np.ones((3,) * grey.ndim)
+        ring[(1,) * grey.ndim] = 0
+
+        def ring_sum(x: np.ndarray) -> np.ndarray:
+            return ndimage.correlate(x.astype(np.float64), ring, mode="constant")
+
+    neighbour_sum = ring_sum(grey)
+    neighbour_count = ring_sum(inside)
     valid = inside & (neighbour_count > 0)
-    levels = grey[valid]
+    levels = grey[valid].astype(np.int64)
     difference = np.abs(levels - neighbour_sum[valid] / neighbour_count[valid])
     n = np.bincount(levels - 1, minlength=n_levels).astype(np.float64)
     s = np.bincount(levels - 1, weights=difference, minlength=n_levels)
@@ -118,7 +132,7 @@ def ngtdm_features(
     check_aggregation(aggregation, ("averaged", "merged", "3d"))
     image, mask = validate_stack(image, mask)
     codes, n_levels = discretise(image, mask=mask, levels=levels, max_levels=MAX_MATRIX_LEVELS)
-    grey = grey_level_image(codes, mask)
+    grey = grey_level_image(codes, mask, n_levels=n_levels)
     blocks = texture_blocks(grey, mask, aggregation)
     vectors = np.stack([ngtdm_vectors(block, inside, n_levels) for block, inside in blocks])
     groups = aggregate_matrices(vectors[:, None], aggregation)

@@ -55,6 +55,31 @@ def test_matrices_match_brute_force_pair_count(seed):
             np.testing.assert_array_equal(matrices[d], expected)
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_calchist_counted_in_row_bands_matches_brute_force(monkeypatch, masked):
+    # Above 2**24 pairs the uint8 path counts in bands of rows; a tiny band limit exercises the
+    # same code (bands of 1 and 2 rows, a partial last band) against a loop over the pixels.
+    import texture.glcm as glcm
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(1, 7, size=(7, 10)).astype(np.uint8)
+    image[0, 0] = 6
+    mask = rng.random(image.shape) > 0.3 if masked else np.ones(image.shape, bool)
+    mask[0, 0] = True
+    for limit in (10, 20):
+        monkeypatch.setattr(glcm, "_CALCHIST_MAX_PAIRS", limit)
+        matrices = glcm_matrices(image, mask)[0]
+        for d, (dy, dx) in enumerate(IN_PLANE_OFFSETS):
+            expected = np.zeros((6, 6))
+            for r in range(7):
+                for c in range(10):
+                    r2, c2 = r + dy, c + dx
+                    if 0 <= r2 < 7 and 0 <= c2 < 10 and mask[r, c] and mask[r2, c2]:
+                        expected[image[r, c] - 1, image[r2, c2] - 1] += 1
+                        expected[image[r2, c2] - 1, image[r, c] - 1] += 1
+            np.testing.assert_array_equal(matrices[d], expected)
+
+
 @pytest.mark.parametrize(("levels", "seed"), [(256, 0), (8, 1), (31, 2)])
 def test_agrees_with_skimage_graycoprops(levels, seed):
     rng = np.random.default_rng(seed)
