@@ -167,5 +167,10 @@ def test_large_histology_tiff_is_analysed_tile_by_tile_like_whole(tmp_path):
     ).metrics.iloc[0]
     assert "slide_tiles" in tiled and tiled["slide_tiles"] > 1
     assert tiled["collagen_area_fraction"] == pytest.approx(whole["collagen_area_fraction"], rel=0.005)
-    delta = (tiled["collagen_orientation_deg"] - whole["collagen_orientation_deg"] + 90) % 180 - 90
-    assert abs(delta) < 0.5
+    # Orientation is NaN and flagged below coherency 0.1 since 4946298 (issue 15): this section's fibres
+    # run every way (coherency ~0.08), so both read it undefined, and the coherency and pixel alignment
+    # carry the comparison (a defined angle tiled vs whole: tests/pipelines/test_slide.py).
+    assert whole["collagen_orientation_undefined"] == tiled["collagen_orientation_undefined"] == 1
+    assert np.isnan(whole["collagen_orientation_deg"]) and np.isnan(tiled["collagen_orientation_deg"])
+    assert tiled["collagen_coherency"] == pytest.approx(whole["collagen_coherency"], abs=1e-3)
+    assert tiled["collagen_pixel_alignment"] == pytest.approx(whole["collagen_pixel_alignment"], abs=1e-3)
