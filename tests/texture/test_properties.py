@@ -306,7 +306,7 @@ def test_texture_families_refuse_bad_input_with_value_errors(case):
         if family is firstorder_features and image.ndim == 2 and levels is None and image.max() > 4096:
             continue  # first-order statistics need no matrix: many grey levels are fine there
         with pytest.raises(ValueError):
-            family(image, None, levels=levels)
+            family(image, mask=None, levels=levels)
 
 
 @FEW
@@ -316,7 +316,7 @@ def test_texture_mask_of_another_shape_is_refused(image_levels):
     wrong = np.ones((image.shape[0] + 1, image.shape[1]), bool)
     for family in FAMILIES:
         with pytest.raises(ValueError):
-            family(image, wrong, levels=levels)
+            family(image, mask=wrong, levels=levels)
 
 
 # ---------------------------------------------------------------------------------------------
