@@ -22,7 +22,8 @@ try:  # typer >= 0.20 vendors click as typer._click; its usage errors are that c
 except ImportError:  # pragma: no cover - an older typer on the real click
     from click.exceptions import UsageError
 
-from pipelines.io.metadata import MetadataError
+# Nothing heavy at import time (numpy, OpenCV, pandas, the analysis): `skintex --help` must start fast;
+# each command imports what it runs (tests/pipelines/test_cli_imports.py checks this).
 
 #: Shown by ``skintex --help`` and in the README.
 EXIT_CODES = (
@@ -189,6 +190,7 @@ def _analyze_folder(*args: Any, **kwargs: Any) -> Any:
     """``analyze_folder`` with every way it can stop turned into a message and an exit status: usage,
     configuration and output-folder errors (1), Ctrl-C (130), SIGTERM (143; workers terminated)."""
     from pipelines.io.files import OutputLockedError
+    from pipelines.io.metadata import MetadataError
     from pipelines.outputs.folder import OutputFolderError
     from pipelines.run import analyze_folder
 
