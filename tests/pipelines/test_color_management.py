@@ -105,16 +105,16 @@ def test_srgb_profile_is_recorded_and_not_reapplied(skin8, tmp_path):
 
 def test_float_tiffs_are_scaled_by_their_range_not_their_own_extremes(skin8, tmp_path):
     unit = skin8.astype(np.float32) / 255.0
-    tifffile.imwrite(tmp_path / "unit.tif", unit)
-    tifffile.imwrite(tmp_path / "byte.tif", skin8.astype(np.float32))
+    tifffile.imwrite(tmp_path / "unit.tif", unit, photometric="rgb")
+    tifffile.imwrite(tmp_path / "byte.tif", skin8.astype(np.float32), photometric="rgb")
     # A darker copy must stay darker (a min/max stretch made every float image span 0-1).
-    tifffile.imwrite(tmp_path / "dark.tif", 0.5 * skin8.astype(np.float32))
+    tifffile.imwrite(tmp_path / "dark.tif", 0.5 * skin8.astype(np.float32), photometric="rgb")
     a = load_image(tmp_path / "unit.tif").rgb
     b = load_image(tmp_path / "byte.tif").rgb
     c = load_image(tmp_path / "dark.tif").rgb
     np.testing.assert_allclose(a, unit, atol=1e-7)
     np.testing.assert_allclose(b, unit, atol=1e-6)
     np.testing.assert_allclose(c, 0.5 * unit, atol=1e-6)
-    tifffile.imwrite(tmp_path / "huge.tif", np.full((32, 32, 3), 1e6, np.float32))
+    tifffile.imwrite(tmp_path / "huge.tif", np.full((32, 32, 3), 1e6, np.float32), photometric="rgb")
     with pytest.raises(ImageDecodeError, match="known range"):
         load_image(tmp_path / "huge.tif")
