@@ -331,12 +331,15 @@ def run_tasks(
     cache: ResultCache | None = None,
     on_result: Callable[[Task, Outcome | TaskError, bool], None] | None = None,
     task_function: TaskFunction = run_task,
+    on_backend: Callable[[str, int], None] | None = None,
 ) -> Iterator[tuple[Task, Outcome | TaskError]]:
     """Run tasks on the configured backend, serving cached outcomes first; yields as they finish.
 
     ``on_result(task, result, from_cache)`` is called for each, e.g. to advance a progress bar.
     ``task_function`` must be importable by worker processes (a module-level function); it exists so
-    tests can stand in a worker that crashes.
+    tests can stand in a worker that crashes. ``on_backend(backend, workers)`` is told what ran the
+    images that were not cached: a process pool costs seconds to start, so it is used only when there
+    is more than one image per worker (otherwise the images run here, serially).
     """
     todo: list[Task] = []
     for task in tasks:
@@ -351,7 +354,13 @@ def run_tasks(
         return
     backend, workers = resolve_backend(settings)
     workers = min(workers, len(todo))
-    if backend == "serial" or (backend == "processes" and workers == 1):
+    if backend == "processes" and len(todo) <= workers:
+        backend, workers = "serial", 1
+    if backend == "serial":
+        workers = 1
+    if on_backend:
+        on_backend(backend, workers)
+    if backend == "serial":
         stream = _serial(todo, settings, task_function)
     elif backend == "processes":
         stream = _processes(todo, settings, workers, task_function)

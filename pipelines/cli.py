@@ -125,8 +125,10 @@ def _summarise(result, out: Path) -> None:
         if warned > len(shown):
             console.print(f"... and {warned - len(shown)} more warnings", highlight=False)
     plural = "" if warned == 1 else "s"
+    used = result.run_info.get("backend_used")
+    where = f" on {used['backend']} ({used['workers']} workers)" if used else ""
     console.print(
-        f"analysed {info['analysed']} of {info['images']} images ({info['failed']} failed, "
+        f"analysed {info['analysed']} of {info['images']} images{where} ({info['failed']} failed, "
         f"{warned} warning{plural}, {info['cached']} from cache)"
         + (": see errors.csv" if warned or info["failed"] else ""),
         highlight=False,

@@ -335,8 +335,12 @@ def _run(
     extra_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     error_rows: list[dict[str, Any]] = []
     bar = Progress(len(tasks), enabled=progress)
+
+    def ran_on(backend: str, workers: int) -> None:  # what ran the images not served from the cache
+        run_info["backend_used"] = {"backend": backend, "workers": workers}
+
     try:
-        for task, result in run_tasks(tasks, settings, cache=cache, on_result=bar.update):
+        for task, result in run_tasks(tasks, settings, cache=cache, on_result=bar.update, on_backend=ran_on):
             if isinstance(result, TaskError):
                 error_rows.append(vars(result))
                 continue

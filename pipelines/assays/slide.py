@@ -196,32 +196,29 @@ def analyze_slide(
         ov_fibres = np.zeros(ov_shape, dtype=np.float32)
         run = dict(kwargs, threshold=threshold)
         fibre_rows: dict[str, list] = {}
-        for (r0, r1, c0, c1), interior, (ir0, _, ic0, _) in windows:
-            rgb = reader.read(r0, r1, c0, c1)
-            mask = None
-            if dermis_overview is not None:
-                rr = np.minimum(np.arange(r0, r1) // factor, ov_shape[0] - 1)
-                cc = np.minimum(np.arange(c0, c1) // factor, ov_shape[1] - 1)
-                mask = dermis_overview[np.ix_(rr, cc)]
-            res = analyze_collagen(rgb, px_per_mm=px_per_mm, mask=mask, count_region=interior, **run)
-            sums = sums + res.sums
-            h = math.ceil((interior[0].stop - interior[0].start) / factor)
-            w = math.ceil((interior[1].stop - interior[1].start) / factor)
+        jobs = [(window, interior) for window, interior, _ in windows]
+        common = {"run": run, "px_per_mm": px_per_mm, "factor": factor, "dermis_overview": dermis_overview}
+        cluster_map = _cluster_map()
+        if cluster_map is not None:  # a Dask worker: spread the windows over the cluster
+            parts = cluster_map(str(path), jobs, **common)
+        else:
+            parts = (_measure_window(reader, job, **common) for job in jobs)
+        # Summed in window order whatever ran them: the same metrics on any number of workers.
+        for (_, _, (ir0, _, ic0, _)), part in zip(windows, parts, strict=True):
+            sums = sums + part["sums"]
+            h, w = part["collagen"].shape
             box = (slice(ir0 // factor, ir0 // factor + h), slice(ic0 // factor, ic0 // factor + w))
-            ov_collagen[box] = block_mean(res.mask[interior], factor)
-            ov_tissue[box] = block_mean(res.tissue[interior], factor)
+            ov_collagen[box] = part["collagen"]
+            ov_tissue[box] = part["tissue"]
             # Orientation overview: the collagen tensors summed per block, then angle/coherency.
-            inside = res.mask[interior]
-            block_t = [block_mean(t[interior] * inside, factor) for t in (res.jxx, res.jxy, res.jyy)]
-            angle, coherency = tensor_orientation(*block_t, dtype=np.float32)
+            angle, coherency = tensor_orientation(*part["tensors"], dtype=np.float32)
             frac = ov_collagen[box]
             ov_orient[box] = orientation_overlay(angle, coherency * np.clip(2.0 * frac, 0.0, 1.0))
-            if res.fibres is not None:
-                ov_fibres[box] = np.minimum(block_mean(res.fibres.skeleton[interior], factor) * factor, 1)
-                # The window's own fibres (centre in its interior), in slide coordinates.
-                for col, values in res.tables(px_per_mm, offset_rc=(r0, c0))["fibres"].items():
-                    fibre_rows.setdefault(col, []).extend(values)
-            del rgb, res
+            if part["fibres"] is not None:
+                ov_fibres[box] = part["fibres"]
+            for col, values in part["fibre_rows"].items():
+                fibre_rows.setdefault(col, []).extend(values)
+            del part
 
     if sums.tissue_px == 0:
         raise ValueError("no tissue found (the slide reads as glass); check the stain or tissue_od_threshold")
@@ -265,6 +262,86 @@ def analyze_slide(
         tables=_slide_tables(sums, fibre_rows),
         warnings=warnings,
     )
+
+
+def _window_mask(dermis_overview: np.ndarray | None, window: tuple, factor: int) -> np.ndarray | None:
+    """The dermis mask of one read window, from the overview (None: no epidermis found)."""
+    if dermis_overview is None:
+        return None
+    r0, r1, c0, c1 = window
+    rr = np.minimum(np.arange(r0, r1) // factor, dermis_overview.shape[0] - 1)
+    cc = np.minimum(np.arange(c0, c1) // factor, dermis_overview.shape[1] - 1)
+    return dermis_overview[np.ix_(rr, cc)]
+
+
+def _measure_window(
+    reader: Any,
+    job: tuple,
+    *,
+    run: dict,
+    px_per_mm: float | None,
+    factor: int,
+    dermis_overview: np.ndarray | None,
+) -> dict:
+    """Pass 2 of one window: its collagen sums (interior only), overview blocks and fibre rows.
+
+    Returns only what the slide keeps (sums and overview-sized blocks), so that a window measured
+    on another machine sends back kilobytes, not the window.
+    """
+    (r0, r1, c0, c1), interior = job
+    mask = _window_mask(dermis_overview, (r0, r1, c0, c1), factor)
+    rgb = reader.read(r0, r1, c0, c1)
+    res = analyze_collagen(rgb, px_per_mm=px_per_mm, mask=mask, count_region=interior, **run)
+    del rgb
+    inside = res.mask[interior]
+    part = {
+        "sums": res.sums,
+        "collagen": block_mean(res.mask[interior], factor),
+        "tissue": block_mean(res.tissue[interior], factor),
+        "tensors": [block_mean(t[interior] * inside, factor) for t in (res.jxx, res.jxy, res.jyy)],
+        "fibres": None,
+        "fibre_rows": {},
+    }
+    if res.fibres is not None:
+        part["fibres"] = np.minimum(block_mean(res.fibres.skeleton[interior], factor) * factor, 1)
+        # The window's own fibres (centre in its interior), in slide coordinates.
+        part["fibre_rows"] = res.tables(px_per_mm, offset_rc=(r0, c0))["fibres"]
+    return part
+
+
+def _measure_windows_from_file(path: str, jobs: list[tuple], **kwargs: Any) -> list[dict]:
+    """:func:`_measure_window` for a batch of windows, the slide opened by the worker itself."""
+    with SlideReader(path) as reader:
+        return [_measure_window(reader, job, **kwargs) for job in jobs]
+
+
+def _cluster_map():
+    """When this slide runs as a task on a Dask worker, a function that measures windows as tasks
+    on the whole cluster (each worker reads its windows from the slide's path, which must be on
+    storage every worker sees); None otherwise (the windows run here, one after another)."""
+    try:
+        from distributed import get_worker, worker_client
+    except ImportError:
+        return None
+    try:
+        get_worker()
+    except ValueError:
+        return None
+
+    def cluster_map(path: str, jobs: list[tuple], **kwargs: Any) -> list[dict]:
+        # A few windows per task: enough tasks to keep every worker busy, few enough that the
+        # scheduler's per-task overhead (~1 ms) and the slide's re-opening stay small.
+        with worker_client() as client:
+            n_workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+            size = max(1, math.ceil(len(jobs) / (4 * n_workers)))
+            batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+            futures = [
+                client.submit(_measure_windows_from_file, path, batch, pure=False, **kwargs)
+                for batch in batches
+            ]
+            return [part for batch in client.gather(futures) for part in batch]
+
+    return cluster_map
 
 
 def _slide_tables(sums: CollagenSums, fibre_rows: dict[str, list]) -> dict[str, dict[str, list]]:
