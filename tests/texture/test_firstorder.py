@@ -74,6 +74,6 @@ def test_constant_roi_is_finite():
 
 def test_bad_input():
     with pytest.raises(ValueError, match="empty"):
-        firstorder_features(np.ones((3, 3)), np.zeros((3, 3), bool))
+        firstorder_features(np.ones((3, 3)), mask=np.zeros((3, 3), bool))
     with pytest.raises(ValueError, match="levels"):
         firstorder_features(np.full((3, 3), 0.5))

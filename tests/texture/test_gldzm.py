@@ -42,4 +42,4 @@ def test_centre_zone_distance():
 
 def test_bad_input():
     with pytest.raises(ValueError, match="empty"):
-        gldzm_features(np.ones((3, 3)), np.zeros((3, 3), bool))
+        gldzm_features(np.ones((3, 3)), mask=np.zeros((3, 3), bool))

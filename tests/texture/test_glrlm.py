@@ -85,7 +85,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="aggregation"):
         glrlm_features(np.ones((3, 3), dtype=int), aggregation="3D")
     with pytest.raises(ValueError, match="empty"):
-        glrlm_features(np.ones((3, 3)), np.zeros((3, 3), bool))
+        glrlm_features(np.ones((3, 3)), mask=np.zeros((3, 3), bool))
 
 
 def _brute_force_runs_nd(grey, offset):

@@ -49,7 +49,7 @@ def test_discretised_float_and_bad_input():
     image = np.array([[0.0, 0.1], [0.9, 1.0]])
     assert glszm_features(image, levels=2) == glszm_features(np.array([[1, 1], [2, 2]]))
     with pytest.raises(ValueError, match="empty"):
-        glszm_features(np.ones((3, 3)), np.zeros((3, 3), bool))
+        glszm_features(np.ones((3, 3)), mask=np.zeros((3, 3), bool))
 
 
 def test_merged_stack_pools_the_zones_of_all_slices():

@@ -41,7 +41,7 @@ def test_constant_square_known_values():
 
 def test_bad_input():
     with pytest.raises(ValueError, match="empty"):
-        ngldm_features(np.ones((3, 3)), np.zeros((3, 3), bool))
+        ngldm_features(np.ones((3, 3)), mask=np.zeros((3, 3), bool))
 
 
 def test_volume_dependence_counts_of_a_constant_cube():

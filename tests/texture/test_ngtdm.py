@@ -47,4 +47,4 @@ def test_bad_input():
     lonely = np.zeros((5, 5), bool)
     lonely[0, 0] = lonely[3, 3] = True
     with pytest.raises(ValueError, match="neighbour"):
-        ngtdm_features(np.ones((5, 5), dtype=int), lonely)
+        ngtdm_features(np.ones((5, 5), dtype=int), mask=lonely)
