@@ -20,6 +20,11 @@ import numpy as np
 from PIL import Image
 
 from pipelines import analyze_folder
+
+try:
+    from benchmarks._report import result
+except ImportError:  # run as a script
+    from _report import result
 from texture.phantoms.photo import render_skin
 
 
@@ -60,9 +65,10 @@ def main() -> None:
     print(f"{args.photos} photos of {side}")
     print(f"serial: {serial:.1f} s   2 processes: {processes:.1f} s   dask (2 workers): {dask:.1f} s")
     print(f"fresh run with outputs: {fresh:.1f} s   cached re-run: {cached:.2f} s")
-    print(f"ratio processes / serial:     {processes / serial:.2f}  (goal <= 0.6)")
-    print(f"ratio dask / processes:       {dask / processes:.2f}  (goal <= 1.15)")
-    print(f"ratio cached re-run / fresh:  {cached / fresh:.3f}  (goal <= 0.1)")
+    note = f"{args.photos} photos of {side}, one run each"
+    result("batch processes / serial time", processes / serial, goal=0.6, note=note)
+    result("batch dask / processes time", dask / processes, goal=1.15, note=note)
+    result("batch cached re-run / fresh run time", cached / fresh, goal=0.1, fmt=".3f", note=note)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,11 @@ from skimage.feature import graycomatrix, graycoprops
 
 from texture import FEATURE_FAMILIES
 
+try:
+    from benchmarks._report import result
+except ImportError:  # run as a script: benchmarks/ is on sys.path, the repository root may not be
+    from _report import result
+
 LEVELS = 32
 SIZES = (512, 1024)
 RADIOMICS_PYTHON = os.environ.get("SKINTEX_RADIOMICS_PYTHON", "/work/radiomics-venv/bin/python")
@@ -142,10 +147,14 @@ def summary(times: list[float]) -> str:
 def compare(label: str, ours: list[float], theirs: list[float], goal: float, peer: str) -> None:
     ratio_min = min(ours) / min(theirs)
     ratio_median = float(np.median(ours) / np.median(theirs))
-    status = "met" if ratio_min <= goal else "NOT met"
     print(f"  ours   {summary(ours)}")
     print(f"  {peer:<6} {summary(theirs)}")
-    print(f"ratio {label} / {peer}: {ratio_min:.2f} (median {ratio_median:.2f}) (goal <= {goal}) {status}")
+    result(
+        f"{label} / {peer} time",
+        ratio_min,
+        goal=goal,
+        note=f"min ratio; median ratio {ratio_median:.2f}; ours {min(ours) * 1e3:.1f} ms",
+    )
 
 
 def skimage_glcm(codes: np.ndarray, levels: int) -> dict[str, float]:
@@ -170,6 +179,13 @@ def families_vs_radiomics(radiomics: Radiomics, folder: Path, repeats: int, only
             if peer is None:
                 ours = [timed(lambda f=function, x=image: f(x, levels=LEVELS)) for _ in range(repeats)]
                 print(f"  ours   {summary(ours)}; PyRadiomics has no {name} (no peer)")
+                result(
+                    f"IBSI {name} {size}^2 {LEVELS} levels time",
+                    min(ours) * 1e3,
+                    fmt=".1f",
+                    unit=" ms",
+                    note="no PyRadiomics peer",
+                )
                 continue
             function(image, levels=LEVELS)  # warm-up
             radiomics.run(path, peer)
@@ -177,7 +193,7 @@ def families_vs_radiomics(radiomics: Radiomics, folder: Path, repeats: int, only
             for _ in range(repeats):
                 ours.append(timed(lambda f=function, x=image: f(x, levels=LEVELS)))
                 theirs.append(radiomics.run(path, peer)[0])
-            compare(f"{name} {size}", ours, theirs, 0.5, "PyRadiomics")
+            compare(f"IBSI {name} {size}^2 {LEVELS} levels", ours, theirs, 0.5, "PyRadiomics")
 
 
 def glcm_vs_skimage(repeats: int) -> None:
@@ -197,7 +213,7 @@ def glcm_vs_skimage(repeats: int) -> None:
             f"glcm 1024x1024, {levels} levels (check: contrast {ours_values['glcm_contrast']:.6f} "
             f"vs skimage {theirs_values['contrast']:.6f})"
         )
-        compare(f"glcm {levels} levels", ours, theirs, 0.5, "skimage")
+        compare(f"IBSI glcm 1024^2 {levels} levels", ours, theirs, 0.5, "scikit-image")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         if radiomics is None:
             print(f"PyRadiomics not available (how to set it up: {SETUP_HINT})")
+            result("IBSI families / PyRadiomics", float("nan"), note="PyRadiomics not available")
         else:
             try:
                 families_vs_radiomics(radiomics, Path(tmp), args.repeats, args.families)

@@ -26,6 +26,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._report import result as report  # noqa: E402
+
 _CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
@@ -143,9 +145,17 @@ def main() -> None:
             f"one-off numba warm-up before it {result['warmup_seconds']:.0f} s"
         )
         print("metrics:", json.dumps(result["metrics"]))
+        note = f"{args.size}^2 px slide, tile_px {args.tile_px}, fibres {args.fibres}, one run"
+        report("slide throughput", mp / result["seconds"], fmt=".2f", unit=" MP/s", note=note)
+        report("slide peak memory", result["peak_rss_mb"], goal=1536, fmt=".0f", unit=" MB", note=note)
         if args.peer_size:
             peer = peer_ratio(tmp, args.peer_size, args.tile_px, args.fibres)
             print("peer (same image untiled vs tiled, one process):", json.dumps(peer))
+            report(
+                "slide tiled / untiled time",
+                peer["tiled_over_untiled"],
+                note=f"{args.peer_size}^2 px, one process",
+            )
 
 
 if __name__ == "__main__":
