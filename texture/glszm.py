@@ -102,10 +102,15 @@ def glszm_features(
     n_pixels = np.array([[inside.sum()] for _, inside in blocks], dtype=np.float64)
     zones = [grey_level_zones(block)[1:] for block, _ in blocks]
     # One column per zone size present: a flat photo region makes zones of a million pixels.
-    sizes = np.unique(np.concatenate([size for _, size in zones]))
+    # Column of each size present, by a lookup table over 0..largest size (no sort).
+    present = np.zeros(max((int(size.max()) for _, size in zones if len(size)), default=0) + 1, bool)
+    for _, size in zones:
+        present[size] = True
+    sizes = np.flatnonzero(present)
+    column = np.cumsum(present) - 1
     matrices = np.zeros((len(blocks), 1, n_levels, len(sizes)))
     for z, (zone_grey, zone_size) in enumerate(zones):
-        index = (zone_grey - 1) * len(sizes) + np.searchsorted(sizes, zone_size)
+        index = (zone_grey - 1) * len(sizes) + column[zone_size]
         matrices[z, 0] = np.bincount(index, minlength=n_levels * len(sizes)).reshape(n_levels, -1)
     groups = zip(
         aggregate_matrices(matrices, aggregation),
