@@ -79,8 +79,8 @@ def test_given_scale_wins_and_implausible_scale_is_refused(tmp_path):
     assert (given.metrics["px_per_mm_source"] == "given").all()
     assert (given.metrics["px_per_mm"] == 1.0).all()
     assert given.metrics["px_per_mm_uncertainty_pct"].isna().all()
-    # 5000 px/mm makes the photo 0.1 mm wide: refused before any measurement (by the metadata check).
-    refused = analyze_folder(tmp_path, px_per_mm=5000, **FAST)
+    # A whole face at 5000 px/mm: refused before any measurement (by the face, or earlier by the metadata).
+    refused = analyze_folder(tmp_path, px_per_mm=5000, photo={"face": {"zones": True}}, **FAST)
     assert refused.metrics.empty
     assert (refused.errors["stage"] != "warning").sum() == 1
     # 20 px/mm passes as a close-up, but the face it holds would have its eyes 2 mm apart: refused.
