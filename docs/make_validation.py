@@ -45,6 +45,8 @@ def assemble() -> str:
     parts = [HEADER]
     for fragment in sorted(FRAGMENTS.glob("*.md")):
         text = fragment.read_text(encoding="utf-8").strip()
+        if text.startswith("# "):  # a fragment written as a document of its own: one level down
+            text = "\n".join("#" + line if line.startswith("#") else line for line in text.splitlines())
         if text:
             parts.append(text + "\n")
     return "\n".join(parts)
