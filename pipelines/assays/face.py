@@ -163,7 +163,12 @@ def zone_rows(
         box = _box(mask, margin)
         crop, roi = rgb[box], mask[box]
         try:
-            result = measure(crop, px_per_mm=px_per_mm, roi=roi, options=photo_options)
+            # The zone already holds only skin (the face's skin mask, hair and shadow removed): the assay
+            # must not apply a skin mask of its own, decided on the crop alone, to a baseline and not to a
+            # registered follow-up (whose common region is skin already), or the two would differ.
+            result = measure(
+                crop, px_per_mm=px_per_mm, roi=roi, options={**photo_options, "skin_mask": False}
+            )
             red = measure_red_areas(crop, px_per_mm=px_per_mm, mask=roi, overlay=False, **dict(opts["red"]))
         except ValueError as exc:
             warnings.append(f"zone {name} not measured: {exc}")

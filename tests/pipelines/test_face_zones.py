@@ -62,6 +62,18 @@ def test_identical_follow_up_changes_nothing_per_zone(faces):
     assert not follow["beyond_repeatability"].any()
 
 
+def test_identical_follow_up_with_registration_changes_nothing_per_zone(tmp_path):
+    # Default preparation of a follow-up (registration, common region, exposure normalisation): the zones
+    # of an identical copy must still match the baseline's exactly.
+    Image.fromarray(data.astronaut()).save(tmp_path / "P01_s0_face.png")
+    Image.fromarray(data.astronaut()).save(tmp_path / "P01_s1_face.png")
+    result = analyze_folder(tmp_path, backend="serial")
+    c = result.changes
+    follow = c[(c["session"] == 1) & c["region"].isin(ZONES_SEEN)]
+    assert set(follow["region"]) == ZONES_SEEN
+    assert np.nanmax(np.abs(follow["delta"].to_numpy(dtype=float))) == 0.0
+
+
 def test_zone_overlay_written(faces):
     _, out, _ = faces
     overlays = list((out / "overlays").rglob("zones.jpg"))
