@@ -72,6 +72,25 @@ def test_identical_follow_up_with_registration_changes_nothing_per_zone(tmp_path
     follow = c[(c["session"] == 1) & c["region"].isin(ZONES_SEEN)]
     assert set(follow["region"]) == ZONES_SEEN
     assert np.nanmax(np.abs(follow["delta"].to_numpy(dtype=float))) == 0.0
+    assert not result.errors["message"].str.contains("head pose").any()  # compared, and equal
+
+
+def test_turned_follow_up_gets_a_pose_warning(tmp_path):
+    # A shear of the face below the eye line (x += 0.12 (y - eye line)) moves the nose base sideways
+    # against the eyes as a turned head does: ~8 deg of yaw by the landmarks, beyond the 5 deg limit.
+    import cv2
+
+    astronaut = data.astronaut()
+    shear = np.float32([[1, 0.12, -0.12 * 103], [0, 1, 0]])
+    turned = cv2.warpAffine(
+        astronaut, shear, (512, 512), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    Image.fromarray(astronaut).save(tmp_path / "P01_s0_face.png")
+    Image.fromarray(turned).save(tmp_path / "P01_s1_face.png")
+    # Default preparation: the follow-up carries its baseline (the pose is compared with it).
+    result = analyze_folder(tmp_path, backend="serial")
+    pose = result.errors[result.errors["message"].str.contains("head pose differs")]
+    assert list(pose["file"]) == ["P01_s1_face.png"] and "yaw" in pose["message"].iloc[0]
 
 
 def test_zone_overlay_written(faces):
