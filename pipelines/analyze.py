@@ -166,6 +166,9 @@ class _PreparedPhoto:
     color_rgb: np.ndarray | None = None  # colour indices read here when it differs from rgb (as taken)
     aligned_rgb: np.ndarray | None = None  # the follow-up in the baseline's frame, for the report only
     paired: tuple[np.ndarray, np.ndarray, float | None] | None = None  # baseline rgb, region, px/mm
+    # Baseline px per follow-up px (the registration's scale; 1 for an identical frame): turns a scale
+    # found later for the follow-up (an iris) into the paired baseline's.
+    base_scale_ratio: float = 1.0
 
 
 def _prepare_photo(
@@ -273,6 +276,7 @@ def _prepare_photo(
     prepared.roi = region.followup_mask
     prepared.aligned_rgb = aligned.warped_rgb
     prepared.paired = (baseline, region.baseline_mask, base_ppm)
+    prepared.base_scale_ratio = 1.0 if region.identity else float(aligned.registration.scale)
     calibrated = info["color_correction"] == "chart" and base_info["color_correction"] == "chart"
     wants_exposure = settings.color_correction in ("auto", "exposure")
     if not calibrated and wants_exposure:
@@ -315,6 +319,12 @@ def _measure_photo(rgb, item, settings, px_per_mm, roi, reference, input_root=No
             max_pixels=settings.max_pixels,
         )
         px_per_mm = face.px_per_mm
+        if prepared.paired is not None and prepared.paired[2] is None and px_per_mm:
+            # No given scale: the follow-up's iris scale, carried through the registration, measures
+            # the paired baseline too (otherwise the two would be read at different scales and even an
+            # identical copy would change).
+            base_rgb, base_region, _ = prepared.paired
+            prepared.paired = (base_rgb, base_region, float(px_per_mm) * prepared.base_scale_ratio)
         columns.update(face.columns)
         warnings.extend(face.warnings)
     result = analyze_photo(rgb, px_per_mm=px_per_mm, roi=roi, options=options, color_rgb=prepared.color_rgb)

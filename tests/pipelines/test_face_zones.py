@@ -73,6 +73,11 @@ def test_identical_follow_up_with_registration_changes_nothing_per_zone(tmp_path
     assert set(follow["region"]) == ZONES_SEEN
     assert np.nanmax(np.abs(follow["delta"].to_numpy(dtype=float))) == 0.0
     assert not result.errors["message"].str.contains("head pose").any()  # compared, and equal
+    # The whole-face row too: without a given scale, its paired baseline is read at the follow-up's
+    # iris scale (it was read at the assumed 25 px/mm: spot_count 2 -> 107 on an identical copy).
+    every_row = c[c["session"] == 1]
+    assert set(every_row["region"]) > ZONES_SEEN
+    assert np.nanmax(np.abs(every_row["delta"].to_numpy(dtype=float))) == 0.0
 
 
 def test_turned_follow_up_gets_a_pose_warning(tmp_path):
