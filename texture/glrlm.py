@@ -82,15 +82,16 @@ def run_length_matrix(grey: np.ndarray, n_levels: int, offset: tuple[int, ...]) 
     # The stream starts and ends with 0, so consecutive changes bound every run: a run of value v
     # from bounds[k] + 1 to bounds[k + 1]. Runs of 0 (outside) get their own matrix row, dropped
     # after counting (cheaper than filtering them out first: 1.3x faster at 1024^2, 32 levels);
-    # their lengths are clipped so that long gaps between lines stay in that row.
+    # their lengths are clipped so that long gaps between lines stay in that row. Run (v, length)
+    # is counted at v * max_length + length, i.e. matrix[v - 1, length - 1] after the offset.
     bounds = np.flatnonzero(stream[1:] != stream[:-1])
     max_length = max(grey.shape)
-    lengths = np.diff(bounds)
+    lengths = bounds[1:] - bounds[:-1]
     np.minimum(lengths, max_length, out=lengths)
-    index = stream[bounds[:-1] + 1].astype(np.intp) * max_length
+    index = stream[1:][bounds[:-1]].astype(np.intp)
+    index *= max_length
     index += lengths
-    index -= 1  # v * max_length + length - 1
-    counts = np.bincount(index, minlength=(n_levels + 1) * max_length)[max_length:]
+    counts = np.bincount(index, minlength=(n_levels + 1) * max_length + 1)[max_length + 1 :]
     return counts.reshape(n_levels, max_length).astype(np.float64)
 
 
