@@ -126,7 +126,9 @@ def _summarise(result, out: Path) -> None:
             console.print(f"... and {warned - len(shown)} more warnings", highlight=False)
     plural = "" if warned == 1 else "s"
     used = result.run_info.get("backend_used")
-    where = f" on {used['backend']} ({used['workers']} workers)" if used else ""
+    where = ""
+    if used:
+        where = f" on {used['backend']} ({used['workers']} worker{'' if used['workers'] == 1 else 's'})"
     console.print(
         f"analysed {info['analysed']} of {info['images']} images{where} ({info['failed']} failed, "
         f"{warned} warning{plural}, {info['cached']} from cache)"
