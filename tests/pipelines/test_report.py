@@ -41,7 +41,8 @@ from tests.pipelines.report_fixture import (
     write_series_output,
 )
 
-SECTIONS = ("summary", "subjects", "cohort", "errors", "provenance", "methods")
+# "qc": the quality-control section of issue 14 (de06e72).
+SECTIONS = ("summary", "subjects", "cohort", "qc", "errors", "provenance", "methods")
 DATA_IMG = re.compile(r'<img src="(data:image/(?:jpeg|png);base64,[A-Za-z0-9+/=]+)"')
 
 
