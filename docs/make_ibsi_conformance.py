@@ -23,23 +23,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from texture import FEATURE_FAMILIES  # noqa: E402
+from texture import FEATURE_FAMILIES, IBSI_AGGREGATIONS  # noqa: E402
 
 # CSV family -> our family, from the library's registry.
 FAMILY_OF = {name: fam for fam in FEATURE_FAMILIES.values() for name in fam.ibsi_families}
-# CSV aggregation -> keyword arguments; anything else is not implemented.
-AGGREGATIONS = {
-    "": {},
-    "2D, averaged": {"aggregation": "averaged"},
-    "2D, slice-merged": {"aggregation": "slice_merged"},
-    "2D": {"aggregation": "averaged"},
-    "2.5D, direction-merged": {"aggregation": "direction_merged"},
-    "2.5D, merged": {"aggregation": "merged"},
-    "2.5D": {"aggregation": "merged"},
-    "3D, averaged": {"aggregation": "3d_averaged"},
-    "3D, merged": {"aggregation": "3d_merged"},
-    "3D": {"aggregation": "3d"},
-}
+# CSV aggregation -> keyword arguments, from the library (anything else is not implemented).
+AGGREGATIONS = IBSI_AGGREGATIONS
 TITLES = {
     "intensity_statistics": "Intensity-based statistics (`texture.firstorder`)",
     "intensity_histogram": "Intensity histogram (`texture.firstorder`)",

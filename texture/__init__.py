@@ -16,7 +16,7 @@ from typing import Any
 
 from texture.measurement import Measurement
 
-__all__ = ["Measurement", "FeatureFamily", "FEATURE_FAMILIES"]
+__all__ = ["Measurement", "FeatureFamily", "FEATURE_FAMILIES", "IBSI_AGGREGATIONS"]
 
 
 @dataclass(frozen=True)
@@ -61,4 +61,21 @@ FEATURE_FAMILIES: dict[str, FeatureFamily] = {
             "ngldm", "texture.ngldm", "ngldm_features", "3.11 neighbouring grey level dependence", ("ngldm",)
         ),
     )
+}
+
+
+#: The IBSI reference manual's aggregation names (as its reference tables spell them) -> the keyword
+#: arguments of our ``*_features`` functions; an empty name is first order (the whole ROI). Read by the
+#: IBSI conformance test and ``docs/make_ibsi_conformance.py``.
+IBSI_AGGREGATIONS: dict[str, dict[str, str]] = {
+    "": {},
+    "2D, averaged": {"aggregation": "averaged"},
+    "2D, slice-merged": {"aggregation": "slice_merged"},
+    "2D": {"aggregation": "averaged"},
+    "2.5D, direction-merged": {"aggregation": "direction_merged"},
+    "2.5D, merged": {"aggregation": "merged"},
+    "2.5D": {"aggregation": "merged"},
+    "3D, averaged": {"aggregation": "3d_averaged"},
+    "3D, merged": {"aggregation": "3d_merged"},
+    "3D": {"aggregation": "3d"},
 }

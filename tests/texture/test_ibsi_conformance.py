@@ -13,25 +13,14 @@ import numpy as np
 import pytest
 
 from tests.conftest import data_set
-from texture import FEATURE_FAMILIES
+from texture import FEATURE_FAMILIES, IBSI_AGGREGATIONS
 
 PHANTOM = data_set("ibsi_phantom")  # tests/data/ibsi_phantom (CC BY 4.0, see its LICENSE.md)
 
 # CSV family -> our family, from the library's own registry (not a list of the test's own).
 FAMILY_OF = {name: fam for fam in FEATURE_FAMILIES.values() for name in fam.ibsi_families}
-# CSV aggregation -> keyword arguments of our function
-AGGREGATIONS = {
-    "2D, averaged": {"aggregation": "averaged"},
-    "2D, slice-merged": {"aggregation": "slice_merged"},
-    "2D": {"aggregation": "averaged"},
-    "2.5D, direction-merged": {"aggregation": "direction_merged"},
-    "2.5D, merged": {"aggregation": "merged"},
-    "2.5D": {"aggregation": "merged"},
-    "3D, averaged": {"aggregation": "3d_averaged"},
-    "3D, merged": {"aggregation": "3d_merged"},
-    "3D": {"aggregation": "3d"},
-    "": {},
-}
+# CSV aggregation -> keyword arguments, from the library (anything else is not implemented).
+AGGREGATIONS = IBSI_AGGREGATIONS
 
 
 def _rows() -> list:
