@@ -56,7 +56,7 @@ ZONE_NAMES: tuple[str, ...] = (
 )
 
 #: Overlay colour (sRGB 0-1) of each zone.
-ZONE_COLOURS: dict[str, tuple[float, float, float]] = {
+ZONE_COLORS: dict[str, tuple[float, float, float]] = {
     "forehead": (0.95, 0.75, 0.10),
     "glabella": (0.95, 0.35, 0.10),
     "nose": (0.85, 0.15, 0.55),
@@ -322,7 +322,7 @@ def face_zones(
 
 
 def zone_overlay(image: np.ndarray, zones: FaceZones, *, alpha: float = 0.35) -> np.ndarray:
-    """The photo with each zone tinted in its :data:`ZONE_COLOURS`, outlined, and the exclusions greyed."""
+    """The photo with each zone tinted in its :data:`ZONE_COLORS`, outlined, and the exclusions greyed."""
     rgb = check_rgb(image).astype(np.float32)
     out = rgb.copy()
     grey = out[zones.excluded].mean(axis=1, keepdims=True) if zones.excluded.any() else None
@@ -330,9 +330,9 @@ def zone_overlay(image: np.ndarray, zones: FaceZones, *, alpha: float = 0.35) ->
         out[zones.excluded] = 0.5 * out[zones.excluded] + 0.5 * grey * 0.5
     thickness = max(1, round(max(rgb.shape[:2]) / 400))
     for name, mask in zones.masks.items():
-        colour = np.array(ZONE_COLOURS[name], dtype=np.float32)
+        colour = np.array(ZONE_COLORS[name], dtype=np.float32)
         out[mask] = (1 - alpha) * out[mask] + alpha * colour
     for name in zones.masks:
         pts = np.round(zones.polygons[name]).astype(np.int32)
-        cv2.polylines(out, [pts], True, tuple(float(c) for c in ZONE_COLOURS[name]), thickness, cv2.LINE_AA)
+        cv2.polylines(out, [pts], True, tuple(float(c) for c in ZONE_COLORS[name]), thickness, cv2.LINE_AA)
     return np.clip(out, 0.0, 1.0)

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from texture.phantoms.histology import POLARIZED_COLOURS, polarized_psr
+from texture.phantoms.histology import POLARIZED_COLORS, polarized_psr
 from texture.polarized import HUE_CLASSES_DEG, birefringent_mask, hue_classes, measure_polarized_psr
 
-COLOURS = ("red", "orange", "yellow", "green")
+COLORS = ("red", "orange", "yellow", "green")
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -17,11 +17,11 @@ COLOURS = ("red", "orange", "yellow", "green")
 def test_hue_fractions_of_collagen_area_within_003(seed, fractions):
     phantom = polarized_psr(fractions=fractions, seed=seed)
     m = measure_polarized_psr(phantom.rgb).metrics
-    for colour in COLOURS:
+    for colour in COLORS:
         assert m[f"collagen_pol_{colour}_fraction"] == pytest.approx(
             phantom.truth[f"{colour}_fraction"], abs=0.03
         ), colour
-    assert sum(m[f"collagen_pol_{c}_fraction"] for c in COLOURS) == pytest.approx(1.0)
+    assert sum(m[f"collagen_pol_{c}_fraction"] for c in COLORS) == pytest.approx(1.0)
     assert m["collagen_pol_area_fraction"] == pytest.approx(phantom.truth["area_fraction"], rel=0.05)
     t = phantom.truth
     ratio = (t["red_fraction"] + t["orange_fraction"]) / t["green_fraction"]
@@ -56,10 +56,10 @@ def test_hue_bounds_follow_rich_and_whittaker():
         (229, 0),
     ]:
         assert hue_classes(np.array([value * h8 + 0.1]))[0] == expected, value
-    assert set(HUE_CLASSES_DEG) == set(COLOURS)
+    assert set(HUE_CLASSES_DEG) == set(COLORS)
     # The phantom's colours lie inside their classes.
-    for i, colour in enumerate(COLOURS, start=1):
-        assert hue_classes(np.array([POLARIZED_COLOURS[colour][0]]))[0] == i
+    for i, colour in enumerate(COLORS, start=1):
+        assert hue_classes(np.array([POLARIZED_COLORS[colour][0]]))[0] == i
 
 
 def test_no_green_gives_nan_ratio_and_dark_field_has_no_collagen():

@@ -33,7 +33,7 @@ __all__ = [
     "pale_section",
     "he_nuclei_section",
     "polarized_psr",
-    "POLARIZED_COLOURS",
+    "POLARIZED_COLORS",
 ]
 
 # Appearance (RGB of a fully stained region) of each dye in the phantoms.
@@ -714,7 +714,7 @@ def he_nuclei_section(
 
 #: Hues (degrees) and brightness of the polarised-PSR phantom's fibre colours, each well inside
 #: its Rich & Whittaker class (see :mod:`texture.polarized`).
-POLARIZED_COLOURS = {
+POLARIZED_COLORS = {
     "red": (356.0, 0.92),
     "orange": (32.0, 0.90),
     "yellow": (63.0, 0.80),
@@ -754,7 +754,7 @@ def polarized_psr(
     rng = np.random.default_rng(seed)
     if fractions is None:
         fractions = {"red": 0.35, "orange": 0.25, "yellow": 0.15, "green": 0.25}
-    names = list(POLARIZED_COLOURS)
+    names = list(POLARIZED_COLORS)
     if set(fractions) - set(names):
         raise ValueError(f"fractions keys must be among {names}")
     want = np.array([fractions.get(k, 0.0) for k in names], dtype=float)
@@ -780,7 +780,7 @@ def polarized_psr(
     rgb = np.full((*shape, 3), background)
     labels = np.zeros(shape, dtype=np.int32)
     for idx, k in enumerate(names, start=1):
-        hue, value = POLARIZED_COLOURS[k]
+        hue, value = POLARIZED_COLORS[k]
         c = covers[k]
         # Per-pixel hue jitter per fibre would need fibre ids; a smooth field within ±3° suffices.
         jitter = 3.0 * np.tanh(ndi.gaussian_filter(rng.standard_normal(shape), 20.0) * 40.0)
