@@ -169,6 +169,7 @@ class _PreparedPhoto:
     # Baseline px per follow-up px (the registration's scale; 1 for an identical frame): turns a scale
     # found later for the follow-up (an iris) into the paired baseline's.
     base_scale_ratio: float = 1.0
+    region: Any = None  # the pair's CommonRegion (pipelines.assays.alignment): maps zones between frames
 
 
 def _prepare_photo(
@@ -277,6 +278,7 @@ def _prepare_photo(
     prepared.aligned_rgb = aligned.warped_rgb
     prepared.paired = (baseline, region.baseline_mask, base_ppm)
     prepared.base_scale_ratio = 1.0 if region.identity else float(aligned.registration.scale)
+    prepared.region = region
     calibrated = info["color_correction"] == "chart" and base_info["color_correction"] == "chart"
     wants_exposure = settings.color_correction in ("auto", "exposure")
     if not calibrated and wants_exposure:
@@ -305,9 +307,15 @@ def _measure_photo(rgb, item, settings, px_per_mm, roi, reference, input_root=No
         options["skin_mask"] = False
     face = None
     if user_roi is None:  # full-face photos: zones, iris scale, pose check (a user ROI always wins)
-        from pipelines.assays.face import full_face
+        from pipelines.assays.face import Pairing, full_face
 
         source = "given" if item.px_per_mm else "file"
+        pairing = None
+        if prepared.paired is not None:
+            base_rgb, _, base_ppm = prepared.paired
+            pairing = Pairing(
+                base_rgb, prepared.region, base_ppm, prepared.base_scale_ratio, reference.path.name
+            )
         face = full_face(
             rgb,
             px_per_mm=px_per_mm,
@@ -317,6 +325,8 @@ def _measure_photo(rgb, item, settings, px_per_mm, roi, reference, input_root=No
             within=roi,
             baseline_path=reference.path if reference is not None else None,
             max_pixels=settings.max_pixels,
+            pairing=pairing,
+            color_rgb=prepared.color_rgb,
         )
         px_per_mm = face.px_per_mm
         if prepared.paired is not None and prepared.paired[2] is None and px_per_mm:
@@ -333,10 +343,12 @@ def _measure_photo(rgb, item, settings, px_per_mm, roi, reference, input_root=No
         base_rgb, base_region, base_ppm = prepared.paired
         base = analyze_photo(base_rgb, px_per_mm=base_ppm, roi=base_region, options=options)
         names = [k for k, v in base.metrics.items() if isinstance(v, (int, float, np.number))]
+        zones = face.paired if face is not None else []  # the baseline per facial zone, same skin
         result.tables[PAIRED_BASELINE_TABLE] = {
-            "metric": names,
-            "baseline_value": [float(base.metrics[k]) for k in names],
-            "baseline_file": [reference.path.name] * len(names),
+            "region": [item.region] * len(names) + [r["region"] for r in zones],
+            "metric": names + [r["metric"] for r in zones],
+            "baseline_value": [float(base.metrics[k]) for k in names] + [r["baseline_value"] for r in zones],
+            "baseline_file": [reference.path.name] * (len(names) + len(zones)),
         }
     result.metrics.update(columns)
     result.warnings.extend(warnings)

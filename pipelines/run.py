@@ -483,13 +483,15 @@ def _scale_warnings(metrics: pd.DataFrame) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     if metrics.empty:
         return rows
+    said: set[tuple[str, str]] = set()  # once per photo, not once per facial zone row
     for _, group in metrics.groupby(["subject", "region", "modality"], sort=False):
         scales = group["px_per_mm"].dropna()
         if scales.nunique() <= 1:
             continue
         base = group.sort_values(["session", "file"]).iloc[0]
         for _, row in group.iterrows():
-            if row["px_per_mm"] != base["px_per_mm"]:
+            if row["px_per_mm"] != base["px_per_mm"] and (row["file"], base["file"]) not in said:
+                said.add((row["file"], base["file"]))
                 rows.append(
                     {
                         "file": row["file"],

@@ -255,6 +255,8 @@ class CommonRegion:
         Share (0-1) of each photo's own ROI that the common region keeps.
     identity : bool
         True when the registration was taken as the identity (no mask was resampled).
+    matrix : ndarray (2, 3) or None
+        The registration (follow-up -> baseline pixels); None for the identity.
     """
 
     baseline_mask: np.ndarray
@@ -262,11 +264,30 @@ class CommonRegion:
     baseline_fraction: float
     followup_fraction: float
     identity: bool
+    matrix: np.ndarray | None = None
 
     @property
     def area_px(self) -> int:
         """Area of the common region in baseline pixels."""
         return int(np.count_nonzero(self.baseline_mask))
+
+    def to_followup(self, baseline_mask: np.ndarray) -> np.ndarray:
+        """A part of the common region, given in the baseline's frame, in the follow-up's frame (nearest
+        neighbour; never outside the follow-up's common region). The same mapping as the region itself,
+        so a part and its copy cover the same skin."""
+        part = np.asarray(baseline_mask, dtype=bool) & self.baseline_mask
+        if self.identity or self.matrix is None:
+            return part & self.followup_mask
+        rows, cols = self.followup_mask.shape
+        return self.followup_mask & _warp_mask(part, self.matrix, (cols, rows), inverse=True)
+
+    def to_baseline(self, followup_mask: np.ndarray) -> np.ndarray:
+        """A mask in the follow-up's frame mapped into the baseline's frame (nearest neighbour)."""
+        mask = np.asarray(followup_mask, dtype=bool)
+        if self.identity or self.matrix is None:
+            return mask.copy()
+        rows, cols = self.baseline_mask.shape
+        return _warp_mask(mask, self.matrix, (cols, rows), inverse=False)
 
 
 def _is_identity(matrix: np.ndarray, shape: tuple[int, int], tolerance_px: float) -> bool:
@@ -356,4 +377,5 @@ def common_region(
         baseline_fraction=float(np.count_nonzero(common) / base_area) if base_area else 0.0,
         followup_fraction=float(np.count_nonzero(common_follow) / follow_area) if follow_area else 0.0,
         identity=identity,
+        matrix=None if identity else np.asarray(registration.matrix, dtype=np.float64),
     )
