@@ -120,3 +120,87 @@ def test_volume_run_matrices_match_brute_force():
         for (level, length), n in _brute_force_runs_nd(grey, offset).items():
             expected[level - 1, length - 1] = n
         np.testing.assert_array_equal(matrix, expected, err_msg=str(offset))
+
+
+def _reference_matrix(grey, n_levels, offset):
+    """(Ng, longest side) run counts from the pixel-by-pixel line walk of ``_brute_force_runs``."""
+    matrix = np.zeros((n_levels, max(grey.shape)))
+    for (level, length), n in _brute_force_runs(grey, offset).items():
+        matrix[level - 1, length - 1] = n
+    return matrix
+
+
+def _random_grey(rng, shape, n_levels, inside, blocky):
+    """Random levels 1..n_levels, 0 outside a random mask; blocky images have long runs."""
+    if blocky:  # constant 3x3 .. 5x5 blocks: runs up to the full side in every direction
+        block = int(rng.integers(3, 6))
+        coarse = rng.integers(1, n_levels + 1, size=(-(-shape[0] // block), -(-shape[1] // block)))
+        grey = np.kron(coarse, np.ones((block, block), dtype=int))[: shape[0], : shape[1]]
+    else:
+        grey = rng.integers(1, n_levels + 1, size=shape)
+    grey[rng.random(shape) >= inside] = 0
+    return grey
+
+
+SHAPES = [(1, 1), (1, 9), (9, 1), (2, 2), (7, 16), (16, 7), (12, 12)]
+
+
+@pytest.mark.parametrize("n_levels", [1, 2, 5, 32, 300])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_run_matrix_equals_pixel_walk(shape, n_levels):
+    # The fast 2D builder (level histogram for runs of 1, run ends for the others, transposed
+    # buffers) against the line walk: every direction, masks from full to sparse, short and long
+    # runs, uint8 and (300 levels) uint16 streams.
+    rng = np.random.default_rng(sum(shape) * 1000 + n_levels)
+    for inside in (1.0, 0.8, 0.3):
+        for blocky in (False, True):
+            grey = _random_grey(rng, shape, n_levels, inside, blocky)
+            for offset in IN_PLANE_OFFSETS:
+                np.testing.assert_array_equal(
+                    run_length_matrix(grey, n_levels, offset),
+                    _reference_matrix(grey, n_levels, offset),
+                    err_msg=f"{offset}, inside {inside}, blocky {blocky}",
+                )
+
+
+def test_run_matrix_equals_pixel_walk_beyond_uint16():
+    rng = np.random.default_rng(11)
+    grey = rng.integers(65530, 65540, size=(6, 5))  # levels above 65535: int64 streams
+    grey[rng.random(grey.shape) < 0.2] = 0
+    for offset in IN_PLANE_OFFSETS:
+        np.testing.assert_array_equal(
+            run_length_matrix(grey, 65540, offset)[65529:], _reference_matrix(grey, 65540, offset)[65529:]
+        )
+
+
+@pytest.mark.parametrize("aggregation", ["averaged", "slice_merged", "direction_merged", "merged"])
+def test_stack_features_equal_features_of_reference_matrices(aggregation):
+    # glrlm_features reuses its buffers from slice to slice and drops the all-zero long-run
+    # columns: its values must equal the IBSI formulas applied to the line walk's matrices.
+    from texture.discretisation import (
+        SIZE_MATRIX_FEATURES,
+        aggregate_matrices,
+        size_matrix_features,
+        slice_average,
+    )
+
+    rng = np.random.default_rng(5)
+    n_levels = 6
+    stack = np.stack(
+        [
+            _random_grey(rng, (10, 13), n_levels, inside, blocky)
+            for inside, blocky in [(1.0, True), (0.6, False)]
+        ]
+        + [np.zeros((10, 13), dtype=int)]  # a slice outside the mask: no runs, skipped
+    )
+    stack[0, 0, 0] = n_levels  # Ng is the largest level present
+    mask = stack > 0
+    matrices = np.array([[_reference_matrix(s, n_levels, o) for o in IN_PLANE_OFFSETS] for s in stack])
+    n_pixels = np.repeat(mask.sum(axis=(1, 2))[:, None], 4, axis=1).astype(float)
+    groups = zip(
+        aggregate_matrices(matrices, aggregation), aggregate_matrices(n_pixels, aggregation), strict=True
+    )
+    expected = slice_average([size_matrix_features(m, n) for m, n in groups if n > 0])
+    features = glrlm_features(np.where(mask, stack, 1), mask=mask, aggregation=aggregation)
+    for generic, name in zip(SIZE_MATRIX_FEATURES[:16], GLRLM_FEATURES, strict=True):
+        assert features[f"glrlm_{name}"] == pytest.approx(expected[generic], rel=1e-12), name
