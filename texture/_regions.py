@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["shapes_from_pixels", "component_shapes"]
+__all__ = ["shapes_from_pixels", "moments_from_pixels", "component_shapes"]
 
 
 def shapes_from_pixels(
     rr: np.ndarray, cc: np.ndarray, lab: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Area, elongation and ellipse fill of labels 0..n-1 from their pixels' coordinates (second moments)."""
+    area, _, _, elongation, fill = moments_from_pixels(rr, cc, lab, n)
+    return area, elongation, fill
+
+
+def moments_from_pixels(
+    rr: np.ndarray, cc: np.ndarray, lab: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Area, centroid row and column, elongation and ellipse fill of labels 0..n-1 from their pixels'
+    coordinates (second moments). The centroid of an empty label is 0."""
     area = np.bincount(lab, minlength=n).astype(np.float64)
     safe = np.maximum(area, 1.0)
     r, c = rr.astype(np.float64), cc.astype(np.float64)
@@ -25,7 +34,7 @@ def shapes_from_pixels(
     big, small = half_trace + root, np.maximum(half_trace - root, 1e-12)
     elongation = np.sqrt(big / small)
     fill = area / (4 * np.pi * np.sqrt(big * small))
-    return area, elongation, fill
+    return area, mr, mc, elongation, fill
 
 
 def component_shapes(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -52,7 +52,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from texture._regions import shapes_from_pixels
+from texture._regions import moments_from_pixels
 from texture._stats import fast_median, grid_sample, robust_sd
 from texture.color import check_finite_lightness, lab_of
 from texture.measurement import ASSUMED_PX_PER_MM, Measurement, check_mask, check_scale
@@ -98,7 +98,12 @@ def local_skin_level(
 
 
 def half_depth_outlines(
-    depth: np.ndarray, candidates: np.ndarray, t_detect: float, *, level: np.ndarray | None = None
+    depth: np.ndarray,
+    candidates: np.ndarray,
+    t_detect: float,
+    *,
+    level: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Cut every connected candidate region at half its own peak darkness; drop regions whose peak
     ``depth`` (L* units) never reaches ``t_detect``. Works on the candidates' pixels only.
@@ -107,9 +112,12 @@ def half_depth_outlines(
     ``1 - Y / Y_skin`` with ``Y ~ (L* + 16)^3``: optics blur light linearly, so the half-contrast contour of
     a blurred dark disc stays on its edge, whereas half the L* drop lies inside it (L* is a cube root).
 
+    ``labels``, optional: a C-contiguous int32 array of ``depth``'s shape to label the regions in (its
+    contents are overwritten; a buffer the caller already holds saves allocating one).
+
     Returns the flat indices of the outlined pixels, their region label (1..n-1) and n.
     """
-    n, labels = cv2.connectedComponents(candidates.view(np.uint8), connectivity=8)
+    n, labels = cv2.connectedComponents(candidates.view(np.uint8), labels=labels, connectivity=8)
     idx = np.flatnonzero(candidates)  # same pixels as labels > 0, 7x faster on a bool array
     lab = labels.ravel()[idx]
     values = depth.ravel()[idx]
@@ -203,6 +211,9 @@ def measure_pores(
     difference = cv2.subtract(level, light, dst=np.empty_like(light))
     depth = light if not np.may_share_memory(light, lab) else np.empty_like(light)
     cv2.GaussianBlur(difference, (ksize, ksize), sigma, dst=depth)
+    # The difference is not needed after the blur: its buffer (same size) takes the region labels and
+    # then the output labels, instead of two more full-size allocations (page faults).
+    labels = difference.view(np.int32)
     del difference
     noise = robust_sd(grid_sample(depth, region))
     t_detect = max(min_contrast, 5.0 * noise)
@@ -211,20 +222,20 @@ def measure_pores(
         candidates &= region
     # Each candidate is measured as one pore even if its half-depth outline splits (rare for round
     # pores; a split outline fills its moment ellipse poorly and is then rejected anyway).
-    idx, lab, n = half_depth_outlines(depth, candidates, t_detect, level=level)
+    idx, lab, n = half_depth_outlines(depth, candidates, t_detect, level=level, labels=labels)
     rr, cc = np.divmod(idx, shape[1])
-    area, elongation, fill = shapes_from_pixels(rr, cc, lab, n)
+    area, row, col, elongation, fill = moments_from_pixels(rr, cc, lab, n)
     diameter = np.sqrt(4.0 * area / np.pi)
     keep = (diameter >= fine_px) & (diameter <= dmax_px) & (area > 0)
     keep &= (elongation <= max_elongation) & (fill >= 0.6)
     keep[0] = False
     if min_all_round_fall > 0 and keep.any():
-        keep[keep] = _all_round_fall(depth, rr, cc, lab, n, diameter, keep) >= min_all_round_fall
+        keep[keep] = _all_round_fall(depth, row, col, diameter, keep) >= min_all_round_fall
     count_fine = int(keep.sum())
     keep &= diameter >= dmin_px
     relabel = np.zeros(n, dtype=np.int32)
     relabel[keep] = np.arange(1, int(keep.sum()) + 1)
-    labels = np.zeros(shape, dtype=np.int32)
+    labels.fill(0)
     labels.ravel()[idx] = relabel[lab]
     diameter, area = diameter[keep], area[keep]
 
@@ -253,28 +264,19 @@ _AXES = np.array([(0.0, 1.0), (1.0, 0.0), (np.sqrt(0.5), np.sqrt(0.5)), (np.sqrt
 
 
 def _all_round_fall(
-    depth: np.ndarray,
-    rr: np.ndarray,
-    cc: np.ndarray,
-    lab: np.ndarray,
-    n: int,
-    diameter: np.ndarray,
-    chosen: np.ndarray,
+    depth: np.ndarray, row: np.ndarray, col: np.ndarray, diameter: np.ndarray, chosen: np.ndarray
 ) -> np.ndarray:
     """For the chosen regions: the weakest over 4 axes of the darkness fall from the region's centroid
-    to 1-2 diameters away (the larger of the two ways along an axis), over the strongest.
+    (``row``, ``col``: centroids of all regions) to 1-2 diameters away (the larger of the two ways along
+    an axis), over the strongest.
 
     A pore is dark in the middle and skin all round: the fall is about the same on every axis (~1). A
     piece of a line (a faint line broken by noise into short pieces, each round enough to pass the
     shape filter) stays dark along the line: no fall on that axis (~0). Taking the larger of the two
     ways keeps a pore with a neighbour on one side.
     """
-    counts = np.bincount(lab, minlength=n).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r0 = np.bincount(lab, rr, minlength=n) / counts
-        c0 = np.bincount(lab, cc, minlength=n) / counts
     index = np.flatnonzero(chosen)
-    r0, c0, reach = r0[index], c0[index], np.maximum(diameter[index], 2.0)
+    r0, c0, reach = row[index], col[index], np.maximum(diameter[index], 2.0)
     last_r, last_c = depth.shape[0] - 1, depth.shape[1] - 1
 
     def at(r: np.ndarray, c: np.ndarray) -> np.ndarray:
