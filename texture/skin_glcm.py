@@ -121,10 +121,12 @@ def _fixed_bin_width(lightness: np.ndarray, width: float) -> np.ndarray:
     """1-based IBSI fixed-bin-width codes ``floor(L* / width) + 1`` of L* clipped to [0, 100]."""
     n_bins = int(np.floor(_L_MAX / width)) + 1
     dtype = np.uint8 if n_bins < 255 else np.uint16
-    # float32 in place on a contiguous copy (a strided L* channel subtracts at half speed).
-    scaled = np.array(lightness, dtype=np.float32, order="C")
-    np.clip(scaled, 0.0, _L_MAX, out=scaled)
-    np.multiply(scaled, np.float32(1.0 / width), out=scaled)
+    # Clipped straight into a new contiguous float32 array (one pass over a strided L* channel, which
+    # was first copied, then clipped in place: 2 passes), then scaled in place. Same values: clipping
+    # at 0 and 100 commutes with the cast to float32.
+    scaled = np.clip(lightness, 0.0, _L_MAX, out=np.empty(np.shape(lightness), dtype=np.float32))
+    if width != 1.0:  # x * 1 is x: the default width skips a pass
+        np.multiply(scaled, np.float32(1.0 / width), out=scaled)
     codes = scaled.astype(dtype)  # truncation = floor for the non-negative values left by the clip
     codes += 1
     return codes
