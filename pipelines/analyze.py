@@ -296,10 +296,19 @@ def _prepare_photo(
 
 def _measure_photo(rgb, item, settings, px_per_mm, roi, reference, input_root=None) -> ImageResult:
     from pipelines.assays.photo import analyze_photo
+    from pipelines.assays.sticker import sticker_step
 
     user_roi = roi
+    # A configured calibration sticker gives the scale when none is given (pipelines.assays.sticker).
+    # Like the iris's, its scale is applied after the alignment (the paired baseline's follows from it).
+    sticker = None if px_per_mm else sticker_step(rgb, settings.photo)
+    if sticker is not None and sticker.mask is not None:  # the sticker is not skin
+        roi = ~sticker.mask if roi is None else roi & ~sticker.mask
     prepared = _prepare_photo(rgb, settings, roi, reference, px_per_mm, input_root)
     rgb, roi, columns, warnings = prepared.rgb, prepared.roi, prepared.columns, prepared.warnings
+    if sticker is not None and sticker.warning:
+        warnings.append(sticker.warning)
+    found_ppm = sticker.px_per_mm if sticker is not None else None
     options = dict(settings.photo)
     if settings.glcm_levels is not None:
         options.setdefault("glcm_levels", settings.glcm_levels)
@@ -310,6 +319,8 @@ def _measure_photo(rgb, item, settings, px_per_mm, roi, reference, input_root=No
         from pipelines.assays.face import Pairing, full_face
 
         source = "given" if item.px_per_mm else "file"
+        if found_ppm:
+            source = "sticker"
         pairing = None
         if prepared.paired is not None:
             base_rgb, _, base_ppm = prepared.paired
@@ -318,8 +329,9 @@ def _measure_photo(rgb, item, settings, px_per_mm, roi, reference, input_root=No
             )
         face = full_face(
             rgb,
-            px_per_mm=px_per_mm,
+            px_per_mm=px_per_mm or found_ppm,
             source=source,
+            uncertainty_pct=sticker.uncertainty_pct if found_ppm else None,
             options=options,
             measure=analyze_photo,
             within=roi,
@@ -337,6 +349,12 @@ def _measure_photo(rgb, item, settings, px_per_mm, roi, reference, input_root=No
             prepared.paired = (base_rgb, base_region, float(px_per_mm) * prepared.base_scale_ratio)
         columns.update(face.columns)
         warnings.extend(face.warnings)
+    elif found_ppm:  # a user ROI: no face step; the sticker's scale as found
+        px_per_mm = found_ppm
+        columns.update(px_per_mm_source="sticker", px_per_mm_uncertainty_pct=sticker.uncertainty_pct)
+        if prepared.paired is not None and prepared.paired[2] is None:
+            base_rgb, base_region, _ = prepared.paired
+            prepared.paired = (base_rgb, base_region, float(px_per_mm) * prepared.base_scale_ratio)
     result = analyze_photo(rgb, px_per_mm=px_per_mm, roi=roi, options=options, color_rgb=prepared.color_rgb)
     if prepared.paired is not None:
         # The baseline measured again on the same skin: this follow-up's baseline in changes.csv.
@@ -352,6 +370,8 @@ def _measure_photo(rgb, item, settings, px_per_mm, roi, reference, input_root=No
         }
     result.metrics.update(columns)
     result.warnings.extend(warnings)
+    if found_ppm and face is None:
+        result.metrics["px_per_mm"] = float(px_per_mm)
     if face is not None:
         result.metrics["px_per_mm"] = float(px_per_mm) if px_per_mm else float("nan")
         result.rows.extend({**row, **{k: v for k, v in columns.items() if k not in row}} for row in face.rows)

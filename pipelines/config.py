@@ -28,6 +28,8 @@ __all__ = [
     "photo_options",
     "FACE_DEFAULTS",
     "face_options",
+    "STICKER_DEFAULTS",
+    "sticker_options",
     "HISTOLOGY_DEFAULTS",
     "histology_options",
     "collagen_kwargs",
@@ -356,6 +358,7 @@ PHOTO_OPTIONS = (
     "wrinkles",
     "roughness",
     "face",
+    "sticker",
 )
 
 #: Defaults of the photo option ``face`` (full-face photos: zones, iris scale, pose check; see
@@ -394,6 +397,38 @@ def face_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+#: Defaults of the photo option ``sticker`` (a round calibration sticker of known diameter gives the scale
+#: when none is given; see :mod:`pipelines.assays.sticker`). ``diameter_mm`` has no default: naming it
+#: turns the sticker search on.
+STICKER_DEFAULTS: dict[str, Any] = {"diameter_mm": None, "color": None, "tolerance_mm": 0.0}
+
+
+def sticker_options(options: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The ``sticker`` photo option merged over :data:`STICKER_DEFAULTS`, or None when no sticker is
+    configured (the option absent or null); ``ValueError`` for bad keys/values."""
+    if options is None:
+        return None
+    if not isinstance(options, Mapping):
+        raise ValueError("photo option 'sticker' must be a mapping such as {diameter_mm: 10.0}")
+    unknown = sorted(set(options) - set(STICKER_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown sticker option(s) {unknown}; known: {sorted(STICKER_DEFAULTS)}")
+    out = {**STICKER_DEFAULTS, **options}
+    diameter, tolerance = out["diameter_mm"], out["tolerance_mm"]
+    if isinstance(diameter, bool) or not isinstance(diameter, (int, float)) or not 0 < diameter < 1000:
+        raise ValueError(f"sticker.diameter_mm must be a positive number of mm, got {diameter!r}")
+    not_number = isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
+    if not_number or not 0 <= tolerance < diameter:
+        raise ValueError(f"sticker.tolerance_mm must be in [0, diameter_mm) mm, got {tolerance!r}")
+    if out["color"] is not None:
+        from texture.sticker import sticker_color_lab
+
+        color = out["color"]
+        sticker_color_lab(tuple(color) if isinstance(color, list) else color)  # raises ValueError
+    out["diameter_mm"], out["tolerance_mm"] = float(diameter), float(tolerance)
+    return out
+
+
 def photo_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     """The options as a dict; unknown keys raise ``ValueError`` naming the known ones (the config
     loader calls this so that a typo stops the run before any image is analysed)."""
@@ -405,6 +440,7 @@ def photo_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
         if not isinstance(options.get(name, {}), Mapping):
             raise ValueError(f"photo option {name!r} must be a mapping of keyword options")
     face_options(options.get("face"))
+    sticker_options(options.get("sticker"))
     return options
 
 

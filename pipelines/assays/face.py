@@ -11,8 +11,10 @@ Called by :func:`pipelines.analyze._measure_photo` when the user gave no ROI. In
 3. **Scale**: a scale from the manifest, ``--px-per-mm`` or the file always wins, after a plausibility
    check against the face (:func:`texture.face.check_face_scale`: eyes 40-90 mm apart; an implausible
    scale fails the image before anything is measured). Without one, the iris gives it
-   (:func:`texture.face.iris_scale`). ``px_per_mm_source`` (``given``, ``file``, ``iris``, ``none``)
-   and ``px_per_mm_uncertainty_pct`` (iris: one SD in %, else NaN) are recorded per image.
+   (:func:`texture.face.iris_scale`). A calibration sticker's scale (:mod:`pipelines.assays.sticker`)
+   comes before the iris and gets the same check, but is dropped with a warning when it fails it.
+   ``px_per_mm_source`` (``given``, ``file``, ``sticker``, ``iris``, ``none``) and
+   ``px_per_mm_uncertainty_pct`` (sticker, iris: one SD in %, else NaN) are recorded per image.
 4. **Pose**: ``face_yaw_deg``, ``face_pitch_deg``, ``face_roll_deg`` (:func:`texture.face.estimate_pose`);
    a follow-up whose yaw or pitch differs from its baseline's by more than ``face.pose_limit_deg``
    (default :data:`texture.face.POSE_LIMIT_DEG`, 5 deg) gets a warning row.
@@ -73,17 +75,24 @@ class FaceStep:
 
 
 def find_face(
-    rgb: np.ndarray, *, px_per_mm: float | None, source: str, options: Mapping[str, Any] | None
+    rgb: np.ndarray,
+    *,
+    px_per_mm: float | None,
+    source: str,
+    options: Mapping[str, Any] | None,
+    uncertainty_pct: float | None = None,
 ) -> FaceStep:
     """Steps 1-5 of the module docstring up to the zones (not their measurement).
 
-    ``source`` says where ``px_per_mm`` came from (``given``, ``file``; ``none`` when it is None).
-    Raises ``ValueError`` only for a given scale that this face makes implausible.
+    ``source`` says where ``px_per_mm`` came from (``given``, ``file``, ``sticker``; ``none`` when it is
+    None), ``uncertainty_pct`` its one-SD uncertainty when known (a sticker's). Raises ``ValueError`` only
+    for a given scale that this face makes implausible; a sticker's is dropped with a warning instead (a
+    wrong object taken for the sticker), and the iris gives the scale.
     """
     opts = face_options(options)
     columns: dict[str, Any] = {
         "px_per_mm_source": source if px_per_mm else "none",
-        "px_per_mm_uncertainty_pct": float("nan"),
+        "px_per_mm_uncertainty_pct": float(uncertainty_pct) if uncertainty_pct else float("nan"),
     }
     step = FaceStep(px_per_mm, columns)
     if opts["zones"] is False:
@@ -99,6 +108,13 @@ def find_face(
         step.warnings.append(f"face zones not measured ({found.reason}); measured on the whole-skin ROI")
         return step
     face = found.face
+    if px_per_mm and source == "sticker":
+        try:
+            check_face_scale(face, px_per_mm)
+        except ValueError as exc:
+            step.warnings.append(f"calibration sticker scale not used: {exc}")
+            px_per_mm = step.px_per_mm = None
+            columns.update(px_per_mm_source="none", px_per_mm_uncertainty_pct=float("nan"))
     if px_per_mm:
         check_face_scale(face, px_per_mm)  # refuses e.g. 5000 px/mm on a whole face
     else:
@@ -380,6 +396,7 @@ def full_face(
     max_pixels: int | None = None,
     pairing: Pairing | None = None,
     color_rgb: np.ndarray | None = None,
+    uncertainty_pct: float | None = None,
 ) -> FullFace:
     """Face, scale, pose check against the baseline, zones and their rows.
 
@@ -391,7 +408,9 @@ def full_face(
     compared with the baseline's (``pairing`` or the photo at ``baseline_path``). Raises ``ValueError``
     only for a given scale this face makes implausible.
     """
-    step = find_face(rgb, px_per_mm=px_per_mm, source=source, options=options.get("face"))
+    step = find_face(
+        rgb, px_per_mm=px_per_mm, source=source, options=options.get("face"), uncertainty_pct=uncertainty_pct
+    )
     out = FullFace(step.px_per_mm, dict(step.columns), warnings=list(step.warnings))
     if step.zones is None:
         return out
