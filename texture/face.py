@@ -334,7 +334,9 @@ def estimate_pose(face: Face) -> Pose:
     and ``s (47 cos p - 18 sin p)`` below it (``s`` px/mm): three equations solved for ``y``, ``p``, ``s``
     (alternating closed forms; the pitch root nearest 0).
     The generic geometry makes the absolute angles biased by the subject's anatomy (a nose 3 mm deeper
-    reads as a 15 % larger yaw); differences between sessions of one subject cancel the bias.
+    reads as a 15 % larger yaw); differences between sessions of one subject cancel the bias. When the
+    nose base lies lower than the generic face allows at any pitch, ``pitch_deg`` is NaN (not compared
+    between sessions) and yaw is read at pitch 0.
     """
     right, left = face.eye_centre("right"), face.eye_centre("left")
     axis = left - right
@@ -356,7 +358,14 @@ def estimate_pose(face: Face) -> Pose:
         forward = drop * np.sin(pitch) + depth * np.cos(pitch)
         yaw = float(np.arctan((dx / d_eyes) * iod / forward))
         scale = d_eyes / (iod * np.cos(yaw))
-        ratio = float(np.clip(dy / (scale * radius), -1.0, 1.0))
+        ratio = float(dy / (scale * radius))
+        if not -1.0 < ratio < 1.0:
+            # The nose base sits farther below the eyes than the generic face can at any pitch (a long
+            # midface: subnasale drop > ~0.81 x the eye distance). Pitch is then undetermined (NaN, so
+            # never compared) and yaw is read at pitch 0; clipping instead drove the solution to the
+            # pitch where the nose base has no depth, and yaw to +-90 deg.
+            yaw = float(np.arctan((dx / d_eyes) * iod / depth))
+            return Pose(float(np.degrees(yaw)), float("nan"), roll)
         # dy / s = R cos(p + phase): p = +-acos(ratio) - phase; keep the root nearest zero.
         roots = (np.arccos(ratio) - phase, -np.arccos(ratio) - phase)
         new_pitch = float(min(roots, key=abs))

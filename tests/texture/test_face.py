@@ -112,14 +112,15 @@ def test_no_face_is_none_with_reason_not_an_exception():
         assert not found and found.face is None and found.reason
 
 
-def _project(yaw, pitch, roll, scale=10.0, centre=(500.0, 400.0)):
-    """The module's generic face (documented mm values) seen at the given pose, weak perspective."""
+def _project(yaw, pitch, roll, scale=10.0, centre=(500.0, 400.0), drop=47.0):
+    """The module's generic face (documented mm values; ``drop``: subnasale below the eyes) seen at the
+    given pose, weak perspective."""
     pts = {
         "left_eye_outer": (46.0, 0.0, -5.0),
         "left_eye_inner": (16.0, 0.0, 5.0),
         "right_eye_outer": (-46.0, 0.0, -5.0),
         "right_eye_inner": (-16.0, 0.0, 5.0),
-        "nose_base": (0.0, 47.0, 18.0),
+        "nose_base": (0.0, drop, 18.0),
     }
     y, p, r = np.radians([yaw, pitch, roll])
     # Yaw about the vertical axis (nose toward +x for yaw > 0), pitch about x (chin up for pitch > 0:
@@ -142,6 +143,16 @@ def test_pose_of_projected_generic_face(yaw, pitch, roll):
     assert pose.roll_deg == pytest.approx(roll, abs=0.01)
     assert pose.yaw_deg == pytest.approx(yaw, abs=0.5)
     assert pose.pitch_deg == pytest.approx(pitch, abs=0.5)
+
+
+def test_long_midface_gives_no_pitch_and_a_finite_yaw():
+    # A subject whose nose base sits 60 mm below the eyes (the generic face: 47 mm) cannot be matched by
+    # the generic face at any pitch: pitch is NaN, yaw still read from the nose base's sideways shift.
+    for yaw, roll in ((0.0, 0.0), (10.0, 4.0), (-15.0, -6.0)):
+        pose = estimate_pose(_project(yaw, 0, roll, drop=60.0))
+        assert np.isnan(pose.pitch_deg) and pose.roll_deg == pytest.approx(roll, abs=0.01)
+        assert pose.yaw_deg == pytest.approx(yaw, abs=0.5)
+    assert pose_warning(pose, estimate_pose(_project(-15.0, 0, 0))) is None
 
 
 def test_pose_warning_limits():
