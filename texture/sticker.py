@@ -25,8 +25,9 @@ Method (:func:`find_sticker`):
 3. **Acceptance**: edges found on >= 60 % of the rays with no gap over 60 deg, radial fit residual
    (RMS) <= max(0.6 px, 2.5 % of the minor semi-axis), minor/major axis ratio >= ``min_axis_ratio``.
    The **major axis** is the diameter: a disc seen obliquely is foreshortened only along its minor axis.
-4. **Choice**: with ``color`` named, only candidates whose inside is nearer that colour than their
-   surroundings are, and of those the ones within 5 Delta E*ab of the nearest colour. Then the most
+4. **Choice**: with ``color`` named, only candidates whose inside is within ``color_tolerance`` of that
+   colour (Delta E*ab with the lightness difference halved) and nearer it than their surroundings are, and
+   of those the ones within 5 Delta E*ab of the nearest colour. Then the most
    regular ellipse (lowest residual) wins; candidates nearly as regular (residual <= 2 x the best's +
    0.1 px) are its rivals, and the largest rival wins only when it is 1.5 x as wide as every other (a
    sticker among the round spots of a close-up). Otherwise no scale is given: two equally good
@@ -133,6 +134,13 @@ def sticker_color_lab(color: str | Sequence[float]) -> np.ndarray:
     return lab
 
 
+def _color_distance(lab: np.ndarray, target: np.ndarray) -> float:
+    """Delta E*ab with the lightness difference halved: exposure and shading move a sticker's L* more
+    than its chroma (a white sticker in a dim photo is light grey, not another colour)."""
+    d = np.asarray(lab, dtype=float) - target
+    return float(np.sqrt((0.5 * d[0]) ** 2 + d[1] ** 2 + d[2] ** 2))
+
+
 def _lab(rgb: np.ndarray) -> np.ndarray:
     # Float input: true CIELAB (L* 0-100), not OpenCV's rescaled 8-bit Lab.
     rgb = np.ascontiguousarray(np.clip(rgb, 0.0, 1.0), dtype=np.float32)
@@ -202,6 +210,7 @@ def _candidates(
     d_range_px: tuple[float, float],
     min_axis_ratio: float,
     target: np.ndarray | None,
+    color_tolerance: float = np.inf,
 ) -> tuple[list[_Candidate], bool]:
     """Round regions of the contrast map at each level (and, with a named colour, of the distance to it),
     in full-resolution px; and whether a round region of a plausible size touched the image border."""
@@ -235,7 +244,9 @@ def _candidates(
             if hull_area <= 0 or area / hull_area < _MIN_SOLIDITY or len(contour) < 5:
                 continue
             if x == 0 or y == 0 or x + w == cols or y + h == rows:
-                cut = True
+                # A cut sticker: any round region at the border, of the named colour when there is one.
+                inside = small_lab[y : y + h, x : x + w][piece > 0].mean(axis=0)
+                cut |= target is None or _color_distance(inside, target) <= color_tolerance
                 continue
             (ex, ey), (ew, eh), angle = cv2.fitEllipse(contour.astype(np.float32))
             if min(ew, eh) < min_axis_ratio * 0.8 * max(ew, eh) or min(ew, eh) <= 0:
@@ -411,6 +422,7 @@ def find_sticker(
     min_axis_ratio: float = 0.5,
     edge_sd_px: float = 0.35,
     work_long_side_px: int = 1024,
+    color_tolerance: float = 25.0,
 ) -> StickerScale:
     """Scale (px/mm) from a round calibration sticker of known diameter in a photo.
 
@@ -441,6 +453,9 @@ def find_sticker(
         Standard uncertainty of one edge, px (0.35 px: the same figure as the iris scale's).
     work_long_side_px : int
         Candidates are searched on a copy reduced to this long side; the edge is read at full resolution.
+    color_tolerance : float
+        With ``color``: largest distance of the sticker's inside from it, Delta E*ab with the lightness
+        difference halved (exposure moves L* more than chroma).
 
     Returns
     -------
@@ -466,6 +481,8 @@ def find_sticker(
         raise ValueError(
             "min_diameter_px must be > 0, min_axis_ratio in (0, 1], edge_sd_px >= 0, work_long_side_px >= 64"
         )
+    if not color_tolerance > 0:
+        raise ValueError(f"color_tolerance must be a positive Delta E, got {color_tolerance!r}")
     target = None if color is None else sticker_color_lab(color)
     rows, cols = rgb.shape[:2]
     d_range = (max(min_diameter_px, diameter_mm * lo), diameter_mm * hi)
@@ -477,7 +494,7 @@ def find_sticker(
         small = cv2.resize(np.asarray(rgb, np.float32), size, interpolation=cv2.INTER_AREA)
     else:
         small = rgb
-    cands, cut = _candidates(_lab(small), factor, d_range, min_axis_ratio, target)
+    cands, cut = _candidates(_lab(small), factor, d_range, min_axis_ratio, target, color_tolerance)
     # The most contrasted and largest regions first (contrast x diameter: a 10 mm sticker before the
     # hundreds of pores of a close-up); beyond _MAX_REFINED the rest are not read (time).
     cands = _dedupe(sorted(cands, key=lambda c: -c.contrast * np.sqrt(c.width * c.height)))[:_MAX_REFINED]
@@ -501,8 +518,8 @@ def find_sticker(
         if not d_range[0] <= fit.major <= d_range[1]:
             continue
         if target is not None:
-            to_target = float(np.linalg.norm(fit.inside_lab - target))
-            if to_target >= float(np.linalg.norm(fit.outside_lab - target)):
+            to_target = _color_distance(fit.inside_lab, target)
+            if to_target > color_tolerance or to_target >= _color_distance(fit.outside_lab, target):
                 continue
         if any(np.hypot(f.cx - fit.cx, f.cy - fit.cy) < 0.25 * fit.minor for f in fits):
             continue  # the same sticker reached from two candidate regions
@@ -519,7 +536,7 @@ def find_sticker(
         return StickerScale(None, None, reason=reason)
     if target is not None:
         # The nearest colour, and any other within _AMBIGUOUS_COLOR_DE of it, compete on shape.
-        colour = {id(f): float(np.linalg.norm(f.inside_lab - target)) for f in fits}
+        colour = {id(f): _color_distance(f.inside_lab, target) for f in fits}
         nearest = min(colour.values())
         fits = [f for f in fits if colour[id(f)] <= nearest + _AMBIGUOUS_COLOR_DE]
     # The most regular ellipse wins. Others nearly as regular compete: the largest wins when it is

@@ -90,9 +90,10 @@ def test_cut_sticker_is_refused():
     rgb = _skin(10.0)
     # Centre 3 mm inside the right edge: 2 mm of the 10 mm sticker are outside the image.
     image = draw_sticker(rgb, diameter_mm=10.0, px_per_mm=10.0, center_xy=(rgb.shape[1] - 1 - 30.0, 150.0))
-    found = find_sticker(image, diameter_mm=10.0)
-    assert found.px_per_mm is None and not found
-    assert "border" in found.reason
+    for color in (None, "#ffffff"):
+        found = find_sticker(image, diameter_mm=10.0, color=color)
+        assert found.px_per_mm is None and not found
+        assert "border" in found.reason
 
 
 def test_no_sticker():
