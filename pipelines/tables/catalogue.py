@@ -436,10 +436,12 @@ CATALOGUE: tuple[Metric, ...] = (
         method="pipelines.analyze (common region after alignment)"),
     _qc("registration_error_px", "px", "residual of the alignment to the baseline",
         method="texture.registration.register_to_baseline"),
-    _qc("px_per_mm_source", "", "where px_per_mm came from: given (manifest, --px-per-mm), file, iris, none",
-        scale="categorical", method="pipelines.assays.face"),
-    _qc("px_per_mm_uncertainty_pct", "%", "one-SD uncertainty of an iris scale (NaN for a given scale)",
-        method="texture.face.iris_scale (HVID 11.7 +- 0.5 mm, Rufer et al. 2005)"),
+    _qc("px_per_mm_source", "", "where px_per_mm came from, first found wins: given (manifest, --px-per-mm), "
+        "file, sticker (photo option sticker), iris, none", scale="categorical",
+        method="pipelines.assays.sticker, pipelines.assays.face"),
+    _qc("px_per_mm_uncertainty_pct", "%", "one-SD uncertainty of a sticker or iris scale (NaN for a given "
+        "scale)", method="texture.sticker.find_sticker (ellipse fit, Fitzgibbon et al. 1999); "
+        "texture.face.iris_scale (HVID 11.7 +- 0.5 mm, Rufer et al. 2005)"),
     _qc("face_yaw_deg", "deg", "head yaw, signed (> 0: nose toward image +x); compare between sessions",
         method="texture.face.estimate_pose"),
     _qc("face_pitch_deg", "deg", "head pitch, signed (> 0: chin up); compare between sessions",
