@@ -1,6 +1,6 @@
 """Benchmark: every IBSI texture family against PyRadiomics, and the GLCM against scikit-image.
 
-Run ``python3 benchmarks/ibsi.py [--repeats N]``.
+Run ``python3 benchmarks/ibsi.py [--repeats N] [--skimage-only]``.
 
 1. Each family of :data:`texture.FEATURE_FAMILIES` (all its features, 32 grey levels by IBSI fixed
    bin number, whole-image mask, 2D) against the PyRadiomics feature class that computes the same
@@ -221,8 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--families", nargs="*", default=[], help="only these families (default: all)")
     parser.add_argument("--no-skimage", action="store_true", help="skip the scikit-image comparison")
+    parser.add_argument(
+        "--skimage-only", action="store_true", help="only the GLCM against scikit-image (section 2)"
+    )
     args = parser.parse_args(argv)
     print(f"OpenCV threads {cv2.getNumThreads()}; shared machine: load average {os.getloadavg()[0]:.1f}")
+    if args.skimage_only:
+        glcm_vs_skimage(args.repeats)
+        return 0
     radiomics = start_radiomics()
     with tempfile.TemporaryDirectory() as tmp:
         if radiomics is None:

@@ -55,29 +55,119 @@ def test_matrices_match_brute_force_pair_count(seed):
             np.testing.assert_array_equal(matrices[d], expected)
 
 
+def _brute_force_counts(levels_image, mask, n_levels, distance):
+    """Symmetric pair counts per direction by a loop over the pixels (grey levels 1..Ng)."""
+    rows, cols = levels_image.shape
+    expected = np.zeros((4, n_levels, n_levels))
+    for d, (dy, dx) in enumerate(IN_PLANE_OFFSETS):
+        for r in range(rows):
+            for c in range(cols):
+                r2, c2 = r + dy * distance, c + dx * distance
+                if 0 <= r2 < rows and 0 <= c2 < cols and mask[r, c] and mask[r2, c2]:
+                    i, j = levels_image[r, c] - 1, levels_image[r2, c2] - 1
+                    expected[d, i, j] += 1
+                    expected[d, j, i] += 1
+    return expected
+
+
+def _fixed_bin_number(image, mask, n_levels):
+    """IBSI fixed bin number levels 1..Ng, written out here independently of the library."""
+    values = image[mask].astype(np.float64)
+    lo, hi = values.min(), values.max()
+    if lo == hi:
+        return np.ones(image.shape, dtype=np.int64)
+    levels = np.floor(n_levels * (image.astype(np.float64) - lo) / (hi - lo)).astype(np.int64) + 1
+    return np.clip(levels, 1, n_levels)
+
+
+@pytest.mark.parametrize("input_kind", ["uint8 levels", "uint8 fixed bins", "int64 levels"])
+@pytest.mark.parametrize("n_levels", [2, 7, 32, 255])
+def test_byte_pair_counting_matches_brute_force(monkeypatch, input_kind, n_levels):
+    # 8-bit images with Ng <= 255 (and integer codes that fit a byte) are counted as 16-bit words of
+    # byte pairs, in bands of rows on several threads: equal to a loop over the pixels for shapes
+    # down to one row or column, odd widths, sparse masks, distances 1-3, bands of 1 row up to the
+    # whole slice, one or three threads. Ng = 255 is the largest before the sentinel code.
+    import texture.glcm as glcm
+
+    rng = np.random.default_rng(n_levels)
+    shapes = [(1, 9), (9, 1), (2, 2), (7, 10), (8, 13), (13, 6)]
+    checked = 0
+    for shape in shapes:
+        for fraction_out in (0.0, 0.3, 0.7):
+            mask = rng.random(shape) >= fraction_out
+            mask.flat[0] = True
+            if input_kind == "uint8 fixed bins":
+                image = rng.integers(0, 256, size=shape).astype(np.uint8)
+                expected_levels = _fixed_bin_number(image, mask, n_levels)
+                kwargs = {"levels": n_levels}
+                matrix_size = n_levels
+            else:
+                expected_levels = rng.integers(1, n_levels + 1, size=shape)
+                expected_levels.flat[0] = n_levels  # Ng = n_levels whatever the draw
+                image = expected_levels.astype(np.uint8 if input_kind == "uint8 levels" else np.int64)
+                kwargs = {}
+                matrix_size = n_levels
+            for distance in (1, 2, 3):
+                expected = _brute_force_counts(expected_levels, mask, matrix_size, distance)
+                for band_pixels, workers in ((2**21, 1), (1, 3), (20, 3), (20, 1)):
+                    monkeypatch.setattr(glcm, "_BAND_PIXELS", band_pixels)
+                    monkeypatch.setattr(glcm, "_THREADED_PIXELS", 0)
+                    monkeypatch.setattr(glcm, "_worker_count", lambda w=workers: w)
+                    counts = glcm_matrices(image, mask, distance=distance, **kwargs)[0]
+                    np.testing.assert_array_equal(counts, expected)
+                    checked += 1
+    assert checked == len(shapes) * 3 * 3 * 4
+
+
+def test_byte_pair_counts_equal_skimage_graycomatrix():
+    # scikit-image's own counts (symmetric, not normalised) of a smooth 32-level texture and of
+    # noise. Its angle pi/4 steps (+1, +1) in (row, col), i.e. our 135 degrees, and 3 pi/4 our 45.
+    rng = np.random.default_rng(21)
+    smooth = np.cumsum(np.cumsum(rng.normal(size=(150, 123)), axis=0), axis=1)
+    smooth = np.floor(32 * (smooth - smooth.min()) / np.ptp(smooth)).clip(0, 31).astype(np.uint8)
+    noise = rng.integers(0, 32, size=(97, 64)).astype(np.uint8)
+    for codes in (smooth, noise):
+        codes[0, 0] = 31
+        ours = glcm_matrices(codes + 1)[0]
+        theirs = graycomatrix(codes, [1], SKIMAGE_ANGLES, levels=32, symmetric=True, normed=False)
+        for ours_direction, skimage_angle in ((0, 0), (1, 3), (2, 2), (3, 1)):
+            np.testing.assert_array_equal(ours[ours_direction], theirs[:, :, 0, skimage_angle])
+
+
+def test_byte_pair_counting_error_in_a_thread_reaches_the_caller(monkeypatch):
+    import texture.glcm as glcm
+
+    original = glcm._band_counts
+
+    def failing(source, table, mask, band, distance, n_levels):
+        if band[0] > 0:
+            raise RuntimeError("band failed")
+        return original(source, table, mask, band, distance, n_levels)
+
+    monkeypatch.setattr(glcm, "_band_counts", failing)
+    monkeypatch.setattr(glcm, "_BAND_PIXELS", 8)
+    monkeypatch.setattr(glcm, "_THREADED_PIXELS", 0)
+    monkeypatch.setattr(glcm, "_worker_count", lambda: 2)
+    with pytest.raises(RuntimeError, match="band failed"):
+        glcm_matrices(np.arange(1, 41, dtype=np.uint8).reshape(8, 5))
+
+
 @pytest.mark.parametrize("masked", [False, True])
 def test_calchist_counted_in_row_bands_matches_brute_force(monkeypatch, masked):
-    # Above 2**24 pairs the uint8 path counts in bands of rows; a tiny band limit exercises the
-    # same code (bands of 1 and 2 rows, a partial last band) against a loop over the pixels.
+    # 256 levels (no sentinel code left for the byte pairs): above 2**24 pairs the 2D calcHist path
+    # counts in bands of rows; a tiny band limit exercises the same code (bands of 1 and 2 rows, a
+    # partial last band) against a loop over the pixels.
     import texture.glcm as glcm
 
     rng = np.random.default_rng(3)
-    image = rng.integers(1, 7, size=(7, 10)).astype(np.uint8)
-    image[0, 0] = 6
+    image = rng.integers(0, 256, size=(7, 10)).astype(np.uint8)
+    image[0, :2] = (0, 255)  # levels=256 over 0..255: level = value + 1
     mask = rng.random(image.shape) > 0.3 if masked else np.ones(image.shape, bool)
-    mask[0, 0] = True
+    mask[0, :2] = True
+    expected = _brute_force_counts(image.astype(np.int64) + 1, mask, 256, 1)
     for limit in (10, 20):
         monkeypatch.setattr(glcm, "_CALCHIST_MAX_PAIRS", limit)
-        matrices = glcm_matrices(image, mask)[0]
-        for d, (dy, dx) in enumerate(IN_PLANE_OFFSETS):
-            expected = np.zeros((6, 6))
-            for r in range(7):
-                for c in range(10):
-                    r2, c2 = r + dy, c + dx
-                    if 0 <= r2 < 7 and 0 <= c2 < 10 and mask[r, c] and mask[r2, c2]:
-                        expected[image[r, c] - 1, image[r2, c2] - 1] += 1
-                        expected[image[r2, c2] - 1, image[r, c] - 1] += 1
-            np.testing.assert_array_equal(matrices[d], expected)
+        np.testing.assert_array_equal(glcm_matrices(image, mask, levels=256)[0], expected)
 
 
 @pytest.mark.parametrize(("levels", "seed"), [(256, 0), (8, 1), (31, 2)])
