@@ -100,5 +100,5 @@ def measure_roughness(
     grey = np.clip(0.5 + band / (6.0 * max(roughness, 1e-6)), 0.0, 1.0)
     if factor > 1.0:
         grey = cv2.resize(grey, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-    overlay = np.repeat(grey[..., None], 3, axis=2)
+    overlay = cv2.cvtColor(np.ascontiguousarray(grey, dtype=np.float32), cv2.COLOR_GRAY2RGB)  # grey x 3
     return Measurement(metrics={"texture_roughness": roughness}, overlay=overlay)
