@@ -27,11 +27,11 @@ Method (:func:`find_sticker`):
    The **major axis** is the diameter: a disc seen obliquely is foreshortened only along its minor axis.
 4. **Choice**: with ``color`` named, only candidates whose inside is within ``color_tolerance`` of that
    colour (Delta E*ab with the lightness difference halved) and nearer it than their surroundings are, and
-   of those the ones within 5 Delta E*ab of the nearest colour. Then the most
-   regular ellipse (lowest residual) wins; candidates nearly as regular (residual <= 2 x the best's +
-   0.1 px) are its rivals, and the largest rival wins only when it is 1.5 x as wide as every other (a
-   sticker among the round spots of a close-up). Otherwise no scale is given: two equally good
-   candidates (two stickers, or a sticker and a mole of its size) are ambiguous.
+   of those the ones within 5 Delta E*ab of the nearest colour. Then the most regular ellipse (lowest
+   edge residual) wins, unless another is nearly as regular (residual <= 2 x the best's + 0.1 px): two
+   equally good candidates (two stickers, a sticker and a round mole, spot or badge) are ambiguous and no
+   scale is given. Without ``color`` any regular round object of a plausible size competes: name the
+   colour whenever the photo may show one.
 
 ``px_per_mm = major_axis_px / diameter_mm``. Uncertainty (one SD, % of the scale): edge localisation
 ``sqrt(2) * edge_sd_px / major_axis_px`` (a systematic share that does not average out over the rays),
@@ -67,7 +67,6 @@ _MAX_GAP_DEG = 60.0
 _AMBIGUOUS_COLOR_DE = 5.0
 _AMBIGUOUS_RMS_FACTOR = 2.0
 _AMBIGUOUS_RMS_PX = 0.1
-_LARGER = 1.5
 _MAX_REFINED = 40
 
 
@@ -539,15 +538,11 @@ def find_sticker(
         colour = {id(f): _color_distance(f.inside_lab, target) for f in fits}
         nearest = min(colour.values())
         fits = [f for f in fits if colour[id(f)] <= nearest + _AMBIGUOUS_COLOR_DE]
-    # The most regular ellipse wins. Others nearly as regular compete: the largest wins when it is
-    # _LARGER times every other (a sticker among round spots of a close-up), else the choice is ambiguous.
+    # The most regular ellipse wins; another nearly as regular one makes the choice ambiguous (neither
+    # size nor contrast tells a sticker from a round badge, mole or spot: its colour does).
     fits.sort(key=lambda f: f.rms)
-    rivals = [f for f in fits if f.rms <= _AMBIGUOUS_RMS_FACTOR * fits[0].rms + _AMBIGUOUS_RMS_PX]
-    rivals.sort(key=lambda f: -f.major)
-    best = rivals[0]
-    ambiguous = len(rivals) > 1 and best.major < _LARGER * rivals[1].major
-    if ambiguous:
-        fits = rivals
+    best = fits[0]
+    ambiguous = len(fits) > 1 and fits[1].rms <= _AMBIGUOUS_RMS_FACTOR * best.rms + _AMBIGUOUS_RMS_PX
     if ambiguous:
         where = " and ".join(f"({f.cx:.0f}, {f.cy:.0f}) px" for f in fits[:2])
         hint = "" if target is not None else "; name the sticker's color to tell them apart"

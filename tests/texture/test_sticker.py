@@ -115,12 +115,16 @@ def test_white_sticker_told_from_a_dark_mole_by_its_color():
     assert "could be the sticker" in blind.reason
 
 
-def test_sticker_among_smaller_round_spots():
-    # Round brown spots (1-4 mm) are as regular as the sticker but much smaller: the sticker wins.
-    rgb = render_skin(size_mm=(40.0, 30.0), px_per_mm=10.0, seed=1, n_spots=3).rgb
-    center = (240.3, 135.6)
-    image = draw_sticker(rgb, diameter_mm=10.0, px_per_mm=10.0, center_xy=center)
-    _check(find_sticker(image, diameter_mm=10.0), 10.0, center)
+def test_sticker_among_round_spots_needs_its_color():
+    # Round brown spots (1-4 mm) are as regular as the sticker: without a colour nothing tells them apart
+    # (the scale is unknown, so size does not either) and no scale is given; with it, the sticker.
+    # At 25 px/mm the spots are 32-58 px wide, large enough to be a 10 mm sticker at 3-6 px/mm.
+    rgb = render_skin(size_mm=(40.0, 30.0), px_per_mm=25.0, seed=1, n_spots=3).rgb
+    center = (600.3, 337.6)
+    image = draw_sticker(rgb, diameter_mm=10.0, px_per_mm=25.0, center_xy=center)
+    blind = find_sticker(image, diameter_mm=10.0)
+    assert blind.px_per_mm is None and "could be the sticker" in blind.reason
+    _check(find_sticker(image, diameter_mm=10.0, color="#ffffff"), 25.0, center)
 
 
 def test_large_photo_is_searched_on_a_reduced_copy():
