@@ -150,7 +150,7 @@ def _pair_counts(
 #
 # Two neighbouring uint8 codes (a, b) stored next to each other in memory read as one uint16 word
 # a + 256 b, so a direction's pair counts are a 1D histogram of 256 Ng bins over such words: one
-# calcHist call (OpenCV's IPP path for 1D histograms, about 3x faster per pair than its 2D
+# calcHist call (OpenCV's IPP path for 1D histograms, about 2x faster per pair than its 2D
 # histogram), reshaped to (Ng, 256) and cut to (Ng, Ng). The words of a direction are read straight
 # from the codes (horizontal pairs: the rows themselves, at even and odd byte offsets) or from one
 # interleaved copy of two rows (cv2.merge of row r and row r - 1: even words are the vertical pairs,
@@ -158,8 +158,9 @@ def _pair_counts(
 # outside the mask and one padding column per row hold the sentinel 255: a word with the sentinel
 # as first byte lands in column 255 (cut), as second byte beyond 256 Ng (outside the histogram), so
 # exactly the pairs with both pixels inside the mask and the image are counted. The image is
-# processed in bands of rows, each with its own padded copy (discretised by cv2.LUT straight into
-# it for 8-bit images), on up to OpenCV's thread count (calcHist, LUT and merge release the GIL).
+# processed in bands of rows, each with its own padded copy (8-bit images discretised straight into
+# it by a lookup table or a bit shift), on up to OpenCV's thread count (calcHist, LUT and merge
+# release the GIL).
 
 
 def _word_histogram(buffer: np.ndarray, start: int, n_levels: int) -> np.ndarray:
@@ -182,18 +183,21 @@ def _merged_rows(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 
 def _padded_band(
-    source: np.ndarray, table: np.ndarray | None, mask: np.ndarray | None, rows: slice
+    source: np.ndarray, table: np.ndarray | int | None, mask: np.ndarray | None, rows: slice
 ) -> np.ndarray:
-    """Codes of ``source[rows]`` (through ``table`` when given) with the sentinel outside ``mask``
-    and in one extra last column."""
+    """Codes of ``source[rows]`` (through ``table``: a 256-entry lookup table, a right shift by that
+    many bits, or None for codes already) with the sentinel outside ``mask`` and in one extra last
+    column."""
     block = source[rows]
     padded = np.empty((block.shape[0], block.shape[1] + 1), dtype=np.uint8)
     padded[:, -1] = _SENTINEL
     inner = padded[:, :-1]
-    if table is not None:
-        _into(cv2.LUT(block, table, dst=inner), inner)
-    else:
+    if table is None:
         inner[...] = block
+    elif isinstance(table, int):
+        np.right_shift(block, table, out=inner)  # 3x faster than the lookup table
+    else:
+        _into(cv2.LUT(block, table, dst=inner), inner)
     if mask is not None:
         outside = mask[rows].view(np.uint8) - np.uint8(1)  # 255 outside the mask (wraps), 0 inside
         _into(cv2.max(inner, outside, dst=inner), inner)
@@ -208,7 +212,7 @@ def _into(result: np.ndarray, dst: np.ndarray) -> None:
 
 def _band_counts(
     source: np.ndarray,
-    table: np.ndarray | None,
+    table: np.ndarray | int | None,
     mask: np.ndarray | None,
     band: tuple[int, int],
     distance: int,
@@ -258,15 +262,15 @@ def _worker_count() -> int:
 
 def _byte_pair_counts(
     source: np.ndarray,
-    table: np.ndarray | None,
+    table: np.ndarray | int | None,
     mask: np.ndarray | None,
     n_levels: int,
     distance: int,
 ) -> np.ndarray:
     """Symmetric counts (4, Ng, Ng) of one 2D slice, the same as :func:`_pair_counts` per direction.
 
-    ``source`` holds uint8 codes (``table`` None) or 8-bit grey values that ``table`` (256 entries)
-    maps to codes; ``mask`` None counts every pixel. Ng <= 255.
+    ``source`` holds uint8 codes (``table`` None) or 8-bit grey values that ``table`` maps to codes
+    (see :func:`_padded_band`); ``mask`` None counts every pixel. Ng <= 255.
     """
     rows, cols = source.shape
     band_rows = max(1, _BAND_PIXELS // (cols + 1))
@@ -309,10 +313,11 @@ def _byte_pair_counts(
 
 def _uint8_code_table(
     image: np.ndarray, mask: np.ndarray, levels: int | None
-) -> tuple[np.ndarray, int] | None:
+) -> tuple[np.ndarray | int, int] | None:
     """For an 8-bit stack: the table grey value -> code that :func:`discretise` applies, and Ng
     (the same codes, Ng and errors: ``discretise`` itself runs on the values lo..hi); None when the
-    image is not 8-bit or Ng > 255. Values outside lo..hi (only outside the mask) get the sentinel."""
+    image is not 8-bit or Ng > 255. Values outside lo..hi (only outside the mask) get the sentinel.
+    When the codes of lo..hi are the values shifted right by k bits, the table is the int k."""
     if image.dtype != np.uint8 or (isinstance(levels, (int, np.integer)) and levels > _SENTINEL):
         return None
     flat = image.reshape(-1, image.shape[-1])
@@ -325,6 +330,9 @@ def _uint8_code_table(
     )
     if n_levels > _SENTINEL:
         return None
+    for bits in range(8):
+        if np.array_equal(codes, values >> bits):
+            return bits, n_levels  # e.g. 0..255 into 32 levels: code = value >> 3
     table = np.full(256, _SENTINEL, dtype=np.uint8)
     table[values] = codes
     return table, n_levels
@@ -468,7 +476,7 @@ def glcm_matrices(
 
 
 def _byte_pair_stack(
-    source: np.ndarray, table: np.ndarray | None, mask: np.ndarray, n_levels: int, distance: int
+    source: np.ndarray, table: np.ndarray | int | None, mask: np.ndarray, n_levels: int, distance: int
 ) -> np.ndarray:
     out = np.empty((source.shape[0], 4, n_levels, n_levels))
     for z in range(source.shape[0]):
