@@ -151,3 +151,17 @@ def test_sticker_options_accepted():
     settings = load_config(photo={"sticker": {"diameter_mm": 10, "color": [95.0, 0.0, 2.0]}})
     assert settings.photo["sticker"]["diameter_mm"] == 10
     assert load_config(photo={"sticker": None}).photo["sticker"] is None
+
+
+def test_identical_follow_up_with_a_sticker_changes_nothing(closeup, tmp_path):
+    # Registration and exposure normalisation on (the defaults): the follow-up is paired with its baseline,
+    # which is measured again at the follow-up's sticker scale through the registration.
+    for session in (0, 1):
+        (tmp_path / f"P01_s{session}_cheek.png").write_bytes((closeup / "P01_s0_cheek.png").read_bytes())
+    result = analyze_folder(tmp_path, photo=WHITE_10MM, backend="serial")
+    assert (result.metrics["px_per_mm_source"] == "sticker").all()
+    assert result.metrics["px_per_mm"].to_numpy() == pytest.approx(10.0, rel=0.01)
+    follow = result.changes[result.changes["session"] == 1]
+    assert not follow.empty
+    assert follow["delta"].abs().max() == 0.0
+    assert result.errors.empty
