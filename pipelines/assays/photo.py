@@ -133,6 +133,8 @@ def analyze_photo(
         ``pores``, ``spots``, ``wrinkles``, ``roughness``: dicts of keyword options for
         :func:`texture.pores.measure_pores`, :func:`texture.pigment.measure_spots`,
         :func:`texture.wrinkles.measure_wrinkles`, :func:`texture.roughness.measure_roughness`.
+        ``face`` and ``sticker`` are read by the pipeline before this assay (:mod:`pipelines.assays.face`,
+        :mod:`pipelines.assays.sticker`: zones, and the scale of a photo without one).
     color_rgb : ndarray, shape (rows, cols, 3), optional
         The photo the colour indices (ITA, melanin, erythema) are read from, when structure is measured
         on a processed copy (a follow-up's exposure normalised to its baseline for the structure
