@@ -24,12 +24,11 @@ average, as PyRadiomics does; if no matrix has a pair, ``ValueError``.
 Pairs are counted per direction as histograms: with Ng <= 255 on a 2D slice, two neighbouring 8-bit
 codes read as one 16-bit word, so that one 1D OpenCV ``calcHist`` (IPP) counts a direction (see
 "Byte-pair counting" below; 8-bit images are discretised band by band straight into the padded
-copy, bands of rows on up to OpenCV's thread count); otherwise one 2D ``calcHist`` of two shifted
-views (Ng = 256, 3D) or ``numpy.bincount`` (more levels), in bands of at most 2**24 pairs. All give
-the same integer counts (tested against a loop over the pixels and scikit-image's
-``graycomatrix``). The features come from the matrix's marginals (row, sum and difference
-distributions) in O(Ng^2), so the cost is a few passes over the image whatever the number of
-features.
+copy); otherwise one 2D ``calcHist`` of two shifted views (Ng = 256, 3D) or ``numpy.bincount``
+(more levels), in bands of at most 2**24 pairs. All give the same integer counts (tested against a
+loop over the pixels and scikit-image's ``graycomatrix``). The features come from the matrix's
+marginals (row, sum and difference distributions) in O(Ng^2), so the cost is a few passes over the
+image whatever the number of features.
 
 Grey levels: with ``levels=None`` Ng is the largest level inside the mask (as the IBSI phantom,
 Ng = 6); Ng enters only the normalised inverse difference (moment). To keep Ng fixed across
@@ -45,7 +44,6 @@ angular second moment 1.
 from __future__ import annotations
 
 import sys
-import threading
 
 import cv2
 import numpy as np
@@ -159,8 +157,7 @@ def _pair_counts(
 # as first byte lands in column 255 (cut), as second byte beyond 256 Ng (outside the histogram), so
 # exactly the pairs with both pixels inside the mask and the image are counted. The image is
 # processed in bands of rows, each with its own padded copy (8-bit images discretised straight into
-# it by a lookup table or a bit shift), on up to OpenCV's thread count (calcHist, LUT and merge
-# release the GIL).
+# it by a lookup table or a bit shift).
 
 
 def _word_histogram(buffer: np.ndarray, start: int, n_levels: int) -> np.ndarray:
@@ -170,8 +167,8 @@ def _word_histogram(buffer: np.ndarray, start: int, n_levels: int) -> np.ndarray
     if n_words == 0:
         return np.zeros((n_levels, n_levels))
     bins = 256 * n_levels
-    # One row of words: OpenCV runs IPP on a single thread below 64 rows, so the threads are ours
-    # (whole bands) rather than fine-grained stripes that stall when the other core is busy.
+    # One row of words: OpenCV runs IPP on one thread below 64 rows; its 2-thread stripes were up to
+    # 3x slower when the other core was busy (shared machine).
     words = buffer[start : start + 2 * n_words].view(np.uint16).reshape(1, n_words)
     hist = cv2.calcHist([words], [0], None, [bins], [0, bins])
     return hist.reshape(n_levels, 256)[:, :n_levels].astype(np.float64)
@@ -250,16 +247,6 @@ def _band_counts(
     return counts
 
 
-# At most this many threads; images below _THREADED_PIXELS stay on one (starting one costs ~0.1 ms).
-_MAX_WORKERS = 4
-_THREADED_PIXELS = 2**18
-
-
-def _worker_count() -> int:
-    """Threads for the bands: OpenCV's own setting (``cv2.setNumThreads``; 1 in the batch workers)."""
-    return max(1, min(cv2.getNumThreads(), _MAX_WORKERS))
-
-
 def _byte_pair_counts(
     source: np.ndarray,
     table: np.ndarray | int | None,
@@ -270,44 +257,14 @@ def _byte_pair_counts(
     """Symmetric counts (4, Ng, Ng) of one 2D slice, the same as :func:`_pair_counts` per direction.
 
     ``source`` holds uint8 codes (``table`` None) or 8-bit grey values that ``table`` maps to codes
-    (see :func:`_padded_band`); ``mask`` None counts every pixel. Ng <= 255.
+    (see :func:`_padded_band`); ``mask`` None counts every pixel. Ng <= 255. One thread: bands on
+    two threads were slower on the shared 2-core machine, whose other core is rarely idle.
     """
     rows, cols = source.shape
     band_rows = max(1, _BAND_PIXELS // (cols + 1))
-    workers = _worker_count()
-    if workers > 1 and rows * cols >= _THREADED_PIXELS:
-        band_rows = min(band_rows, -(-rows // workers))
-    else:
-        workers = 1
-    bands = iter([(top, min(rows, top + band_rows)) for top in range(0, rows, band_rows)])
-    lock = threading.Lock()
-    results: list = []
-
-    def work() -> None:
-        # Each thread takes the next band until none is left: a thread that starts late (the
-        # other core busy) takes fewer bands instead of holding the others up.
-        total = np.zeros((4, n_levels, n_levels))
-        try:
-            while True:
-                with lock:
-                    band = next(bands, None)
-                if band is None:
-                    break
-                total += _band_counts(source, table, mask, band, distance, n_levels)
-        except BaseException as error:  # re-raised in the calling thread
-            total = error
-        results.append(total)
-
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(workers - 1)]
-    for thread in threads:
-        thread.start()
-    work()
-    for thread in threads:
-        thread.join()
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    counts = np.sum(results, axis=0)
+    counts = np.zeros((4, n_levels, n_levels))
+    for top in range(0, rows, band_rows):
+        counts += _band_counts(source, table, mask, (top, min(rows, top + band_rows)), distance, n_levels)
     return counts + counts.transpose(0, 2, 1)
 
 

@@ -84,9 +84,9 @@ def _fixed_bin_number(image, mask, n_levels):
 @pytest.mark.parametrize("n_levels", [2, 7, 32, 255])
 def test_byte_pair_counting_matches_brute_force(monkeypatch, input_kind, n_levels):
     # 8-bit images with Ng <= 255 (and integer codes that fit a byte) are counted as 16-bit words of
-    # byte pairs, in bands of rows on several threads: equal to a loop over the pixels for shapes
-    # down to one row or column, odd widths, sparse masks, distances 1-3, bands of 1 row up to the
-    # whole slice, one or three threads. Ng = 255 is the largest before the sentinel code. 8-bit
+    # byte pairs, in bands of rows: equal to a loop over the pixels for shapes down to one row or
+    # column, odd widths, sparse masks, distances 1-3, bands of 1 row, a few rows or the whole
+    # slice. Ng = 255 is the largest before the sentinel code. 8-bit
     # images are discretised by a lookup table, or a bit shift when that gives the same codes.
     import texture.glcm as glcm
 
@@ -113,14 +113,12 @@ def test_byte_pair_counting_matches_brute_force(monkeypatch, input_kind, n_level
                 matrix_size = n_levels
             for distance in (1, 2, 3):
                 expected = _brute_force_counts(expected_levels, mask, matrix_size, distance)
-                for band_pixels, workers in ((2**21, 1), (1, 3), (20, 3), (20, 1)):
+                for band_pixels in (2**21, 1, 20):
                     monkeypatch.setattr(glcm, "_BAND_PIXELS", band_pixels)
-                    monkeypatch.setattr(glcm, "_THREADED_PIXELS", 0)
-                    monkeypatch.setattr(glcm, "_worker_count", lambda w=workers: w)
                     counts = glcm_matrices(image, mask, distance=distance, **kwargs)[0]
                     np.testing.assert_array_equal(counts, expected)
                     checked += 1
-    assert checked == len(shapes) * 3 * 3 * 4
+    assert checked == len(shapes) * 3 * 3 * 3
 
 
 def test_byte_pair_counts_equal_skimage_graycomatrix():
@@ -136,24 +134,6 @@ def test_byte_pair_counts_equal_skimage_graycomatrix():
         theirs = graycomatrix(codes, [1], SKIMAGE_ANGLES, levels=32, symmetric=True, normed=False)
         for ours_direction, skimage_angle in ((0, 0), (1, 3), (2, 2), (3, 1)):
             np.testing.assert_array_equal(ours[ours_direction], theirs[:, :, 0, skimage_angle])
-
-
-def test_byte_pair_counting_error_in_a_thread_reaches_the_caller(monkeypatch):
-    import texture.glcm as glcm
-
-    original = glcm._band_counts
-
-    def failing(source, table, mask, band, distance, n_levels):
-        if band[0] > 0:
-            raise RuntimeError("band failed")
-        return original(source, table, mask, band, distance, n_levels)
-
-    monkeypatch.setattr(glcm, "_band_counts", failing)
-    monkeypatch.setattr(glcm, "_BAND_PIXELS", 8)
-    monkeypatch.setattr(glcm, "_THREADED_PIXELS", 0)
-    monkeypatch.setattr(glcm, "_worker_count", lambda: 2)
-    with pytest.raises(RuntimeError, match="band failed"):
-        glcm_matrices(np.arange(1, 41, dtype=np.uint8).reshape(8, 5))
 
 
 @pytest.mark.parametrize("masked", [False, True])
