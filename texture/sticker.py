@@ -319,7 +319,6 @@ def _refine(rgb: np.ndarray, cand: _Candidate, iterations: int = 3) -> _Fit | st
     full_rows, full_cols = rgb.shape[:2]
     cx, cy = cand.cx - x0, cand.cy - y0
     a, b, phi = _axes(cand)
-    inner_mean = outer_mean = None
     rms, points, fraction = np.inf, np.empty((0, 2)), 0.0
     for _ in range(iterations):
         big = max(a, b)
@@ -345,11 +344,11 @@ def _refine(rgb: np.ndarray, cand: _Candidate, iterations: int = 3) -> _Fit | st
         dist = offsets[None, :] * half[:, None]  # signed distance from the expected edge, px
         inner = (dist <= -gap[:, None]) & ~outside
         outer = (dist >= gap[:, None]) & ~outside
-        if inner_mean is None:
-            if not inner.any() or not outer.any():
-                return "the sticker's surroundings are outside the image"
-            inner_mean = prof[inner].mean(axis=0)
-            outer_mean = prof[outer].mean(axis=0)
+        # Inside and outside colours from the current ellipse (the candidate region's may be off).
+        if not inner.any() or not outer.any():
+            return "the sticker's surroundings are outside the image"
+        inner_mean = prof[inner].mean(axis=0)
+        outer_mean = prof[outer].mean(axis=0)
         diff = inner_mean - outer_mean
         norm2 = float(diff @ diff)
         if norm2 < 1e-8:
@@ -520,8 +519,11 @@ def find_sticker(
             to_target = _color_distance(fit.inside_lab, target)
             if to_target > color_tolerance or to_target >= _color_distance(fit.outside_lab, target):
                 continue
-        if any(np.hypot(f.cx - fit.cx, f.cy - fit.cy) < 0.25 * fit.minor for f in fits):
-            continue  # the same sticker reached from two candidate regions
+        same = [f for f in fits if np.hypot(f.cx - fit.cx, f.cy - fit.cy) < 0.25 * fit.minor]
+        if same:  # the same sticker reached from two candidate regions: keep the better fit
+            if fit.rms < same[0].rms:
+                fits[fits.index(same[0])] = fit
+            continue
         fits.append(fit)
     if not fits:
         if cut:
