@@ -105,9 +105,13 @@ _CALCHIST_MAX_PAIRS = 2**24
 # most 2**24 pairs, exact in float32, and the interleaved copies of a band stay small).
 _BAND_PIXELS = 2**21
 
-# A code outside every matrix: pairs touching it (pixels outside the mask, the padding column)
-# fall outside the histogram, so no mask is needed when counting.
-_SENTINEL = 255
+# Byte-pair counting handles up to 255 levels: codes Ng..255 are left for the sentinels.
+_MAX_BYTE_LEVELS = 255
+
+# Sentinel codes Ng, Ng + 1, ... (cycling along the row) mark pixels outside the mask and the padding
+# column. Several of them: a run of identical words (a masked-out region) makes calcHist increment
+# one bin back to back, about 5x slower per word than varied words.
+_SENTINEL_KINDS = 8
 
 # Byte pairs read as one native uint16 are (first + 256 * second) on little-endian machines only.
 _LITTLE_ENDIAN = sys.byteorder == "little"
@@ -153,11 +157,17 @@ def _pair_counts(
 # from the codes (horizontal pairs: the rows themselves, at even and odd byte offsets) or from one
 # interleaved copy of two rows (cv2.merge of row r and row r - 1: even words are the vertical pairs,
 # odd words the 135-degree pairs; of rows r - 1 and r: odd words are the 45-degree pairs). Codes
-# outside the mask and one padding column per row hold the sentinel 255: a word with the sentinel
-# as first byte lands in column 255 (cut), as second byte beyond 256 Ng (outside the histogram), so
-# exactly the pairs with both pixels inside the mask and the image are counted. The image is
-# processed in bands of rows, each with its own padded copy (8-bit images discretised straight into
-# it by a lookup table or a bit shift).
+# outside the mask and one padding column per row hold a sentinel code >= Ng: the histogram spans
+# every word that can occur (IPP is about 4x slower per word on values outside its range), and
+# words with a sentinel byte land in rows or columns >= Ng, which are cut, so exactly the pairs
+# with both pixels inside the mask and the image are counted. The image is processed in bands of
+# rows, each with its own padded copy (8-bit images discretised straight into it by a lookup table
+# or a bit shift).
+
+
+def _sentinel_span(n_levels: int) -> int:
+    """Codes 0 .. span - 1 occur in the padded copies: Ng levels and the sentinels."""
+    return min(256, n_levels + _SENTINEL_KINDS)
 
 
 def _word_histogram(buffer: np.ndarray, start: int, n_levels: int) -> np.ndarray:
@@ -166,12 +176,13 @@ def _word_histogram(buffer: np.ndarray, start: int, n_levels: int) -> np.ndarray
     n_words = (buffer.size - start) // 2
     if n_words == 0:
         return np.zeros((n_levels, n_levels))
-    bins = 256 * n_levels
+    span = _sentinel_span(n_levels)
+    bins = 256 * span
     # One row of words: OpenCV runs IPP on one thread below 64 rows; its 2-thread stripes were up to
     # 3x slower when the other core was busy (shared machine).
     words = buffer[start : start + 2 * n_words].view(np.uint16).reshape(1, n_words)
     hist = cv2.calcHist([words], [0], None, [bins], [0, bins])
-    return hist.reshape(n_levels, 256)[:, :n_levels].astype(np.float64)
+    return hist.reshape(span, 256)[:n_levels, :n_levels].astype(np.float64)
 
 
 def _merged_rows(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -180,14 +191,18 @@ def _merged_rows(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 
 def _padded_band(
-    source: np.ndarray, table: np.ndarray | int | None, mask: np.ndarray | None, rows: slice
+    source: np.ndarray,
+    table: np.ndarray | int | None,
+    mask: np.ndarray | None,
+    rows: slice,
+    sentinels: np.ndarray,
 ) -> np.ndarray:
     """Codes of ``source[rows]`` (through ``table``: a 256-entry lookup table, a right shift by that
-    many bits, or None for codes already) with the sentinel outside ``mask`` and in one extra last
-    column."""
+    many bits, or None for codes already) with ``sentinels`` (one per column, one more for the
+    extra last column) outside ``mask`` and in the extra column."""
     block = source[rows]
     padded = np.empty((block.shape[0], block.shape[1] + 1), dtype=np.uint8)
-    padded[:, -1] = _SENTINEL
+    padded[:, -1] = sentinels[-1]
     inner = padded[:, :-1]
     if table is None:
         inner[...] = block
@@ -196,8 +211,9 @@ def _padded_band(
     else:
         _into(cv2.LUT(block, table, dst=inner), inner)
     if mask is not None:
-        outside = mask[rows].view(np.uint8) - np.uint8(1)  # 255 outside the mask (wraps), 0 inside
-        _into(cv2.max(inner, outside, dst=inner), inner)
+        keep = np.negative(mask[rows].view(np.uint8))  # 255 inside the mask (wraps), 0 outside
+        np.bitwise_and(inner, keep, out=inner)
+        np.bitwise_or(inner, np.bitwise_and(~keep, sentinels[:-1]), out=inner)
     return padded
 
 
@@ -219,7 +235,9 @@ def _band_counts(
     ``band`` = (top, bottom) of the slice, for :data:`texture.discretisation.IN_PLANE_OFFSETS`."""
     top, bottom = band
     lead = min(top, distance)  # rows above the band that its upward pairs reach
-    padded = _padded_band(source, table, mask, slice(top - lead, bottom))
+    span = _sentinel_span(n_levels)
+    sentinels = (n_levels + np.arange(source.shape[1] + 1) % (span - n_levels)).astype(np.uint8)
+    padded = _padded_band(source, table, mask, slice(top - lead, bottom), sentinels)
     counts = np.zeros((4, n_levels, n_levels))
     width = padded.shape[1]
     # Row ``distance`` of ``padded`` is the first whose upward neighbours exist (in the slice).
@@ -269,28 +287,28 @@ def _byte_pair_counts(
 
 
 def _uint8_code_table(
-    image: np.ndarray, mask: np.ndarray, levels: int | None
+    image: np.ndarray, mask: np.ndarray | None, levels: int | None
 ) -> tuple[np.ndarray | int, int] | None:
     """For an 8-bit stack: the table grey value -> code that :func:`discretise` applies, and Ng
     (the same codes, Ng and errors: ``discretise`` itself runs on the values lo..hi); None when the
-    image is not 8-bit or Ng > 255. Values outside lo..hi (only outside the mask) get the sentinel.
+    image is not 8-bit or Ng > 255. Values outside lo..hi (only outside the mask) get code 0.
     When the codes of lo..hi are the values shifted right by k bits, the table is the int k."""
-    if image.dtype != np.uint8 or (isinstance(levels, (int, np.integer)) and levels > _SENTINEL):
+    if image.dtype != np.uint8 or (isinstance(levels, (int, np.integer)) and levels > _MAX_BYTE_LEVELS):
         return None
     flat = image.reshape(-1, image.shape[-1])
-    full_mask = bool(mask.all())
+    full_mask = mask is None or bool(mask.all())
     inside = None if full_mask else np.ascontiguousarray(mask.reshape(flat.shape)).view(np.uint8)
     lo, hi, _, _ = cv2.minMaxLoc(flat, inside)
     values = np.arange(int(lo), int(hi) + 1, dtype=np.uint8)
     codes, n_levels = discretise(
         values, mask=np.ones(values.shape, bool), levels=levels, max_levels=MAX_MATRIX_LEVELS
     )
-    if n_levels > _SENTINEL:
+    if n_levels > _MAX_BYTE_LEVELS:
         return None
     for bits in range(8):
         if np.array_equal(codes, values >> bits):
             return bits, n_levels  # e.g. 0..255 into 32 levels: code = value >> 3
-    table = np.full(256, _SENTINEL, dtype=np.uint8)
+    table = np.zeros(256, dtype=np.uint8)  # values outside lo..hi lie outside the mask
     table[values] = codes
     return table, n_levels
 
@@ -408,18 +426,19 @@ def glcm_matrices(
         :data:`texture.discretisation.IN_PLANE_OFFSETS` (0, 45, 90, 135 degrees), or the 13
         :data:`texture.discretisation.VOLUME_OFFSETS` through the whole stack.
     """
+    whole = mask is None  # no pass over a mask of ones to find that out
     image, mask = validate_stack(image, mask)
     if isinstance(distance, bool) or not isinstance(distance, (int, np.integer)) or distance < 1:
         raise ValueError(f"distance must be a positive integer, got {distance!r}")
     if not volume and _LITTLE_ENDIAN:
-        fused = _uint8_code_table(image, mask, levels)
+        fused = _uint8_code_table(image, None if whole else mask, levels)
         if fused is not None:
             # 8-bit image, Ng <= 255: discretised band by band while counting.
             table, n_levels = fused
-            return _byte_pair_stack(image, table, mask, n_levels, distance)
+            return _byte_pair_stack(image, table, None if whole else mask, n_levels, distance)
     codes, n_levels = _discretise(image, mask=mask, levels=levels)
-    if not volume and _LITTLE_ENDIAN and codes.dtype == np.uint8 and n_levels <= _SENTINEL:
-        return _byte_pair_stack(codes, None, mask, n_levels, distance)
+    if not volume and _LITTLE_ENDIAN and codes.dtype == np.uint8 and n_levels <= _MAX_BYTE_LEVELS:
+        return _byte_pair_stack(codes, None, None if whole else mask, n_levels, distance)
     if volume:
         codes, mask = codes[None], mask[None]
     offsets = VOLUME_OFFSETS if volume else IN_PLANE_OFFSETS
@@ -433,11 +452,16 @@ def glcm_matrices(
 
 
 def _byte_pair_stack(
-    source: np.ndarray, table: np.ndarray | int | None, mask: np.ndarray, n_levels: int, distance: int
+    source: np.ndarray,
+    table: np.ndarray | int | None,
+    mask: np.ndarray | None,
+    n_levels: int,
+    distance: int,
 ) -> np.ndarray:
+    """:func:`_byte_pair_counts` of every slice (``mask`` None: all pixels), (slices, 4, Ng, Ng)."""
     out = np.empty((source.shape[0], 4, n_levels, n_levels))
     for z in range(source.shape[0]):
-        inside = None if mask[z].all() else np.ascontiguousarray(mask[z])
+        inside = None if mask is None or mask[z].all() else np.ascontiguousarray(mask[z])
         out[z] = _byte_pair_counts(source[z], table, inside, n_levels, distance)
     return out
 

@@ -81,12 +81,13 @@ def _fixed_bin_number(image, mask, n_levels):
 
 
 @pytest.mark.parametrize("input_kind", ["uint8 levels", "uint8 fixed bins", "int64 levels"])
-@pytest.mark.parametrize("n_levels", [2, 7, 32, 255])
+@pytest.mark.parametrize("n_levels", [2, 7, 32, 250, 255])
 def test_byte_pair_counting_matches_brute_force(monkeypatch, input_kind, n_levels):
     # 8-bit images with Ng <= 255 (and integer codes that fit a byte) are counted as 16-bit words of
     # byte pairs, in bands of rows: equal to a loop over the pixels for shapes down to one row or
     # column, odd widths, sparse masks, distances 1-3, bands of 1 row, a few rows or the whole
-    # slice. Ng = 255 is the largest before the sentinel code. 8-bit
+    # slice. Codes Ng..255 are the sentinels (outside the mask): 8 of them for Ng <= 248, one for
+    # Ng = 255, the largest the byte pairs take. 8-bit
     # images are discretised by a lookup table, or a bit shift when that gives the same codes.
     import texture.glcm as glcm
 
