@@ -18,11 +18,13 @@ Method (:func:`find_sticker`):
 2. **Sub-pixel edge**: on rays from the centre of each candidate, through its ellipse, the full image is
    read in linear light (bilinear), projected on the colour difference between inside and outside (a
    blurred edge between two colours is half-way there in linear light at the true edge), and the edge is
-   the half-way crossing between the levels just inside and just outside on that ray. An ellipse is
+   the half-way crossing between the levels just inside and just outside on that ray (medians over 1.5-4.5
+   ramp widths from the edge; the ramp's width, step over slope, is measured on the first pass, so a sharp
+   edge's levels are read close to it, before the surroundings' own structure). An ellipse is
    fitted to the edge points by the direct least-squares method of Fitzgibbon, Pilu & Fisher (IEEE TPAMI
    1999;21:476-480; ``cv2.fitEllipseDirect``); points off it by more than 3 robust SDs (a hair, a pore on
    the edge) are dropped and the fit repeated, three times from the refined ellipse.
-3. **Acceptance**: edges found on >= 60 % of the rays with no gap over 60 deg, radial fit residual
+3. **Acceptance**: edges found on >= 60 % of the rays with no gap over 120 deg, radial fit residual
    (RMS) <= max(0.6 px, 2.5 % of the minor semi-axis), minor/major axis ratio >= ``min_axis_ratio``.
    The **major axis** is the diameter: a disc seen obliquely is foreshortened only along its minor axis.
 4. **Choice**: with ``color`` named, only candidates whose inside is within ``color_tolerance`` of that
@@ -63,7 +65,7 @@ _HEX = re.compile(r"^#([0-9a-fA-F]{6})$")
 _MIN_SOLIDITY = 0.9
 _ELLIPSE_AREA_TOL = 0.15
 _MIN_RAY_FRACTION = 0.6
-_MAX_GAP_DEG = 60.0
+_MAX_GAP_DEG = 120.0
 _AMBIGUOUS_COLOR_DE = 5.0
 _AMBIGUOUS_RMS_FACTOR = 2.0
 _AMBIGUOUS_RMS_PX = 0.1
@@ -320,13 +322,19 @@ def _refine(rgb: np.ndarray, cand: _Candidate, iterations: int = 3) -> _Fit | st
     cx, cy = cand.cx - x0, cand.cy - y0
     a, b, phi = _axes(cand)
     rms, points, fraction = np.inf, np.empty((0, 2)), 0.0
+    edge_px = None  # width of the edge ramp, px, measured on the first pass
     for _ in range(iterations):
         big = max(a, b)
         n_rays = int(np.clip(round(2 * np.pi * big), 90, 720))
         theta = np.arange(n_rays) * (2 * np.pi / n_rays)
         rho0 = _ellipse_radius(theta, a, b, phi)
-        half = np.minimum(np.maximum(8.0, 0.3 * rho0), 0.8 * rho0)  # window each side of the edge
-        gap = np.minimum(np.maximum(4.0, 0.1 * rho0), 0.5 * half)  # skip the blurred edge itself
+        half = np.minimum(np.maximum(8.0, 0.3 * rho0), 0.8 * rho0)  # samples each side of the edge
+        if edge_px is None:  # first pass: wide windows, the edge's width is not known yet
+            gap = np.minimum(np.maximum(4.0, 0.1 * rho0), 0.5 * half)  # skip the blurred edge itself
+            reach = half
+        else:  # the levels just beyond the ramp: less of the surroundings' own structure in them
+            gap = np.minimum(np.full_like(rho0, max(1.5, 1.5 * edge_px)), 0.5 * half)
+            reach = np.minimum(gap + max(3.0, 2.0 * edge_px), half)
         step = 0.25
         offsets = np.arange(-1.0, 1.0 + 1e-9, step / float(half.max()))  # in units of half
         rho = rho0[:, None] + offsets[None, :] * half[:, None]
@@ -342,8 +350,8 @@ def _refine(rgb: np.ndarray, cand: _Candidate, iterations: int = 3) -> _Fit | st
             axis=2,
         ).astype(np.float64)
         dist = offsets[None, :] * half[:, None]  # signed distance from the expected edge, px
-        inner = (dist <= -gap[:, None]) & ~outside
-        outer = (dist >= gap[:, None]) & ~outside
+        inner = (dist <= -gap[:, None]) & (dist >= -reach[:, None]) & ~outside
+        outer = (dist >= gap[:, None]) & (dist <= reach[:, None]) & ~outside
         # Inside and outside colours from the current ellipse (the candidate region's may be off).
         if not inner.any() or not outer.any():
             return "the sticker's surroundings are outside the image"
@@ -374,9 +382,17 @@ def _refine(rgb: np.ndarray, cand: _Candidate, iterations: int = 3) -> _Fit | st
         with np.errstate(invalid="ignore", divide="ignore"):
             r = rho[k, i] + s0 / (s0 - s1) * (rho[k, np.minimum(i + 1, s.shape[1] - 1)] - rho[k, i])
         ok &= np.isfinite(r)
+        if ok.sum() < _MIN_RAY_FRACTION * n_rays:
+            return f"an edge on only {ok.mean():.0%} of the rays"
+        if edge_px is None:
+            # Ramp width = step / slope at the crossing (a Gaussian blur of sigma s gives 2.5 s).
+            with np.errstate(invalid="ignore", divide="ignore"):
+                slope = (s0 - s1)[ok] / (rho[k, np.minimum(i + 1, s.shape[1] - 1)] - rho[k, i])[ok]
+                widths = (lin_in - lin_out)[ok] / slope
+            widths = widths[np.isfinite(widths) & (widths > 0)]
+            edge_px = float(np.clip(np.median(widths), 0.7, 0.25 * rho0.min())) if widths.size else 2.0
         ok_theta = theta[ok]
-        xy = np.column_stack([cx + r[ok] * np.cos(ok_theta), cy + r[ok] * np.sin(ok_theta)])
-        pts = np.asarray(xy, dtype=float)
+        pts = np.column_stack([cx + r[ok] * np.cos(ok_theta), cy + r[ok] * np.sin(ok_theta)])
         keep = np.ones(len(pts), bool)
         for _ in range(3):
             (ex, ey), (ew, eh), ang = cv2.fitEllipseDirect(pts[keep].astype(np.float32))
@@ -394,6 +410,10 @@ def _refine(rgb: np.ndarray, cand: _Candidate, iterations: int = 3) -> _Fit | st
             keep = new_keep
         if keep.sum() < _MIN_RAY_FRACTION * n_rays:
             return f"an edge on only {keep.sum() / n_rays:.0%} of the rays"
+        kept_theta = ok_theta[keep]
+        gaps = np.diff(np.concatenate([kept_theta, kept_theta[:1] + 2 * np.pi]))
+        if np.rad2deg(gaps.max()) > _MAX_GAP_DEG:
+            return f"no edge over more than {_MAX_GAP_DEG:g} deg of its outline"
         cx, cy, a, b, phi = float(ex), float(ey), ea, eb, ephi
         rms = float(np.sqrt(np.mean(resid[keep] ** 2)))
         points = pts[keep]
