@@ -2,12 +2,14 @@
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 
+from texture._regions import moments_from_pixels
 from texture.measurement import ASSUMED_PX_PER_MM
 from texture.phantoms.photo import render_lines, render_skin
-from texture.pores import measure_pores
+from texture.pores import half_depth_outlines, measure_pores
 
 
 def _relative_error(measured, truth):
@@ -224,3 +226,32 @@ def test_all_round_test_is_what_rejects_pieces_of_faint_lines():
         found += measure_pores(faint.rgb, px_per_mm=10.0, min_all_round_fall=0.0).metrics["pore_count_fine"]
         print(seed, measure_pores(faint.rgb, px_per_mm=10.0).metrics["pore_count_fine"])
     assert found >= 1
+
+
+def test_moments_of_a_rectangle_by_hand():
+    # A 3 x 4 px rectangle (rows 2-4, cols 5-8) and one lone pixel: a pixelised h x w rectangle has
+    # second moments h^2/12 and w^2/12 (pixel extent included), so elongation w/h = 4/3 and ellipse fill
+    # area / (4 pi sqrt(h^2 w^2 / 144)) = 12 / (4 pi) for the rectangle.
+    rr, cc = np.mgrid[2:5, 5:9]
+    rr, cc = np.append(rr.ravel(), 0), np.append(cc.ravel(), 0)
+    lab = np.append(np.ones(12, dtype=np.intp), 2)
+    area, row, col, elongation, fill = moments_from_pixels(rr, cc, lab, 3)
+    assert area.tolist() == [0.0, 12.0, 1.0]
+    assert row[1] == pytest.approx(3.0) and col[1] == pytest.approx(6.5)
+    assert elongation[1] == pytest.approx(4.0 / 3.0)
+    assert fill[1] == pytest.approx(12.0 / (4.0 * np.pi))
+    assert row[0] == col[0] == 0.0  # an empty label
+
+
+def test_half_depth_outlines_in_a_caller_buffer_are_the_same():
+    # The labels buffer is scratch space only: outlines, labels and count do not depend on it (a
+    # buffer holding garbage included).
+    rng = np.random.default_rng(0)
+    depth = 4.0 * cv2.GaussianBlur(rng.normal(0.0, 1.0, (120, 160)).astype(np.float32), (0, 0), 2.0)
+    level = np.full(depth.shape, 60.0, dtype=np.float32)
+    candidates = depth > 0.5
+    buffer = rng.integers(-5, 5, depth.shape).astype(np.int32)
+    plain = half_depth_outlines(depth, candidates, 1.0, level=level)
+    buffered = half_depth_outlines(depth, candidates, 1.0, level=level, labels=buffer)
+    assert plain[2] == buffered[2] > 10
+    assert np.array_equal(plain[0], buffered[0]) and np.array_equal(plain[1], buffered[1])
