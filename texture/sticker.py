@@ -11,10 +11,12 @@ Method (:func:`find_sticker`):
    them. The local background is a three-pass masked Gaussian average of CIELAB (normalised convolution,
    Knutsson & Westin, CVPR 1993; each pass without what the previous one found different); a pixel's
    contrast is its Euclidean Lab distance (Delta E*ab) from it. The contrast map is thresholded at
-   geometric levels (3-45 Delta E*ab), holes are filled (print on the sticker), and connected regions of a
-   plausible size, convex (solidity >= 0.9) and elliptical (area within 15 % of their fitted ellipse's)
-   are kept. A region touching the image border is never measured: a cut sticker would give a wrong
-   diameter.
+   geometric levels (3-45 Delta E*ab) and, with a named ``color``, the distance to that colour at 4-35
+   Delta E*ab (found even where a photo of face, clothes and backdrop has no single background); holes are
+   filled (print on the sticker), and connected regions of a plausible size, convex (solidity >= 0.9) and
+   elliptical (area within 15 % of their fitted ellipse's) are kept, the 40 with the largest contrast x
+   diameter read further. A region touching the image border is never measured: a cut sticker would give
+   a wrong diameter.
 2. **Sub-pixel edge**: on rays from the centre of each candidate, through its ellipse, the full image is
    read in linear light (bilinear), projected on the colour difference between inside and outside (a
    blurred edge between two colours is half-way there in linear light at the true edge), and the edge is
