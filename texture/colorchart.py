@@ -37,6 +37,7 @@ __all__ = [
     "COLORCHECKER_SRGB",
     "ChartDetection",
     "detect_colorchecker",
+    "may_hold_chart",
     "chart_from_corners",
     "color_correction_matrix",
     "apply_color_correction",
@@ -406,11 +407,47 @@ def _chart_fits(patch_rgb: np.ndarray, *, max_delta_e: float) -> bool:
     return float(np.mean(chart_delta_e(fitted))) <= max_delta_e
 
 
+#: Hue angles h_ab (degrees) that skin never has under any white light but five or more of the chart's
+#: patches keep even under a strong tungsten cast: greens, cyans and blues.
+_CHART_ONLY_HUES_DEG = (120.0, 300.0)
+#: Chroma C*ab above which a pixel counts as one of those colours: the bluish green, blue, green and cyan
+#: patches keep 19-45 under a (1, 0.6, 0.3) cast with 5 % crosstalk; grey-blue shadows, veins and a drawn
+#: face's eyes stay below.
+_CHART_ONLY_MIN_CHROMA = 15.0
+
+
+def may_hold_chart(rgb: np.ndarray, *, work_size: int = 800, min_pixels: int = 12) -> bool:
+    """Whether a photo can hold a ColorChecker at all: a cheap gate before the detectors.
+
+    Every detection must map the chart's 24 colours onto the reference with a small error, so a chart in
+    the photo shows its green, cyan and blue patches: hue angle h_ab in 120-300 deg with chroma above 10.
+    Simulated on the reference colours, 8 patches qualify under daylight and 4 (bluish green, blue,
+    green, cyan) still do with linear channel gains of (1, 0.6, 0.3) and 5 % crosstalk, a stronger
+    tungsten cast than an uncorrected incandescent lamp gives; skin, hair and a dark surround have none
+    (bluish dermoscopy photos and blue eyes do, and are searched as before). Below
+    ``min_pixels`` such pixels on a copy ``work_size`` px wide (the grid detector's own working size,
+    where its smallest chart has patches of ~3 x 3 px), no detector can succeed, and the ~0.2-0.7 s they
+    take per chart-free photo is skipped. A photo with any saturated blue or green in it (a backdrop,
+    clothing) is searched as before.
+    """
+    rgb = check_rgb(rgb)
+    scale = min(1.0, work_size / max(rgb.shape[:2]))
+    small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    # OpenCV's float Lab (D65, same formulas as texture.color.rgb_to_lab to ~1e-3): a gate needs no more.
+    lab = cv2.cvtColor(np.ascontiguousarray(small, dtype=np.float32), cv2.COLOR_RGB2Lab)
+    a, b = lab[..., 1], lab[..., 2]
+    hue = np.degrees(np.arctan2(b, a)) % 360.0
+    lo, hi = _CHART_ONLY_HUES_DEG
+    chart_only = (hue > lo) & (hue < hi) & (a * a + b * b > _CHART_ONLY_MIN_CHROMA**2)
+    return int(np.count_nonzero(chart_only)) >= min_pixels
+
+
 def detect_colorchecker(
     rgb: np.ndarray, *, method: str = "auto", max_fit_delta_e: float = 8.0
 ) -> ChartDetection | None:
     """Find an X-Rite ColorChecker Classic 24 in a photo and sample its patches.
 
+    Photos without any green, cyan or blue are refused at once (:func:`may_hold_chart`).
     ``auto`` first looks for a 4 x 6 grid of uniform, equally sized square patches (:func:`_detect_grid`),
     then, when that finds nothing, uses OpenCV's Macbeth chart detector (``cv2.mcc.CCheckerDetector``,
     chart type MCC24) when this OpenCV build has it. The grid detector goes first because it is
@@ -436,6 +473,8 @@ def detect_colorchecker(
     rgb = check_rgb(rgb)
     if method not in ("auto", "mcc", "grid"):
         raise ValueError(f"method must be 'auto', 'mcc' or 'grid', got {method!r}")
+    if not may_hold_chart(rgb):
+        return None
     detectors = {"mcc": (_detect_mcc,), "grid": (_detect_grid,), "auto": (_detect_grid, _detect_mcc)}
     for detect in detectors[method]:
         found = detect(rgb)

@@ -22,6 +22,7 @@ from texture.colorchart import (
     chart_from_corners,
     color_correction_matrix,
     detect_colorchecker,
+    may_hold_chart,
 )
 from texture.exposure import median_l_star, normalize_exposure
 from texture.phantoms.colorchart import colorchart_photo, skin_background
@@ -131,6 +132,27 @@ def test_a_grid_of_the_wrong_colours_is_not_taken_for_the_chart():
 def test_a_chart_cut_by_the_image_border_is_not_used():
     ph = colorchart_photo((420, 560), chart_center=(520.0, 330.0), chart_width=250.0)
     assert detect_colorchecker(ph.rgb) is None
+
+
+@pytest.mark.parametrize("cast", [(1.0, 0.6, 0.3), (1.25, 1.0, 0.7), (0.6, 0.8, 1.0)])
+def test_chart_gate_passes_charts_under_strong_casts(cast):
+    # (1, 0.6, 0.3): stronger than an uncorrected tungsten lamp. A small chart (patches ~9 px).
+    ph = colorchart_photo((420, 560), cast=cast, chart_width=90.0, seed=4)
+    assert may_hold_chart(ph.rgb), cast
+    skin_only = ph.rgb.copy()
+    skin_only[~ph.skin_mask] = np.median(ph.rgb[ph.skin_mask], axis=0)  # the chart painted over
+    assert not may_hold_chart(skin_only), cast
+
+
+def test_chart_gate_refuses_skin_without_searching(shared_data):
+    from texture.phantoms.face import render_face
+
+    photo = skio.imread(shared_data / "dermoscopy" / "ISIC_0000013.jpg")[..., :3] / 255.0
+    for skin in (skin_background((300, 400), seed=5), render_face(px_per_mm=2.0).rgb, photo):
+        assert not may_hold_chart(skin)
+    # A bluish dermoscopy photo passes the gate: it is searched by the detectors, which find nothing.
+    bluish = skio.imread(shared_data / "dermoscopy" / "ISIC_0000046.jpg")[..., :3] / 255.0
+    assert may_hold_chart(bluish) and detect_colorchecker(bluish) is None
 
 
 def test_no_chart_in_a_real_skin_photo(shared_data):
