@@ -226,9 +226,13 @@ def grey_level_image(codes: np.ndarray, mask: np.ndarray, *, n_levels: int | Non
 
 
 def shifted_pair_views(array: np.ndarray, offset: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Views ``(a, b)`` of an n-D array such that ``b[p]`` is ``a[p]``'s neighbour at ``offset``."""
-    a = tuple(slice(max(0, -o), n - max(0, o)) for o, n in zip(offset, array.shape, strict=True))
-    b = tuple(slice(max(0, o), n + min(0, o)) for o, n in zip(offset, array.shape, strict=True))
+    """Views ``(a, b)`` of an n-D array such that ``b[p]`` is ``a[p]``'s neighbour at ``offset``.
+
+    Both empty along an axis the offset spans entirely (the stops are clamped at 0: a negative
+    stop would count from the end and give views of different sizes).
+    """
+    a = tuple(slice(max(0, -o), max(0, n - max(0, o))) for o, n in zip(offset, array.shape, strict=True))
+    b = tuple(slice(max(0, o), max(0, n + min(0, o))) for o, n in zip(offset, array.shape, strict=True))
     return array[a], array[b]
 
 

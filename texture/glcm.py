@@ -21,14 +21,15 @@ For a single 2D image "averaged" = "direction_merged" = "3d_averaged" and "slice
 Matrices without any pair (e.g. the vertical direction of a one-row mask) are left out of the
 average, as PyRadiomics does; if no matrix has a pair, ``ValueError``.
 
-Pairs are counted per direction as histograms: with Ng <= 255 on a 2D slice, two neighbouring 8-bit
-codes read as one 16-bit word, so that one 1D OpenCV ``calcHist`` (IPP) counts a direction (see
-"Byte-pair counting" below; 8-bit images are discretised band by band straight into the padded
-copy); otherwise one 2D ``calcHist`` of two shifted views (Ng = 256, 3D) or ``numpy.bincount``
-(more levels), in bands of at most 2**24 pairs. All give the same integer counts (tested against a
-loop over the pixels and scikit-image's ``graycomatrix``). The features come from the matrix's
-marginals (row, sum and difference distributions) in O(Ng^2), so the cost is a few passes over the
-image whatever the number of features.
+Pairs are counted per direction as histograms: with Ng <= 255 on a large enough 2D slice (from
+~250 000 pixels at 32 levels), two neighbouring 8-bit codes read as one 16-bit word, so that one
+1D OpenCV ``calcHist`` (IPP) counts a direction (see "Byte-pair counting" below; 8-bit images are
+discretised band by band straight into the padded copy); otherwise one 2D ``calcHist`` of two
+shifted views (smaller slices, Ng = 256, 3D) or ``numpy.bincount`` (more levels), in bands of at
+most 2**24 pairs. All give the same integer counts (tested against a loop over the pixels and
+scikit-image's ``graycomatrix``). The features come from the matrix's marginals (row, sum and
+difference distributions) in O(Ng^2), so the cost is a few passes over the image whatever the
+number of features.
 
 Grey levels: with ``levels=None`` Ng is the largest level inside the mask (as the IBSI phantom,
 Ng = 6); Ng enters only the normalised inverse difference (moment). To keep Ng fixed across
@@ -107,6 +108,12 @@ _BAND_PIXELS = 2**21
 
 # Byte-pair counting handles up to 255 levels: codes Ng..255 are left for the sentinels.
 _MAX_BYTE_LEVELS = 255
+
+# Byte pairs pay off from this many pixels per slice, plus this many per histogram bin (each
+# calcHist call costs ~10 us at 4096 bins up to ~400 us at 65536): 2D calcHist below. Break-even
+# measured on 128^2..1024^2 images, 8..255 levels, one thread (e.g. 32 levels: ~250 000 pixels).
+_BYTE_PAIR_MIN_PIXELS = 2**17
+_BYTE_PAIR_PIXELS_PER_BIN = 12
 
 # Sentinel codes Ng, Ng + 1, ... (cycling along the row) mark pixels outside the mask and the padding
 # column. Several of them: a run of identical words (a masked-out region) makes calcHist increment
@@ -430,14 +437,21 @@ def glcm_matrices(
     image, mask = validate_stack(image, mask)
     if isinstance(distance, bool) or not isinstance(distance, (int, np.integer)) or distance < 1:
         raise ValueError(f"distance must be a positive integer, got {distance!r}")
+    slice_pixels = image.shape[1] * image.shape[2]
     if not volume and _LITTLE_ENDIAN:
         fused = _uint8_code_table(image, None if whole else mask, levels)
-        if fused is not None:
+        if fused is not None and _byte_pairs_pay(slice_pixels, fused[1]):
             # 8-bit image, Ng <= 255: discretised band by band while counting.
             table, n_levels = fused
             return _byte_pair_stack(image, table, None if whole else mask, n_levels, distance)
     codes, n_levels = _discretise(image, mask=mask, levels=levels)
-    if not volume and _LITTLE_ENDIAN and codes.dtype == np.uint8 and n_levels <= _MAX_BYTE_LEVELS:
+    if (
+        not volume
+        and _LITTLE_ENDIAN
+        and codes.dtype == np.uint8
+        and n_levels <= _MAX_BYTE_LEVELS
+        and _byte_pairs_pay(slice_pixels, n_levels)
+    ):
         return _byte_pair_stack(codes, None, None if whole else mask, n_levels, distance)
     if volume:
         codes, mask = codes[None], mask[None]
@@ -449,6 +463,11 @@ def glcm_matrices(
             scaled = tuple(o * distance for o in offset)
             out[z, d] = _pair_counts(codes[z], mask[z], full_mask, n_levels, scaled)
     return out
+
+
+def _byte_pairs_pay(slice_pixels: int, n_levels: int) -> bool:
+    bins = 256 * _sentinel_span(n_levels)
+    return slice_pixels >= _BYTE_PAIR_MIN_PIXELS + _BYTE_PAIR_PIXELS_PER_BIN * bins
 
 
 def _byte_pair_stack(

@@ -114,27 +114,44 @@ def test_byte_pair_counting_matches_brute_force(monkeypatch, input_kind, n_level
                 matrix_size = n_levels
             for distance in (1, 2, 3):
                 expected = _brute_force_counts(expected_levels, mask, matrix_size, distance)
+                # Byte pairs forced (these images are below the size they pay off from) in bands
+                # of the whole slice, one row, a few rows; then the 2D calcHist the size picks.
+                monkeypatch.setattr(glcm, "_BYTE_PAIR_MIN_PIXELS", 0)
+                monkeypatch.setattr(glcm, "_BYTE_PAIR_PIXELS_PER_BIN", 0)
                 for band_pixels in (2**21, 1, 20):
                     monkeypatch.setattr(glcm, "_BAND_PIXELS", band_pixels)
                     counts = glcm_matrices(image, mask, distance=distance, **kwargs)[0]
                     np.testing.assert_array_equal(counts, expected)
                     checked += 1
+                monkeypatch.undo()
+                counts = glcm_matrices(image, mask, distance=distance, **kwargs)[0]
+                np.testing.assert_array_equal(counts, expected)
     assert checked == len(shapes) * 3 * 3 * 3
 
 
-def test_byte_pair_counts_equal_skimage_graycomatrix():
-    # scikit-image's own counts (symmetric, not normalised) of a smooth 32-level texture and of
-    # noise. Its angle pi/4 steps (+1, +1) in (row, col), i.e. our 135 degrees, and 3 pi/4 our 45.
+def test_byte_pair_counts_equal_skimage_graycomatrix(monkeypatch):
+    # scikit-image's own counts (symmetric, not normalised) of a smooth 32-level texture large
+    # enough for the byte pairs (600 x 520: checked that they ran) and of small noise (byte pairs
+    # forced). Its angle pi/4 steps (+1, +1) in (row, col), i.e. our 135 degrees, and 3 pi/4 our 45.
+    import texture.glcm as glcm
+
     rng = np.random.default_rng(21)
-    smooth = np.cumsum(np.cumsum(rng.normal(size=(150, 123)), axis=0), axis=1)
+    smooth = np.cumsum(np.cumsum(rng.normal(size=(600, 520)), axis=0), axis=1)
     smooth = np.floor(32 * (smooth - smooth.min()) / np.ptp(smooth)).clip(0, 31).astype(np.uint8)
     noise = rng.integers(0, 32, size=(97, 64)).astype(np.uint8)
-    for codes in (smooth, noise):
+    calls = []
+    original = glcm._byte_pair_stack
+    monkeypatch.setattr(glcm, "_byte_pair_stack", lambda *args: calls.append(1) or original(*args))
+    for codes, forced in ((smooth, False), (noise, True)):
+        if forced:
+            monkeypatch.setattr(glcm, "_BYTE_PAIR_MIN_PIXELS", 0)
+            monkeypatch.setattr(glcm, "_BYTE_PAIR_PIXELS_PER_BIN", 0)
         codes[0, 0] = 31
         ours = glcm_matrices(codes + 1)[0]
         theirs = graycomatrix(codes, [1], SKIMAGE_ANGLES, levels=32, symmetric=True, normed=False)
         for ours_direction, skimage_angle in ((0, 0), (1, 3), (2, 2), (3, 1)):
             np.testing.assert_array_equal(ours[ours_direction], theirs[:, :, 0, skimage_angle])
+    assert len(calls) == 2
 
 
 @pytest.mark.parametrize("masked", [False, True])
@@ -266,6 +283,8 @@ def test_bad_input():
         glcm_features(image, aggregation="3D")
     with pytest.raises(ValueError, match="distance"):
         glcm_features(image, distance=0)
+    with pytest.raises(ValueError, match="no pair"):  # the distance spans the image (was cv2.error)
+        glcm_features(np.array([[1, 2], [2, 1]]), distance=3)
     with pytest.raises(ValueError, match="integer grey levels"):
         glcm_features(np.full((4, 4), 0.5) + np.eye(4))
     nan_image = np.ones((6, 6))
