@@ -438,7 +438,9 @@ def glcm_matrices(
     if isinstance(distance, bool) or not isinstance(distance, (int, np.integer)) or distance < 1:
         raise ValueError(f"distance must be a positive integer, got {distance!r}")
     slice_pixels = image.shape[1] * image.shape[2]
-    if not volume and _LITTLE_ENDIAN:
+    # The fewest levels the slice could have (Ng of levels=None is only known after a pass).
+    fewest = levels if isinstance(levels, (int, np.integer)) and not isinstance(levels, bool) else 1
+    if not volume and _LITTLE_ENDIAN and _byte_pairs_pay(slice_pixels, min(int(fewest), 255)):
         fused = _uint8_code_table(image, None if whole else mask, levels)
         if fused is not None and _byte_pairs_pay(slice_pixels, fused[1]):
             # 8-bit image, Ng <= 255: discretised band by band while counting.
