@@ -117,7 +117,7 @@ _BYTE_PAIR_PIXELS_PER_BIN = 12
 
 # Sentinel codes Ng, Ng + 1, ... (cycling along the row) mark pixels outside the mask and the padding
 # column. Several of them: a run of identical words (a masked-out region) makes calcHist increment
-# one bin back to back, about 5x slower per word than varied words.
+# one bin back to back, 2-3x slower per word than varied words.
 _SENTINEL_KINDS = 8
 
 # Byte pairs read as one native uint16 are (first + 256 * second) on little-endian machines only.
@@ -158,9 +158,9 @@ def _pair_counts(
 # Byte-pair counting (2D slices, Ng <= 255) -----------------------------------------------------
 #
 # Two neighbouring uint8 codes (a, b) stored next to each other in memory read as one uint16 word
-# a + 256 b, so a direction's pair counts are a 1D histogram of 256 Ng bins over such words: one
-# calcHist call (OpenCV's IPP path for 1D histograms, about 2x faster per pair than its 2D
-# histogram), reshaped to (Ng, 256) and cut to (Ng, Ng). The words of a direction are read straight
+# a + 256 b, so a direction's pair counts are a 1D histogram over such words: one calcHist call
+# (OpenCV's IPP path for 1D histograms, about 2x faster per pair than its 2D histogram), reshaped
+# to (codes, 256) and cut to (Ng, Ng). The words of a direction are read straight
 # from the codes (horizontal pairs: the rows themselves, at even and odd byte offsets) or from one
 # interleaved copy of two rows (cv2.merge of row r and row r - 1: even words are the vertical pairs,
 # odd words the 135-degree pairs; of rows r - 1 and r: odd words are the 45-degree pairs). Codes
