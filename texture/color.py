@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import cv2
 import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
 
@@ -17,6 +18,7 @@ __all__ = [
     "rgb_to_lab",
     "srgb_to_linear",
     "linear_to_srgb",
+    "eight_bit_codes",
     "delta_e",
     "lab_of",
     "check_finite_lightness",
@@ -46,10 +48,51 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return rgb2lab(check_rgb(rgb))
 
 
-def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
-    """Undo the sRGB transfer curve (IEC 61966-2-1), giving values proportional to reflectance."""
+def _srgb_to_linear_formula(rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb, dtype=np.float64)
     return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+
+
+# Below this many values the formula is cheaper than the 8-bit check.
+_CODES_MIN_SIZE = 4096
+
+
+def eight_bit_codes(values: np.ndarray) -> np.ndarray | None:
+    """The 8-bit codes ``k`` of an array whose every value is exactly ``k / 255`` as a decoded 8-bit image
+    holds it (float32 ``k / 255`` computed in float32, as :mod:`pipelines.io.decode` does, or float64
+    ``k / 255``), as uint8 of the same shape; None for any other array (or a small one).
+
+    A function of one value is then a 256-entry lookup, exactly equal to evaluating it on every pixel
+    (the sRGB curve's ``**`` on a 12 MP photo takes ~0.3 s; the check and lookup ~0.05 s).
+    """
+    arr = np.asarray(values)
+    if arr.dtype not in (np.float32, np.float64) or arr.size < _CODES_MIN_SIZE:
+        return None
+    flat = np.ascontiguousarray(arr).reshape(-1, 1)
+    # Rounded and saturated to 0-255 in one pass; NaN or values outside [0, 1] then fail the comparison.
+    codes = cv2.convertScaleAbs(flat, alpha=255.0)
+    if not np.array_equal(cv2.LUT(codes, _CODE_VALUE[arr.dtype]), flat):
+        return None
+    return codes.reshape(arr.shape)
+
+
+_CODE_VALUE = {np.dtype(d): np.arange(256, dtype=d) / np.dtype(d).type(255) for d in (np.float32, np.float64)}
+_LINEAR_OF_CODE = {
+    np.dtype(d): _srgb_to_linear_formula(np.arange(256, dtype=d) / np.dtype(d).type(255))
+    for d in (np.float32, np.float64)
+}
+
+
+def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
+    """Undo the sRGB transfer curve (IEC 61966-2-1), giving values proportional to reflectance (float64).
+
+    Images decoded from 8 bits are converted by a 256-entry table of the same formula (identical values,
+    :func:`eight_bit_codes`)."""
+    codes = eight_bit_codes(rgb)
+    if codes is not None:
+        flat = cv2.LUT(codes.reshape(-1, 1), _LINEAR_OF_CODE[np.asarray(rgb).dtype])
+        return flat.reshape(codes.shape)
+    return _srgb_to_linear_formula(rgb)
 
 
 def _masked(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

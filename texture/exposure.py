@@ -3,9 +3,10 @@ reference (a flash a few percent brighter multiplies every linear RGB value by o
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
-from texture.color import linear_to_srgb, srgb_to_linear
+from texture.color import eight_bit_codes, linear_to_srgb, srgb_to_linear
 from texture.measurement import check_mask, check_rgb
 
 __all__ = ["median_l_star", "normalize_exposure"]
@@ -77,16 +78,35 @@ def normalize_exposure(
         raise ValueError("mask selects no pixels")
     if not np.isfinite(reference_l_star) or not 0.0 < reference_l_star <= 100.0:
         raise ValueError(f"reference_l_star must be in (0, 100], got {reference_l_star}")
-    linear = srgb_to_linear(rgb)
-    y_pixels = linear[m] @ _XYZ_FROM_LINEAR_Y
+    codes = eight_bit_codes(rgb)
+    if codes is not None:
+        # A photo decoded from 8 bits: each channel's linear value is a function of its code, so the
+        # masked luminance is read through three 256-entry tables (the same formula; only the order of
+        # the three-term sum may differ from a matrix product, in the last bit).
+        masked = np.ascontiguousarray(codes[m]).reshape(-1, 1, 3)
+        table = srgb_to_linear(_CODE_VALUES[rgb.dtype])
+
+        def luminance(g: float) -> np.ndarray:
+            # One table per channel, already weighted: Y = w0 R + w1 G + w2 B summed left to right.
+            weighted = np.clip(table * g, 0.0, 1.0)[:, None] * _XYZ_FROM_LINEAR_Y
+            terms = cv2.LUT(masked, np.ascontiguousarray(weighted).reshape(256, 1, 3))
+            return (terms[..., 0] + terms[..., 1] + terms[..., 2]).ravel()
+    else:
+        linear = srgb_to_linear(rgb)
+        masked_linear = linear[m]
+
+        def luminance(g: float) -> np.ndarray:
+            return np.clip(masked_linear * g, 0.0, 1.0) @ _XYZ_FROM_LINEAR_Y
+
     y_target = _y_from_l_star(float(reference_l_star))
-    y_now = float(np.median(y_pixels))
+    y_now = float(np.median(luminance(1.0)))
     if y_now <= 0:
         raise ValueError("the masked pixels are black: exposure cannot be normalised")
     gain = y_target / y_now
     for _ in range(2):
-        corrected_y = np.clip(linear[m] * gain, 0.0, 1.0) @ _XYZ_FROM_LINEAR_Y
-        y_now = float(np.median(corrected_y))
+        if gain <= 1.0 or (codes is not None and table[int(masked.max())] * gain <= 1.0):
+            break  # no masked value clips at 1: the median already scales with the gain
+        y_now = float(np.median(luminance(gain)))
         if y_now <= 0:
             break
         gain *= y_target / y_now
@@ -94,4 +114,14 @@ def normalize_exposure(
         raise ValueError(
             f"exposure gain {gain:.3g} is outside [1/{max_gain:g}, {max_gain:g}]: not the same scene?"
         )
+    if codes is not None:
+        # The corrected value is a function of the code alone: a 256-entry table of the same formula gives
+        # the same values as applying it to every pixel (12 MP: ~0.5 s of ** saved).
+        corrected = linear_to_srgb(table * gain)
+        return cv2.LUT(codes.reshape(-1, 1), corrected).reshape(rgb.shape), float(gain)
     return linear_to_srgb(linear * gain), float(gain)
+
+
+_CODE_VALUES = {
+    np.dtype(d): np.arange(256, dtype=d) / np.dtype(d).type(255) for d in (np.float32, np.float64)
+}

@@ -99,3 +99,19 @@ def test_lab_of_validates_its_input():
     with pytest.raises(ValueError, match="NaN"):
         lab_of(None, bad)
     assert lab_of(None, bad, check_finite=False) is not None
+
+
+def test_eight_bit_table_gives_the_formulas_values():
+    # Decoded 8-bit photos (float32 k/255 as pipelines.io.decode makes them, and float64 k/255) go through
+    # a 256-entry table: the values must equal the sRGB formula evaluated on every pixel.
+    from texture.color import _srgb_to_linear_formula, eight_bit_codes
+
+    rng = np.random.default_rng(5)
+    k = rng.integers(0, 256, (90, 140, 3), dtype=np.uint8)
+    for x in (k.astype(np.float32) / np.float32(255), k / 255.0, (k / 255.0)[::2, 1::3]):
+        assert np.array_equal(eight_bit_codes(x), k if x.shape == k.shape else k[::2, 1::3])
+        assert np.array_equal(srgb_to_linear(x), _srgb_to_linear_formula(x))
+    x = k.astype(np.float32) / np.float32(255)
+    for off in (x + np.float32(1e-4), x - 1.0, np.where(k == 7, np.nan, x).astype(np.float32)):
+        assert eight_bit_codes(off) is None
+    assert eight_bit_codes(x[:10, :10]) is None  # small arrays take the formula

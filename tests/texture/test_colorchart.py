@@ -6,6 +6,8 @@ The last tests exercise ``pipelines.assays.alignment.correct_color``, the pipeli
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from skimage import io as skio
@@ -34,6 +36,9 @@ def sample_at(rgb: np.ndarray, centres: np.ndarray, half: int = 4) -> np.ndarray
     for x, y in np.round(centres).astype(int):
         out.append(rgb[y - half : y + half + 1, x - half : x + half + 1].reshape(-1, 3).mean(axis=0))
     return np.array(out)
+
+
+_DERMOSCOPY = Path(__file__).resolve().parents[1] / "data" / "dermoscopy"
 
 
 @pytest.fixture(scope="module")
@@ -219,6 +224,31 @@ def test_exposure_change_is_normalised_to_baseline_median_l_star(exposure):
     assert gain == pytest.approx(1 / exposure, rel=2e-3)
     # median_l_star agrees with the library's float Lab.
     assert target == pytest.approx(np.median(rgb_to_lab(baseline)[..., 0][mask]), abs=0.01)
+
+
+@pytest.mark.parametrize("change", [-6.0, 4.0, 12.0])  # darker; brighter; brighter with pixels clipping
+def test_exposure_of_an_8_bit_photo_by_table_equals_the_formula(change):
+    from texture.color import _srgb_to_linear_formula
+
+    photo = skio.imread(_DERMOSCOPY / "ISIC_0000013.jpg")[::2, ::2, :3]
+    rgb = photo.astype(np.float32) / np.float32(255)  # as pipelines.io.decode gives it: the table path
+    mask = np.ones(rgb.shape[:2], bool)
+    mask[:30] = False
+    target = median_l_star(rgb, mask=mask) + change
+    corrected, gain = normalize_exposure(rgb, mask=mask, reference_l_star=target)
+    # The same gain as the documented iteration evaluated pixel by pixel (to the last bits of a sum) ...
+    weights = np.array([0.212671, 0.715160, 0.072169])
+    linear = _srgb_to_linear_formula(rgb)[mask]
+    y_target = ((target + 16.0) / 116.0) ** 3
+    expected = y_target / np.median(linear @ weights)
+    for _ in range(2):
+        expected *= y_target / np.median(np.clip(linear * expected, 0, 1) @ weights)
+    assert gain == pytest.approx(expected, rel=1e-12)
+    # ... the same corrected values, and the target reached.
+    np.testing.assert_array_equal(corrected, linear_to_srgb(_srgb_to_linear_formula(rgb) * gain))
+    assert median_l_star(corrected, mask=mask) == pytest.approx(target, abs=0.05)
+    newly_clipped = (rgb[mask] < 1.0) & (corrected[mask] >= 1.0 - 1e-9)
+    assert newly_clipped.any() == (change > 0)  # brighter: the clipping passes run; darker: skipped
 
 
 def test_exposure_bad_input():
