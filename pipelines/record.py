@@ -17,6 +17,7 @@ __all__ = [
     "overlay_key",
     "overlay_dir_for",
     "baseline_session",
+    "baseline_sessions_by_group",
 ]
 
 
@@ -82,7 +83,24 @@ def baseline_session(sessions) -> int:
     """The baseline among a subject's sessions (of one region, modality and stain): session 0 when it
     is there, else the earliest. The one place this rule lives: alignment references, changes and the
     cohort all ask here."""
-    values = [int(s) for s in sessions]
-    if not values:
+    values = np.asarray([int(s) for s in sessions], dtype=np.int64)
+    if not values.size:
         raise ValueError("no sessions: a group without images has no baseline")
-    return 0 if 0 in values else min(values)
+    return int(baseline_sessions_by_group(values, np.zeros(values.size, dtype=np.int64))[0])
+
+
+def baseline_sessions_by_group(sessions: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """:func:`baseline_session` for many groups at once: per element, the baseline of its group
+    (``groups``: integer group codes, e.g. from ``DataFrame.groupby(...).ngroup()``)."""
+    sessions = np.asarray(sessions, dtype=np.int64)
+    codes = np.asarray(groups, dtype=np.int64)
+    if sessions.shape != codes.shape or sessions.ndim != 1:
+        raise ValueError("sessions and groups must be 1-D arrays of one length")
+    if not sessions.size:
+        return sessions.copy()
+    n = int(codes.max()) + 1
+    earliest = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(earliest, codes, sessions)
+    has_zero = np.zeros(n, dtype=bool)
+    has_zero[codes[sessions == 0]] = True
+    return np.where(has_zero, 0, earliest)[codes]

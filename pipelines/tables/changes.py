@@ -44,7 +44,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from pipelines.record import baseline_session
+from pipelines.record import baseline_sessions_by_group
 from pipelines.tables.catalogue import is_known, lookup
 from pipelines.tables.metrics import GROUP_COLUMNS
 from pipelines.tables.pairing import (
@@ -176,7 +176,8 @@ def changes_table(
     rep = repeatability_for_run(metrics, columns, overrides=overrides)
 
     grouped = per.groupby(keys, dropna=False, sort=False)
-    is_base = (per["session"] == baseline_sessions(per)).to_numpy()
+    base_of = baseline_sessions(per).to_numpy()
+    is_base = per["session"].to_numpy() == base_of
     by_group = [per[k] for k in keys]
     base = per["value"].where(is_base).groupby(by_group, dropna=False).transform("first")
     # Same skin, measured the same way (pipelines.tables.pairing): a registered follow-up's baseline is
@@ -184,7 +185,6 @@ def changes_table(
     paired, has_pair = paired_baseline_values(per, paired_baselines)
     base = base.where(~(has_pair.to_numpy() & ~is_base), paired)
     calibration = color_calibration(metrics)
-    base_of = baseline_sessions(per).to_numpy()
     base_n = per["n_captures"].where(is_base).groupby(by_group, dropna=False).transform("first")
     base_date = per["date"].where(is_base).groupby(by_group, dropna=False).transform("first")
     previous = grouped["value"].shift(1)
@@ -261,5 +261,6 @@ def changes_table(
 
 def baseline_sessions(changes: pd.DataFrame) -> pd.Series:
     """Per row, the session that served as that row's baseline (the group's earliest, 0 if present)."""
-    grouped = changes.groupby([*GROUP_COLUMNS, "metric"], dropna=False)["session"]
-    return grouped.transform(baseline_session).astype("int64")
+    groups = changes.groupby([*GROUP_COLUMNS, "metric"], dropna=False, sort=False).ngroup().to_numpy()
+    sessions = changes["session"].to_numpy(dtype="int64")
+    return pd.Series(baseline_sessions_by_group(sessions, groups), index=changes.index, dtype="int64")

@@ -124,8 +124,15 @@ class Repeatability:
     estimate: RepeatabilityEstimate | None
 
 
-def _groups(metrics: pd.DataFrame, column: str, modality: str) -> tuple[list[np.ndarray], list[object]]:
+def _repeat_rows(metrics: pd.DataFrame, modality: str) -> pd.DataFrame:
+    """The rows of ``modality`` whose (group, session) holds more than one capture: the only rows a
+    repeatability estimate can use (most runs have none, and then no column needs grouping)."""
     rows = metrics[metrics["modality"] == modality]
+    sizes = rows.groupby([*GROUP_COLUMNS, "session"], dropna=False, sort=False)["session"].transform("size")
+    return rows[sizes.to_numpy() >= 2]
+
+
+def _groups(rows: pd.DataFrame, column: str) -> tuple[list[np.ndarray], list[object]]:
     keys = [*GROUP_COLUMNS, "session"]
     groups, subjects = [], []
     for key, values in rows.groupby(keys, dropna=False)[column]:
@@ -148,10 +155,12 @@ def repeatability_estimates(
         return out
     if columns is None:
         columns = {c: c for c in metrics.columns if is_known(c) and lookup(c).repeatability_kind}
+    repeats = {m: _repeat_rows(metrics, m) for m in sorted(metrics["modality"].dropna().unique())}
+    repeats = {m: rows for m, rows in repeats.items() if not rows.empty}
     for column, defining in columns.items():
         scale = lookup(defining).scale
-        for modality in sorted(metrics["modality"].dropna().unique()):
-            groups, subjects = _groups(metrics, column, modality)
+        for modality, rows in repeats.items():
+            groups, subjects = _groups(rows, column)
             if groups:
                 out[(column, modality)] = pooled_repeatability(groups, subjects, scale=scale)
     return out
