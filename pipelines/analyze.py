@@ -214,7 +214,9 @@ def _prepare_photo(
             mask &= ~polygon_mask(image.shape, info["chart_outline_xy"])
         return image, info, mask
 
-    rgb, info, own_roi = corrected_roi(rgb, roi, px_per_mm)
+    # The photo's own skin mask is needed only to align it with a baseline (a baseline photo's assay finds
+    # its skin itself): computed below, after the chart, from the same corrected image.
+    rgb, info = correct_color(rgb, detect_chart=use_chart)
     if info["color_correction"] == "chart":
         columns.update(
             color_correction="chart",
@@ -241,6 +243,9 @@ def _prepare_photo(
         return prepared
     base_ppm = reference.px_per_mm or loaded.px_per_mm
     baseline, base_info, base_roi = corrected_roi(loaded.rgb, base_user, base_ppm or px_per_mm)
+    own_roi = skin_mask(rgb, px_per_mm=px_per_mm)
+    if roi is not None:  # the user's ROI without the chart
+        own_roi &= roi
     if not settings.register:
         return prepared
     if not base_roi.any() or not own_roi.any():
