@@ -196,6 +196,7 @@ def _prepare_photo(
         common_region,
         correct_color,
     )
+    from pipelines.assays.sticker import hide_sticker, sticker_step
     from texture.exposure import median_l_star, normalize_exposure
     from texture.measurement import ASSUMED_PX_PER_MM
     from texture.roi import polygon_mask, skin_mask
@@ -242,7 +243,12 @@ def _prepare_photo(
         )
         return prepared
     base_ppm = reference.px_per_mm or loaded.px_per_mm
-    baseline, base_info, base_roi = corrected_roi(loaded.rgb, base_user, base_ppm or px_per_mm)
+    base_rgb = loaded.rgb
+    base_sticker = sticker_step(base_rgb, settings.photo)  # its own sticker, wherever it sat then
+    if base_sticker is not None and base_sticker.mask is not None:
+        base_user = ~base_sticker.mask if base_user is None else base_user & ~base_sticker.mask
+        base_rgb = hide_sticker(base_rgb, base_sticker.mask)
+    baseline, base_info, base_roi = corrected_roi(base_rgb, base_user, base_ppm or px_per_mm)
     own_roi = skin_mask(rgb, px_per_mm=px_per_mm)
     if roi is not None:  # the user's ROI without the chart
         own_roi &= roi
@@ -301,19 +307,21 @@ def _prepare_photo(
 
 def _measure_photo(rgb, item, settings, px_per_mm, roi, reference, input_root=None) -> ImageResult:
     from pipelines.assays.photo import analyze_photo
-    from pipelines.assays.sticker import sticker_step
+    from pipelines.assays.sticker import hide_sticker, sticker_step
 
     user_roi = roi
     # A configured calibration sticker gives the scale when none is given (pipelines.assays.sticker).
     # Like the iris's, its scale is applied after the alignment (the paired baseline's follows from it).
-    sticker = None if px_per_mm else sticker_step(rgb, settings.photo)
-    if sticker is not None and sticker.mask is not None:  # the sticker is not skin
+    # Whatever gives the scale, the sticker is not skin: left out and painted over.
+    sticker = sticker_step(rgb, settings.photo)
+    if sticker is not None and sticker.mask is not None:
         roi = ~sticker.mask if roi is None else roi & ~sticker.mask
+        rgb = hide_sticker(rgb, sticker.mask)
     prepared = _prepare_photo(rgb, settings, roi, reference, px_per_mm, input_root)
     rgb, roi, columns, warnings = prepared.rgb, prepared.roi, prepared.columns, prepared.warnings
-    if sticker is not None and sticker.warning:
+    if sticker is not None and sticker.warning and not px_per_mm:  # a given scale needs no sticker
         warnings.append(sticker.warning)
-    found_ppm = sticker.px_per_mm if sticker is not None else None
+    found_ppm = sticker.px_per_mm if sticker is not None and not px_per_mm else None
     options = dict(settings.photo)
     if settings.glcm_levels is not None:
         options.setdefault("glcm_levels", settings.glcm_levels)

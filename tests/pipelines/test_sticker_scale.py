@@ -165,3 +165,31 @@ def test_identical_follow_up_with_a_sticker_changes_nothing(closeup, tmp_path):
     assert not follow.empty
     assert follow["delta"].abs().max() == 0.0
     assert result.errors.empty
+
+
+def test_a_moved_sticker_is_not_measured_as_skin(tmp_path):
+    # The same skin in both sessions, the sticker stuck elsewhere the second time (as in a clinic). Each
+    # photo's sticker is left out and painted over, the baseline's too when it is measured again on the
+    # common region: nothing changes beyond repeatability, and the sticker's edge is no line. Left in, it
+    # read as 6 lines in the baseline and a lightness SD 1.67 -> 1.26 L* (8 metrics flagged).
+    skin = render_skin(size_mm=(40.0, 30.0), px_per_mm=10.0, seed=4).rgb  # no lines drawn
+    _save(
+        draw_sticker(skin, diameter_mm=10.0, px_per_mm=10.0, center_xy=(300.0, 150.0)),
+        tmp_path / "P01_s0_cheek.png",
+    )
+    _save(
+        draw_sticker(skin, diameter_mm=10.0, px_per_mm=10.0, center_xy=(90.0, 200.0)),
+        tmp_path / "P01_s1_cheek.png",
+    )
+    result = analyze_folder(tmp_path, photo=WHITE_10MM, backend="serial", cache=False)
+    assert (result.metrics["px_per_mm_source"] == "sticker").all()
+    assert (result.metrics["line_count"] == 0).all()
+    follow = result.changes[result.changes["session"] == 1]
+    assert len(follow) > 15
+    assert not follow["beyond_repeatability"].fillna(False).astype(bool).any(), follow[
+        ["metric", "baseline_value", "value"]
+    ].to_string()
+    # A given scale wins, and the sticker is still left out of the skin.
+    given = analyze_folder(tmp_path, photo=WHITE_10MM, px_per_mm=10.0, backend="serial", cache=False)
+    assert (given.metrics["px_per_mm_source"] == "given").all()
+    assert (given.metrics["line_count"] == 0).all()
