@@ -19,6 +19,7 @@ __all__ = [
     "srgb_to_linear",
     "linear_to_srgb",
     "eight_bit_codes",
+    "linear_of_codes",
     "delta_e",
     "lab_of",
     "check_finite_lightness",
@@ -77,10 +78,15 @@ def eight_bit_codes(values: np.ndarray) -> np.ndarray | None:
 
 
 _CODE_VALUE = {np.dtype(d): np.arange(256, dtype=d) / np.dtype(d).type(255) for d in (np.float32, np.float64)}
-_LINEAR_OF_CODE = {
-    np.dtype(d): _srgb_to_linear_formula(np.arange(256, dtype=d) / np.dtype(d).type(255))
-    for d in (np.float32, np.float64)
-}
+_LINEAR_OF_CODE = {d: _srgb_to_linear_formula(v) for d, v in _CODE_VALUE.items()}
+for _table in _LINEAR_OF_CODE.values():
+    _table.flags.writeable = False
+
+
+def linear_of_codes(dtype: np.dtype | type) -> np.ndarray:
+    """Linear value of each 8-bit code 0..255 as :func:`srgb_to_linear` gives it for a decoded photo of
+    ``dtype`` (float32 or float64): the table behind :func:`eight_bit_codes` lookups (read-only)."""
+    return _LINEAR_OF_CODE[np.dtype(dtype)]
 
 
 def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:

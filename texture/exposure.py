@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from texture.color import eight_bit_codes, linear_to_srgb, srgb_to_linear
+from texture.color import eight_bit_codes, linear_of_codes, linear_to_srgb, srgb_to_linear
 from texture.measurement import check_mask, check_rgb
 
 __all__ = ["median_l_star", "normalize_exposure"]
@@ -84,7 +84,7 @@ def normalize_exposure(
         # masked luminance is read through three 256-entry tables (the same formula; only the order of
         # the three-term sum may differ from a matrix product, in the last bit).
         masked = np.ascontiguousarray(codes[m]).reshape(-1, 1, 3)
-        table = srgb_to_linear(_CODE_VALUES[rgb.dtype])
+        table = linear_of_codes(rgb.dtype)
 
         def luminance(g: float) -> np.ndarray:
             # One table per channel, already weighted: Y = w0 R + w1 G + w2 B summed left to right.
@@ -120,8 +120,3 @@ def normalize_exposure(
         corrected = linear_to_srgb(table * gain)
         return cv2.LUT(codes.reshape(-1, 1), corrected).reshape(rgb.shape), float(gain)
     return linear_to_srgb(linear * gain), float(gain)
-
-
-_CODE_VALUES = {
-    np.dtype(d): np.arange(256, dtype=d) / np.dtype(d).type(255) for d in (np.float32, np.float64)
-}
