@@ -12,7 +12,10 @@ lines. Column names follow docs/architecture.md: ``roi_area_cm2``/``roi_area_px`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import cv2
@@ -94,6 +97,43 @@ def _overlay(base: np.ndarray, mask: np.ndarray, colour: tuple[float, float, flo
         blend += tint
         cv2.copyTo(blend, small.view(np.uint8), out)
     return out
+
+
+#: Photos smaller than this (zone crops, thumbnails) run their stages one after the other: a thread's
+#: hand-over costs more than it saves there.
+_THREADED_MIN_PIXELS = 1_000_000
+_stage_pool: ThreadPoolExecutor | None = None
+
+
+def _stage_threads(shape: tuple[int, int]) -> int:
+    """How many threads run a photo's independent stages: OpenCV's own thread count (a process-pool
+    worker sets it to 1, so that workers do not oversubscribe the cores), only in the main thread (a
+    caller that runs photos in its own threads, like a Dask worker, already uses the cores) and only for
+    photos of at least ``_THREADED_MIN_PIXELS``."""
+    if (
+        shape[0] * shape[1] < _THREADED_MIN_PIXELS
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return 1
+    return max(1, min(cv2.getNumThreads(), os.cpu_count() or 1, 4))
+
+
+def _run_stages(stages: dict[str, Callable[[], Any]], *, threads: int) -> dict[str, Any]:
+    """Call each of ``stages`` (independent, pure) and return their results by name; with ``threads`` > 1
+    on a shared thread pool, submitted in the order given (put the longest first).
+
+    The stages spend their time in OpenCV and numpy, which release the GIL, so on 2 cores a 12 MP photo's
+    stages take ~0.6 of their serial time (benchmarks/photo.py). The results are the same objects the
+    serial calls return: each stage only reads its inputs. An exception is raised from the first stage,
+    in the order given, that raised one.
+    """
+    global _stage_pool
+    if threads <= 1:
+        return {name: call() for name, call in stages.items()}
+    if _stage_pool is None or _stage_pool._max_workers < threads:
+        _stage_pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="skintex-photo")
+    futures = {name: _stage_pool.submit(call) for name, call in stages.items()}
+    return {name: future.result() for name, future in futures.items()}
 
 
 def _nearest_rows_cols(small_shape: tuple[int, int], shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -208,33 +248,67 @@ def analyze_photo(
             raise ValueError(f"photo option {name!r} must be a mapping of keyword options")
         return dict(value)
 
-    pores = measure_pores(None, px_per_mm=px_per_mm, mask=region, lab=lab, **opts("pores"))
+    features_list = tuple(options.get("glcm_features", DEFAULT_GLCM_FEATURES))
+    # IBSI fixed bin width on L* by default (texture.skin_glcm: a smoother skin reads lower contrast);
+    # glcm_levels, when given, is the former per-image fixed bin number.
+    levels = options.get("glcm_levels")
+    bin_width = None if levels is not None else float(options.get("glcm_bin_width", DEFAULT_BIN_WIDTH_L))
+    levels = None if levels is None else int(levels)
     coarse = {"px_per_mm": coarse_ppm, "mask": region_c, "lab": lab_c}
-    spots = measure_spots(None, **coarse, **opts("spots"))
-    wrinkles = measure_wrinkles(None, **coarse, **opts("wrinkles"))
-    roughness = measure_roughness(None, **coarse, **opts("roughness"))
+    size = _thumbnail_size(shape)
+    # Independent stages, longest first (see _run_stages).
+    stage = _run_stages(
+        {
+            "pores": lambda: measure_pores(None, px_per_mm=px_per_mm, mask=region, lab=lab, **opts("pores")),
+            "wrinkles": lambda: measure_wrinkles(None, **coarse, **opts("wrinkles")),
+            "spots": lambda: measure_spots(None, **coarse, **opts("spots")),
+            "glcm": lambda: glcm_columns(
+                lab[..., 0], region, bin_width=bin_width, levels=levels, features=features_list
+            ),
+            "roughness": lambda: measure_roughness(None, **coarse, **opts("roughness")),
+            "base": lambda: cv2.resize(np.asarray(rgb, dtype=np.float32), size, interpolation=cv2.INTER_AREA),
+        },
+        threads=_stage_threads(shape),
+    )
+    pores, wrinkles, spots, roughness = stage["pores"], stage["wrinkles"], stage["spots"], stage["roughness"]
     # Spots and lines found at the coarse scale are widened by one coarse pixel before being left
     # out of the skin colour, so that their soft edges do not tint it.
     coarse_features = cv2.dilate(
         ((spots.labels > 0) | (wrinkles.labels > 0)).astype(np.uint8), np.ones((3, 3), np.uint8)
     )
     pore_mask = pores.labels > 0  # once, full size (cv2.compare fails on a 1 x 1 array)
+
     # The skin colour reads a regular grid of pixels (measure_skin_color's own sampling step): the
     # features to leave out are only needed there, so they are read off at those pixels instead of
     # being enlarged to full size. Same pixels, same values.
-    step = color_sample_step(shape)
-    grid = (slice(None, None, step), slice(None, None, step))
-    if step > 1 and color_sample_step(region[grid].shape) == 1 and region[grid].any():
-        features = pore_mask[grid].copy()
-        if factor != 1.0:
-            rows, cols = _nearest_rows_cols(coarse_features.shape, shape)
-            features |= coarse_features[np.ix_(rows[::step], cols[::step])] > 0
-        else:
-            features |= coarse_features[grid] > 0
-        colour = measure_skin_color(color_src[grid], mask=region[grid], exclude=features)
-    else:
+    def skin_colour():
+        step = color_sample_step(shape)
+        grid = (slice(None, None, step), slice(None, None, step))
+        if step > 1 and color_sample_step(region[grid].shape) == 1 and region[grid].any():
+            features = pore_mask[grid].copy()
+            if factor != 1.0:
+                rows, cols = _nearest_rows_cols(coarse_features.shape, shape)
+                features |= coarse_features[np.ix_(rows[::step], cols[::step])] > 0
+            else:
+                features |= coarse_features[grid] > 0
+            return measure_skin_color(color_src[grid], mask=region[grid], exclude=features)
         features = pore_mask | to_full(coarse_features)
-        colour = measure_skin_color(color_src, mask=region, exclude=features)
+        return measure_skin_color(color_src, mask=region, exclude=features)
+
+    base = stage["base"]
+    late = _run_stages(
+        {
+            "colour": skin_colour,
+            "roi": lambda: _overlay(base, ~region_c, (0.0, 0.0, 0.0)),
+            "pores": lambda: _overlay(base, pore_mask, (0.0, 0.9, 0.9)),
+            "spots": lambda: _overlay(base, spots.labels > 0, (0.9, 0.0, 0.9)),
+            "wrinkles": lambda: _overlay(base, wrinkles.labels > 0, (1.0, 0.9, 0.0)),
+            "roughness": lambda: cv2.resize(roughness.overlay, size, interpolation=cv2.INTER_AREA),
+        },
+        threads=_stage_threads(shape),
+    )
+    colour = late.pop("colour")
+    overlays = late
 
     metrics: dict[str, Any] = {}
     area_px = float(np.count_nonzero(region))
@@ -258,25 +332,8 @@ def analyze_photo(
             if column.endswith(("_mm", "_cm2", "_mm_per_cm2", "_per_cm2")):
                 metrics[column] = float("nan")
 
-    features_list = tuple(options.get("glcm_features", DEFAULT_GLCM_FEATURES))
-    # IBSI fixed bin width on L* by default (texture.skin_glcm: a smoother skin reads lower contrast);
-    # glcm_levels, when given, is the former per-image fixed bin number.
-    levels = options.get("glcm_levels")
-    bin_width = None if levels is not None else float(options.get("glcm_bin_width", DEFAULT_BIN_WIDTH_L))
-    levels = None if levels is None else int(levels)
-    metrics.update(
-        glcm_columns(lab[..., 0], region, bin_width=bin_width, levels=levels, features=features_list)
-    )
+    metrics.update(stage["glcm"])
 
-    size = _thumbnail_size(shape)
-    base = cv2.resize(np.asarray(rgb, dtype=np.float32), size, interpolation=cv2.INTER_AREA)
-    overlays = {
-        "roi": _overlay(base, ~region_c, (0.0, 0.0, 0.0)),
-        "pores": _overlay(base, pore_mask, (0.0, 0.9, 0.9)),
-        "spots": _overlay(base, spots.labels > 0, (0.9, 0.0, 0.9)),
-        "wrinkles": _overlay(base, wrinkles.labels > 0, (1.0, 0.9, 0.0)),
-        "roughness": cv2.resize(roughness.overlay, size, interpolation=cv2.INTER_AREA),
-    }
     # Why a colour index is undefined (ITA of a blue-cast or grey photo: texture.color) reaches errors.csv.
     warnings = [reason for reason in colour.notes.values() if reason]
     return ImageResult(metrics=metrics, overlays=overlays, warnings=warnings)

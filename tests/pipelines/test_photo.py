@@ -1,6 +1,7 @@
 """pipelines.assays.photo: the photo record against hand-computed truth and synthetic phantoms."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -243,3 +244,62 @@ def test_real_dermoscopy_photo_every_metric_in_sane_ranges(shared_data):
     assert on_lesion["ita_class"] == "" or np.isfinite(on_lesion["ita_deg"])
     assert on_lesion["melanin_index"] > on_skin["melanin_index"]
     assert np.median(rgb[lesion], axis=0).mean() < np.median(rgb[skin], axis=0).mean()
+
+
+def _same_result(a, b) -> None:
+    assert list(a.metrics) == list(b.metrics)
+    for column, value in a.metrics.items():
+        other = b.metrics[column]
+        assert value == other or (value != value and other != other), column
+    assert list(a.overlays) == list(b.overlays)
+    for name, overlay in a.overlays.items():
+        assert np.array_equal(overlay, b.overlays[name]), name
+    assert a.warnings == b.warnings
+
+
+def test_stages_on_threads_give_exactly_the_serial_result(monkeypatch):
+    # A photo of >= 1 MP runs its independent stages on threads (pipelines.assays.photo._run_stages):
+    # the record must be the one the stages give one after the other, to the bit.
+    from pipelines.assays import photo
+    from texture.phantoms.photo import render_skin
+
+    rgb = render_skin(size_mm=(60.0, 45.0), px_per_mm=20.0, seed=3, n_spots=6, n_lines=4).rgb
+    assert rgb.shape[0] * rgb.shape[1] >= photo._THREADED_MIN_PIXELS
+    monkeypatch.setattr(photo.cv2, "getNumThreads", lambda: 2)
+    assert photo._stage_threads(rgb.shape[:2]) == 2
+    threaded = photo.analyze_photo(rgb, px_per_mm=20.0)
+    monkeypatch.setattr(photo, "_stage_threads", lambda shape: 1)
+    serial = photo.analyze_photo(rgb, px_per_mm=20.0)
+    _same_result(threaded, serial)
+    assert threaded.metrics["pore_count"] > 0 and threaded.metrics["line_count"] > 0
+
+
+def test_stage_threads_only_for_large_photos_in_the_main_thread(monkeypatch):
+    import threading
+
+    from pipelines.assays import photo
+
+    monkeypatch.setattr(photo.cv2, "getNumThreads", lambda: 2)
+    assert photo._stage_threads((100, 100)) == 1  # a zone crop: no hand-over
+    assert photo._stage_threads((3000, 4000)) == min(2, os.cpu_count() or 1)
+    monkeypatch.setattr(photo.cv2, "getNumThreads", lambda: 1)  # a process-pool worker
+    assert photo._stage_threads((3000, 4000)) == 1
+    monkeypatch.setattr(photo.cv2, "getNumThreads", lambda: 2)
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(photo._stage_threads((3000, 4000))))
+    worker.start()
+    worker.join()
+    assert seen == [1]  # a caller's own thread (a Dask worker): it already uses the cores
+
+
+def test_a_failing_stage_raises_its_own_error_from_the_threads(monkeypatch):
+    from pipelines.assays import photo
+
+    def broken(*args, **kwargs):
+        raise ValueError("roughness needs more skin")
+
+    monkeypatch.setattr(photo, "measure_roughness", broken)
+    monkeypatch.setattr(photo, "_stage_threads", lambda shape: 2)
+    rgb = _uniform((65.0, 10.0, 18.0), shape=(120, 160))
+    with pytest.raises(ValueError, match="roughness needs more skin"):
+        photo.analyze_photo(rgb, px_per_mm=10.0)
