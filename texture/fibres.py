@@ -6,7 +6,8 @@ Method
    inside the given mask keeps the fibre cores (ridge response above ``ridge_fraction`` of its 95th
    percentile, plus mask pixels as bright as a typical core, since a crossing is a bright plateau whose
    ridge response vanishes); the cores are skeletonised and cut into branches between end and junction
-   pixels with ``skan`` (Nunez-Iglesias et al. 2018, *PeerJ* 6:e4312).
+   pixels (:mod:`texture._skeleton_graph`: skan's method, Nunez-Iglesias et al. 2018, *PeerJ* 6:e4312,
+   with identical output and numba kernels cached on disk).
 2. **Junctions**: the junction pixels of one 8-connected cluster are one junction; two junctions joined by
    a branch no longer than the fibres' diameter there (``bridge`` below) are one crossing, the way two
    thick fibres crossing at a shallow angle skeletonise into two forks joined by a short bridge.
@@ -50,6 +51,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from skimage.morphology import skeletonize
 
+from texture._skeleton_graph import SkeletonGraph, skeleton_graph
 from texture.filters import ridge_filter
 from texture.matrix import skeleton_branch_points, skeleton_end_points
 
@@ -237,16 +239,14 @@ def trace_fibres(
     return fibres.select(fibres.length_px >= min_length_px)
 
 
-def _skeleton_graph(skel_img: np.ndarray):
-    from skan import Skeleton  # imported lazily: numba compilation on first import is slow
-
-    # An isolated skeleton pixel is no fibre (length 0), and skan cannot build a graph without an edge.
+def _skeleton_graph(skel_img: np.ndarray) -> SkeletonGraph | None:
+    # An isolated skeleton pixel is no fibre (length 0).
     u8 = skel_img.view(np.uint8)
     neighbours = cv2.filter2D(u8, cv2.CV_16S, np.ones((3, 3), np.float32), borderType=cv2.BORDER_CONSTANT)
     skel_img &= neighbours > 1
     if not skel_img.any():
         return None
-    return Skeleton(skel_img, spacing=1)
+    return skeleton_graph(skel_img)
 
 
 def _distance_to_background(mask: np.ndarray) -> np.ndarray:
@@ -267,7 +267,7 @@ def _distance_to_background(mask: np.ndarray) -> np.ndarray:
 
 
 def _link_and_measure(
-    skel,
+    skel: SkeletonGraph,
     dist: np.ndarray,
     *,
     link_angle_deg: float,
@@ -276,19 +276,19 @@ def _link_and_measure(
     spur_px: float,
     prune_rounds: int,
 ) -> Fibres:
-    """Group skan branches into fibres through junctions and across short gaps and measure them; prune
+    """Group skeleton branches into fibres through junctions and across short gaps and measure them; prune
     spurs from the skeleton returned with them.
 
     Spurs are pruned on the branch graph, not by re-skeletonising: a branch shorter than ``spur_px``
     with one free end whose other end is a junction of at least three branches is dropped (its
     junction pixel stays), for ``prune_rounds`` rounds.
     """
-    indptr = np.asarray(skel.paths.indptr)
-    nodes = np.asarray(skel.paths.indices)
-    coords_all = np.asarray(skel.coordinates).astype(np.int64)
-    degrees = np.asarray(skel.degrees)
+    indptr = skel.path_indptr
+    nodes = skel.path_indices
+    coords_all = skel.coordinates.astype(np.int64)
+    degrees = skel.degrees
     first, last = nodes[indptr[:-1]], nodes[indptr[1:] - 1]
-    lengths = np.asarray(skel.path_lengths(), dtype=float)
+    lengths = skel.path_lengths
 
     # Junction clusters: 8-connected junction pixels are one junction.
     junction_nodes = np.flatnonzero(degrees >= 3)
