@@ -3,8 +3,9 @@
 Writes a synthetic picrosirius-red RGB slide (default 14000 x 14000, JPEG-compressed tiled TIFF,
 512 px tiles) to a temporary directory, then analyses it in a fresh subprocess and reports that
 process's peak resident memory (``resource.getrusage``; goal <= 1.5 GB) and the throughput in
-megapixels per second. With fibres, skan's one-off numba compilation (done once per worker by the
-process pool, ``pipelines.warmup``) runs before the clock starts and is reported separately. As a
+megapixels per second. With fibres, the one-off load (or first-ever compilation) of the fibre tracer's
+numba kernels (done once per worker by the process pool, ``pipelines.warmup``) runs before the clock
+starts and is reported separately. As a
 peer, the same code is timed on a smaller image both untiled (``analyze_histology`` on the decoded
 array) and tiled, in one process, to show the tiling overhead as a ratio.
 
@@ -33,7 +34,7 @@ import json, resource, sys, time
 sys.path.insert(0, {root!r})
 t0 = time.perf_counter()
 if {fibres!r}:
-    import pipelines.warmup  # skan's numba JIT: once per process (the pool's fork server does it)
+    import pipelines.warmup  # numba kernels: once per process (the pool's fork server does it)
 warmup = time.perf_counter() - t0
 from pipelines.assays.slide import analyze_slide
 t0 = time.perf_counter()

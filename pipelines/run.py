@@ -196,7 +196,7 @@ def _versions(backend: str) -> dict[str, str]:
         "pillow-heif",
         "tifffile",
         "pyarrow",
-        "skan",
+        "numba",
     ]
     if backend == "dask":
         names += ["dask", "distributed"]
