@@ -3,9 +3,7 @@
 Writes a synthetic picrosirius-red RGB slide (default 14000 x 14000, JPEG-compressed tiled TIFF,
 512 px tiles) to a temporary directory, then analyses it in a fresh subprocess and reports that
 process's peak resident memory (``resource.getrusage``; goal <= 1.5 GB) and the throughput in
-megapixels per second. With fibres, the one-off load (or first-ever compilation) of the fibre tracer's
-numba kernels (done once per worker by the process pool, ``pipelines.warmup``) runs before the clock
-starts and is reported separately. As a
+megapixels per second (fibres need no JIT warm-up: texture._skeleton_graph is numpy). As a
 peer, the same code is timed on a smaller image both untiled (``analyze_histology`` on the decoded
 array) and tiled, in one process, to show the tiling overhead as a ratio.
 
@@ -32,16 +30,12 @@ from benchmarks._report import result as report  # noqa: E402
 _CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
-t0 = time.perf_counter()
-if {fibres!r}:
-    import pipelines.warmup  # numba kernels: once per process (the pool's fork server does it)
-warmup = time.perf_counter() - t0
 from pipelines.assays.slide import analyze_slide
 t0 = time.perf_counter()
 res = analyze_slide({path!r}, stain="psr", px_per_mm=2000.0, tile_px={tile}, options={options})
 dt = time.perf_counter() - t0
 peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"seconds": dt, "warmup_seconds": warmup, "peak_rss_mb": peak_kb / 1024.0,
+print(json.dumps({{"seconds": dt, "peak_rss_mb": peak_kb / 1024.0,
                   "metrics": {{k: res.metrics[k] for k in ("collagen_area_fraction",
                               "collagen_orientation_deg", "collagen_coherency", "slide_tiles")}}}}))
 """
@@ -79,9 +73,7 @@ def write_slide(path: Path, size: int, tile: int = 512) -> None:
 
 
 def run_child(path: Path, tile_px: int, fibres: bool) -> dict:
-    code = _CHILD.format(
-        root=str(ROOT), path=str(path), tile=tile_px, options={"fibres": fibres}, fibres=fibres
-    )
+    code = _CHILD.format(root=str(ROOT), path=str(path), tile=tile_px, options={"fibres": fibres})
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -92,9 +84,6 @@ def peer_ratio(tmp: Path, size: int, tile_px: int, fibres: bool) -> dict:
 
     from pipelines.assays.histology import analyze_histology
     from pipelines.assays.slide import analyze_slide
-
-    if fibres:
-        import pipelines.warmup  # noqa: F401  (JIT outside the timings)
 
     path = tmp / "peer.tif"
     write_slide(path, size)
@@ -142,8 +131,7 @@ def main() -> None:
         print(
             f"analyze_slide (tile_px={args.tile_px}, fibres={args.fibres}): "
             f"{result['seconds']:.0f} s, {mp / result['seconds']:.2f} MP/s, "
-            f"peak RSS {result['peak_rss_mb']:.0f} MB (goal <= 1536 MB); "
-            f"one-off numba warm-up before it {result['warmup_seconds']:.0f} s"
+            f"peak RSS {result['peak_rss_mb']:.0f} MB (goal <= 1536 MB)"
         )
         print("metrics:", json.dumps(result["metrics"]))
         note = f"{args.size}^2 px slide, tile_px {args.tile_px}, fibres {args.fibres}, one run"

@@ -211,7 +211,7 @@ def _process_context(tasks: list[Task]) -> multiprocessing.context.BaseContext:
         ctx = multiprocessing.get_context("forkserver")
         preload = ["pipelines.analyze", "pipelines.assays.photo", "pipelines.assays.alignment"]
         if any(t.item.modality == "histology" for t in tasks):
-            preload += ["pipelines.assays.histology", "pipelines.warmup"]
+            preload += ["pipelines.assays.histology"]
         ctx.set_forkserver_preload(preload)
         return ctx
     return multiprocessing.get_context("spawn")

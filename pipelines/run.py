@@ -196,7 +196,6 @@ def _versions(backend: str) -> dict[str, str]:
         "pillow-heif",
         "tifffile",
         "pyarrow",
-        "numba",
     ]
     if backend == "dask":
         names += ["dask", "distributed"]

@@ -24,7 +24,6 @@ LAYERS = {
     "pipelines.run": 8,
     "pipelines.cli": 9,
     "pipelines.samples": 9,
-    "pipelines.warmup": 9,
     "pipelines": 9,  # the package itself: analyze_folder, imported lazily
 }
 

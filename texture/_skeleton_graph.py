@@ -3,9 +3,11 @@ between end and junction pixels, with their lengths.
 
 A reimplementation of what :mod:`texture.fibres` used of skan 0.13's ``Skeleton`` (Nunez-Iglesias et
 al. 2018, *PeerJ* 6:e4312; ``skan/csr.py``), giving the same node order, paths (same order and
-direction), degrees and lengths, but with numba kernels that numba can cache on disk (skan's path walk
-takes a numba jitclass, which numba cannot cache, so every fresh process compiled it for 4.5-6.7 s).
-``tests/texture/test_skeleton_graph.py`` checks the equality with skan, which stays a test-only peer.
+direction), degrees and lengths (summed in the same order, so equal to the last bit), in numpy and
+SciPy only. skan's path walk is a numba function taking a numba jitclass, which numba cannot cache: every
+fresh process compiled it for 4.5-6.7 s before its first histology image (issue 18). Here nothing is
+compiled, so there is nothing to cache. ``tests/texture/test_skeleton_graph.py`` checks the equality
+with skan, which stays a test-only peer.
 
 Method (skan's ``skeleton_to_csgraph`` and ``_build_skeleton_path_graph``)
 --------------------------------------------------------------------------
@@ -16,10 +18,13 @@ Method (skan's ``skeleton_to_csgraph`` and ``_build_skeleton_path_graph``)
    ``minimum_spanning_tree`` on the same sparse matrix skan builds, so the same ties are broken the
    same way). This drops the redundant edges of a 2x2 or L-shaped block of junction pixels; the
    degrees are counted after it.
-3. **Paths** (:func:`texture._skeleton_kernels.build_paths`): from every node of degree 1 or > 2, in
-   node order, each unvisited edge in neighbour order starts a path that runs through nodes of degree 2
-   and stops at the next node of another degree; isolated cycles come last, each closed on its start.
-4. **Lengths**: the sum of the steps (1 or sqrt(2) px) along each path.
+3. **Paths**: skan walks from every node of degree 1 or > 2, in node order, along each of its edges
+   not yet walked, in neighbour order, through nodes of degree 2 up to the next node of another
+   degree; isolated cycles come last, each walked from its lowest node along that node's first
+   neighbour and closed on it. Here all walks from those nodes advance together, one step per
+   iteration (vectorised over the walks), and each branch keeps the one of its two walks that skan
+   reaches first: the one whose first edge comes first in the graph's edge order. Cycles follow.
+4. **Lengths**: the steps (1 or sqrt(2) px) added along each walk in path order, as skan adds them.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import minimum_spanning_tree
+from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 __all__ = ["SkeletonGraph", "skeleton_graph"]
 
@@ -111,6 +116,94 @@ def _drop_redundant_junction_edges(neighbours: np.ndarray, present: np.ndarray) 
     present[both] = np.isin(rows * n + cols, keys)
 
 
+def _walk(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    weights: np.ndarray,
+    degrees: np.ndarray,
+    start_node: np.ndarray,
+    first_edge: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Walk from each ``start_node`` along its edge ``first_edge`` (a position in the CSR arrays)
+    through nodes of degree 2, until a node of another degree or the start node again (skan's
+    ``_walk_path``); all walks advance together, one step per iteration.
+
+    Returns, for every step of every walk, the walk, the step number (1, 2, ...) and the node reached;
+    and per walk its last edge and its length (the step weights added in walk order).
+    """
+    walk = np.arange(start_node.size)
+    previous = start_node
+    edge = first_edge
+    last_edge = np.empty(start_node.size, dtype=np.int64)
+    length = np.zeros(start_node.size)
+    walks, steps, nodes = [], [], []
+    step = 1
+    while walk.size:
+        node = indices[edge]
+        length[walk] += weights[edge]
+        walks.append(walk)
+        steps.append(np.full(walk.size, step))
+        nodes.append(node)
+        stop = (degrees[node] != 2) | (node == start_node[walk])
+        if stop.any():
+            last_edge[walk[stop]] = edge[stop]
+            go = ~stop
+            walk, node, previous = walk[go], node[go], previous[go]
+        # A node of degree 2 has two neighbours: go on to the one the walk did not come from.
+        first = indptr[node]
+        edge = np.where(indices[first] != previous, first, first + 1)
+        previous = node
+        step += 1
+    if not walks:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty, last_edge, length
+    return np.concatenate(walks), np.concatenate(steps), np.concatenate(nodes), last_edge, length
+
+
+def _paths(
+    indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, degrees: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """skan's paths (CSR: indptr, node indices) and their lengths, from the pixel graph's CSR arrays."""
+    n_nodes = degrees.size
+    row = np.repeat(np.arange(n_nodes, dtype=np.int64), degrees)
+    # Position of each edge's reverse: (row, col) keys are sorted (rows in order, sorted columns).
+    reverse = np.searchsorted(row * n_nodes + indices, indices * n_nodes + row)
+    ends = (degrees == 1) | (degrees > 2)
+    starts = np.flatnonzero(ends[row])
+    walk, step, node, last_edge, length = _walk(indptr, indices, weights, degrees, row[starts], starts)
+    # Every branch is walked from both ends; skan walks it once, from the end whose edge into the
+    # branch comes first in edge order (nodes in order, then neighbours in order). The other walk
+    # starts at the reverse of this one's last edge (for a branch looping back to its junction too).
+    keep = starts < reverse[last_edge]
+    on_kept = keep[walk]
+    path_of_step = (np.cumsum(keep) - 1)[walk[on_kept]]
+    step, node = step[on_kept], node[on_kept]
+    start_nodes, lengths = row[starts[keep]], length[keep]
+
+    # What no walk reached: isolated cycles (all nodes of degree 2), each from its lowest node along its
+    # first neighbour, in the order of those nodes.
+    reached = ends.copy()
+    reached[node] = True
+    loose = np.flatnonzero(~reached & (degrees == 2))
+    if loose.size:
+        graph = csr_matrix((np.ones(indices.size), indices, indptr), shape=(n_nodes, n_nodes))
+        _, label = connected_components(graph[loose][:, loose], directed=False)
+        lowest = np.sort(loose[np.unique(label, return_index=True)[1]])
+        c_walk, c_step, c_node, _, c_length = _walk(indptr, indices, weights, degrees, lowest, indptr[lowest])
+        path_of_step = np.concatenate((path_of_step, c_walk + start_nodes.size))
+        step = np.concatenate((step, c_step))
+        node = np.concatenate((node, c_node))
+        start_nodes = np.concatenate((start_nodes, lowest))
+        lengths = np.concatenate((lengths, c_length))
+
+    path_indptr = np.zeros(start_nodes.size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(path_of_step, minlength=start_nodes.size) + 1, out=path_indptr[1:])
+    path_indices = np.empty(path_indptr[-1], dtype=np.int64)
+    path_indices[path_indptr[:-1]] = start_nodes
+    path_indices[path_indptr[path_of_step] + step] = node
+    return path_indptr, path_indices, lengths
+
+
 def skeleton_graph(skeleton: np.ndarray) -> SkeletonGraph:
     """Graph of a 2-D skeleton: nodes, degrees, and paths between end and junction pixels.
 
@@ -136,18 +229,8 @@ def skeleton_graph(skeleton: np.ndarray) -> SkeletonGraph:
     indptr = np.concatenate(([0], np.cumsum(degrees)))
     indices = neighbours[present]
 
-    # Imported here: numba takes ~0.5 s to import; importing texture should not pay it.
-    from texture._skeleton_kernels import build_paths, path_lengths
-
-    n_edges = indices.size // 2
-    # Every path uses at least one edge and holds its edges + 1 nodes: at most n_edges paths and
-    # 2 n_edges node entries.
-    path_indptr = np.zeros(n_edges + 1, dtype=np.int64)
-    path_indices = np.zeros(2 * n_edges, dtype=np.int64)
-    m, used = build_paths(indptr, indices, degrees, path_indptr, path_indices)
-    path_indptr = path_indptr[:m]
-    path_indices = path_indices[:used]
-    lengths = path_lengths(path_indptr, path_indices, rows, cols)
+    weights = np.broadcast_to(_WEIGHTS, present.shape)[present]
+    path_indptr, path_indices, lengths = _paths(indptr, indices, weights, degrees)
     return SkeletonGraph(
         coordinates=np.column_stack((rows, cols)),
         degrees=degrees,

@@ -7,7 +7,7 @@ Method
    percentile, plus mask pixels as bright as a typical core, since a crossing is a bright plateau whose
    ridge response vanishes); the cores are skeletonised and cut into branches between end and junction
    pixels (:mod:`texture._skeleton_graph`: skan's method, Nunez-Iglesias et al. 2018, *PeerJ* 6:e4312,
-   with identical output and numba kernels cached on disk).
+   with identical output, in numpy: nothing to compile).
 2. **Junctions**: the junction pixels of one 8-connected cluster are one junction; two junctions joined by
    a branch no longer than the fibres' diameter there (``bridge`` below) are one crossing, the way two
    thick fibres crossing at a shallow angle skeletonise into two forks joined by a short bridge.
