@@ -42,6 +42,9 @@ __all__ = ["SkeletonGraph", "skeleton_graph"]
 _OFFSETS_RC = np.array([(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)])
 _WEIGHTS = np.where(np.all(_OFFSETS_RC != 0, axis=1), np.sqrt(2.0), 1.0)
 
+#: Walks advance together (vectorised) while more than this many are left, then one by one.
+_FEW_WALKS = 16
+
 
 @dataclass(frozen=True)
 class SkeletonGraph:
@@ -83,15 +86,21 @@ def _check_skeleton(skeleton: np.ndarray) -> np.ndarray:
 def _pixel_graph(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Rows and columns of the nodes, and for each node its 8 neighbours' node indices (-1: none) and
     which of them are edges (all neighbours, before the junction clusters are reduced)."""
-    rows, cols = np.nonzero(skeleton)
     h, w = skeleton.shape
-    # Node index + 1 of each pixel of the image padded by one pixel (0: background), so that the
-    # neighbours of border pixels need no bounds checks.
-    label = np.zeros((h + 2) * (w + 2), dtype=np.int32 if rows.size < 2**31 - 1 else np.int64)
+    rows, cols = np.divmod(np.flatnonzero(skeleton), w)  # as np.nonzero, 8x faster on a sparse image
+    # Raveled positions in the image padded by one pixel, so that the neighbours of border pixels
+    # need no bounds checks; in raster order, hence sorted.
     centre = (rows + 1) * (w + 2) + (cols + 1)
-    label[centre] = np.arange(1, rows.size + 1)
-    steps = _OFFSETS_RC[:, 0] * (w + 2) + _OFFSETS_RC[:, 1]
-    neighbours = label[centre[:, None] + steps].astype(np.int64) - 1
+    around = centre[:, None] + (_OFFSETS_RC[:, 0] * (w + 2) + _OFFSETS_RC[:, 1])
+    if rows.size * 64 >= skeleton.size:
+        # Dense enough: look the neighbours up in an image of node index + 1 (0: background).
+        label = np.zeros((h + 2) * (w + 2), dtype=np.int32 if rows.size < 2**31 - 1 else np.int64)
+        label[centre] = np.arange(1, rows.size + 1)
+        neighbours = label[around].astype(np.int64) - 1
+    else:
+        # A few pixels in a large image: a binary search beats filling an image-sized array.
+        at = np.minimum(np.searchsorted(centre, around), max(rows.size - 1, 0))
+        neighbours = np.where(centre[at] == around, at, -1) if rows.size else around
     return rows, cols, neighbours, neighbours >= 0
 
 
@@ -126,7 +135,7 @@ def _walk(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Walk from each ``start_node`` along its edge ``first_edge`` (a position in the CSR arrays)
     through nodes of degree 2, until a node of another degree or the start node again (skan's
-    ``_walk_path``); all walks advance together, one step per iteration.
+    ``_walk_path``); all walks advance together, one step per iteration, until few are left.
 
     Returns, for every step of every walk, the walk, the step number (1, 2, ...) and the node reached;
     and per walk its last edge and its length (the step weights added in walk order).
@@ -138,7 +147,7 @@ def _walk(
     length = np.zeros(start_node.size)
     walks, steps, nodes = [], [], []
     step = 1
-    while walk.size:
+    while walk.size > _FEW_WALKS:
         node = indices[edge]
         length[walk] += weights[edge]
         walks.append(walk)
@@ -154,6 +163,23 @@ def _walk(
         edge = np.where(indices[first] != previous, first, first + 1)
         previous = node
         step += 1
+    # The last few (long) walks one by one: a numpy step costs ~30 us whatever the number of walks, a
+    # Python step ~1 us (a 17000 px ring took 0.6 s in lockstep, 0.03 s here).
+    for w, e, at in zip(walk.tolist(), edge.tolist(), previous.tolist(), strict=True):
+        start, total, trail = int(start_node[w]), float(length[w]), []
+        while True:
+            node = int(indices[e])
+            total += float(weights[e])  # the same float64 additions, in the same order
+            trail.append(node)
+            if degrees[node] != 2 or node == start:
+                break
+            first = int(indptr[node])
+            e = first if indices[first] != at else first + 1
+            at = node
+        length[w], last_edge[w] = total, e
+        walks.append(np.full(len(trail), w))
+        steps.append(np.arange(step, step + len(trail)))
+        nodes.append(np.array(trail, dtype=np.int64))
     if not walks:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty, last_edge, length

@@ -14,6 +14,7 @@ import skan
 from scipy import ndimage as ndi
 from skimage.morphology import skeletonize
 
+import texture._skeleton_graph as graph_module
 import texture.fibres as fibres_module
 from texture._skeleton_graph import SkeletonGraph, skeleton_graph
 from texture.collagen import analyze_collagen
@@ -110,7 +111,11 @@ def test_empty_and_bad_input():
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_same_as_skan_on_skeletons_of_random_blobs(seed):
+@pytest.mark.parametrize("few_walks", [0, 16, 10**9])
+def test_same_as_skan_on_skeletons_of_random_blobs(seed, few_walks, monkeypatch):
+    # Walks advance vectorised while more than _FEW_WALKS are left, then one by one: both ways, alone
+    # (0: all vectorised; 10**9: all one by one) and mixed (the default).
+    monkeypatch.setattr(graph_module, "_FEW_WALKS", few_walks)
     rng = np.random.default_rng(seed)
     noise = ndi.gaussian_filter(rng.random((90, 117)), 1.5 + seed % 3)
     # Blobs with holes give cycles, crosses and T-junctions; they touch the image border.
