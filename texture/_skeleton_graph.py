@@ -22,7 +22,8 @@ Method (skan's ``skeleton_to_csgraph`` and ``_build_skeleton_path_graph``)
    not yet walked, in neighbour order, through nodes of degree 2 up to the next node of another
    degree; isolated cycles come last, each walked from its lowest node along that node's first
    neighbour and closed on it. Here all walks from those nodes advance together, one step per
-   iteration (vectorised over the walks), and each branch keeps the one of its two walks that skan
+   iteration (vectorised over the walks; the last few long ones finish one by one), and each branch
+   keeps the one of its two walks that skan
    reaches first: the one whose first edge comes first in the graph's edge order. Cycles follow.
 4. **Lengths**: the steps (1 or sqrt(2) px) added along each walk in path order, as skan adds them.
 """
