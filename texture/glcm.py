@@ -115,8 +115,8 @@ _BAND_PIXELS = 2**21
 # once per slice). Measured against the byte pairs and 2D calcHist (1024^2 smooth and uniform noise,
 # 32^2..512^2, 8..128 levels, one thread): at 48 levels ~0.9x on noise, 1.5x slower at 64 (L2 misses);
 # 32 levels 0.45x on 1024^2, 0.87x on 256^2. Below 2**16 pixels the counts take < 0.5 ms anyway and
-# the one-off cost of the kernel in a process (0.4-0.8 s to import numba and load the compiled kernel
-# from its cache) would not pay back.
+# the one-off cost of the kernel in a process (~0.3 s to import numba, ~0.3 s to load the compiled
+# kernel from its cache) would not pay back.
 _KERNEL_MAX_LEVELS = 48
 _KERNEL_MIN_PIXELS = 2**16
 _KERNEL_PIXELS_PER_BIN = 2
@@ -513,8 +513,7 @@ def _kernel_stack(
     """Symmetric counts (slices, 4, Ng, Ng) by :func:`texture._glcm_kernels.triple_counts`, the same
     as :func:`_pair_counts` per slice and direction. ``source``, ``table``, ``mask``: as in
     :func:`_byte_pair_counts`."""
-    # Imported here, by the first kernel call of a process only: importing numba and loading the
-    # compiled kernel from its disk cache take 0.4-0.8 s (measured, depending on the machine's load).
+    # Imported here: numba costs ~0.2 s to import, paid by the first small-Ng GLCM of a process only.
     from texture._glcm_kernels import triple_counts
 
     if table is None:
