@@ -3,12 +3,11 @@
 The IBSI digital phantom conformance is in test_ibsi_conformance.py.
 """
 
-import cv2
 import numpy as np
 import pytest
 from skimage.feature import graycomatrix, graycoprops
 
-from texture.discretisation import IN_PLANE_OFFSETS, discretise
+from texture.discretisation import IN_PLANE_OFFSETS
 from texture.glcm import (
     GLCM_FEATURES,
     GLCM_MAP_FEATURES,
@@ -231,37 +230,6 @@ def test_kernel_counts_equal_skimage_graycomatrix(monkeypatch):
         for ours_direction, skimage_angle in ((0, 0), (1, 3), (2, 2), (3, 1)):
             np.testing.assert_array_equal(ours[ours_direction], theirs[:, :, 0, skimage_angle])
     assert len(calls) == 3
-
-
-@pytest.mark.parametrize("n_levels", [8, 32, 48])
-def test_kernel_on_a_real_photo_equals_byte_pairs_and_skimage(monkeypatch, n_levels):
-    # A dermoscopy photo (CC0, tests/data/dermoscopy), grey 767 x 1022: large enough for the kernel
-    # by default (checked). Unmasked, distance 1: scikit-image's counts. Masked to its darker 70 %
-    # (a lesion-like region with ragged edges), distances 1 and 2: the byte pairs' counts, and
-    # bit-identical features.
-    import texture.glcm as glcm
-
-    from ._photos import load
-
-    grey = cv2.cvtColor((load("ISIC_0000000") * 255).round().astype(np.uint8), cv2.COLOR_RGB2GRAY)
-    mask = grey < np.percentile(grey, 70)
-    calls = _count_kernel_calls(monkeypatch)
-    ours = glcm_matrices(grey, levels=n_levels)[0]
-    codes, _ = discretise(grey, mask=np.ones(grey.shape, bool), levels=n_levels)
-    theirs = graycomatrix(codes, [1], SKIMAGE_ANGLES, levels=n_levels, symmetric=True, normed=False)
-    for ours_direction, skimage_angle in ((0, 0), (1, 3), (2, 2), (3, 1)):
-        np.testing.assert_array_equal(ours[ours_direction], theirs[:, :, 0, skimage_angle])
-    for distance in (1, 2):
-        kernel_counts = glcm_matrices(grey, mask, levels=n_levels, distance=distance)
-        kernel_features = glcm_features(grey, mask=mask, levels=n_levels, distance=distance)
-        assert len(calls) == 1 + 2 * distance  # the unmasked count, then 2 calls per distance
-        with monkeypatch.context() as patch:
-            patch.setattr(glcm, "_KERNEL_MAX_LEVELS", 0)
-            np.testing.assert_array_equal(
-                kernel_counts, glcm_matrices(grey, mask, levels=n_levels, distance=distance)
-            )
-            assert kernel_features == glcm_features(grey, mask=mask, levels=n_levels, distance=distance)
-        assert len(calls) == 2 * distance + 1
 
 
 def test_kernel_stack_with_empty_slice_and_non_contiguous_input(monkeypatch):
