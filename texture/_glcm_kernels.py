@@ -30,15 +30,15 @@ import numpy as np
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def triple_counts(
     source: np.ndarray, table: np.ndarray, mask: np.ndarray, has_mask: bool, n_levels: int, distance: int
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """One-order pair counts of a 2D slice at Chebyshev ``distance`` (see the module docstring).
 
     ``source`` (rows, cols) uint8 holds grey values mapped to codes 0..Ng-1 by ``table`` (256 uint8);
     ``mask`` (rows, cols) uint8, nonzero inside, is read only when ``has_mask``. ``distance`` must be
-    below rows and cols (the row buffer is then smaller than 3 slices). Returns the one-order pair
-    counts (4, S, S) int64 [direction, first pixel, second pixel] for the directions of
-    :data:`texture.discretisation.IN_PLANE_OFFSETS` (0, 45, 90, 135 degrees), S = Ng + 1: index Ng is
-    the sentinel, to be cut. At most 2**31 - 1 pixels (int32 histograms).
+    below rows and cols (the row buffer is then smaller than 3 slices). Returns the triple histograms
+    (2, S, S, S) [., x, b, u] and the 45-degree pair histograms (2, S, S) [., x, upper right], int32,
+    S = Ng + 1 (index Ng: a sentinel), each in two halves to be summed (see below). At most
+    2**31 - 1 pixels.
     """
     rows, cols = source.shape
     # Unsigned indices: numba then emits no wrap-around check for negative indices.
@@ -79,14 +79,4 @@ def triple_counts(
             x = here[c1]
             odd_t[x, here[c1 + d], above[c1]] += 1
             odd_d[x, above[c1 + d]] += 1
-    # Marginals of the triples: (x, b) 0 degrees, (x, u) 90 degrees, (b, u) 135 degrees.
-    counts = np.zeros((4, s, s), dtype=np.int64)
-    for x in range(s):
-        for b in range(s):
-            for u in range(s):
-                n = np.int64(even_t[x, b, u]) + odd_t[x, b, u]
-                counts[0, x, b] += n
-                counts[2, x, u] += n
-                counts[3, b, u] += n
-            counts[1, x, b] = np.int64(even_d[x, b]) + odd_d[x, b]
-    return counts
+    return triples, diagonal

@@ -525,13 +525,22 @@ def _kernel_stack(
     for z in range(source.shape[0]):
         inside = None if mask is None or mask[z].all() else np.ascontiguousarray(mask[z]).view(np.uint8)
         # Contiguous arrays only: one compiled (and cached) signature.
-        counts = triple_counts(
+        triples, diagonal = triple_counts(
             np.ascontiguousarray(source[z]),
             table,
             no_mask if inside is None else inside,
             inside is not None,
             n_levels,
             distance,
+        )
+        triples = triples.sum(axis=0, dtype=np.int64)
+        counts = np.stack(
+            [
+                triples.sum(axis=2),  # (x, right): 0 degrees
+                diagonal.sum(axis=0, dtype=np.int64),  # (x, upper right): 45 degrees
+                triples.sum(axis=1),  # (x, up): 90 degrees
+                triples.sum(axis=0),  # (right, up) = (pixel, its upper left): 135 degrees
+            ]
         )[:, :n_levels, :n_levels]
         out[z] = counts + counts.transpose(0, 2, 1)
     return out
