@@ -21,13 +21,9 @@ For a single 2D image "averaged" = "direction_merged" = "3d_averaged" and "slice
 Matrices without any pair (e.g. the vertical direction of a one-row mask) are left out of the
 average, as PyRadiomics does; if no matrix has a pair, ``ValueError``.
 
-Pairs are counted as histograms. With Ng <= 48 on a large enough 2D slice (from 2**16 pixels plus 2
-per bin of (Ng + 1)^3: ~137 000 pixels at 32 levels) a numba kernel counts the 4 directions in one
-pass over the slice, with two histogram increments per pixel (:mod:`texture._glcm_kernels`: numba is
-imported, and the kernel compiled or loaded from its disk cache, at the first such slice of a
-process only). Otherwise, with Ng <= 255 on a large enough 2D slice (from ~350 000 pixels at 64
-levels), two neighbouring 8-bit codes read as one 16-bit word, so that one 1D OpenCV ``calcHist``
-(IPP) counts a direction (see "Byte-pair counting" below; 8-bit images are
+Pairs are counted per direction as histograms: with Ng <= 255 on a large enough 2D slice (from
+~250 000 pixels at 32 levels), two neighbouring 8-bit codes read as one 16-bit word, so that one
+1D OpenCV ``calcHist`` (IPP) counts a direction (see "Byte-pair counting" below; 8-bit images are
 discretised band by band straight into the padded copy); otherwise one 2D ``calcHist`` of two
 shifted views (smaller slices, Ng = 256, 3D) or ``numpy.bincount`` (more levels), in bands of at
 most 2**24 pairs. All give the same integer counts (tested against a loop over the pixels and
@@ -109,17 +105,6 @@ _CALCHIST_MAX_PAIRS = 2**24
 # Pixels per band of rows in the byte-pair counting (bounded so that each calcHist call counts at
 # most 2**24 pairs, exact in float32, and the interleaved copies of a band stay small).
 _BAND_PIXELS = 2**21
-
-# The numba kernel (texture/_glcm_kernels.py) counts 2D slices of up to this many levels, from this many
-# pixels plus this many per bin of its triple histogram ((Ng + 1)^3 bins, allocated, zeroed and summed
-# once per slice). Measured against the byte pairs and 2D calcHist (1024^2 smooth and uniform noise,
-# 32^2..512^2, 8..128 levels, one thread): at 48 levels ~0.9x on noise, 1.5x slower at 64 (L2 misses);
-# 32 levels 0.45x on 1024^2, 0.87x on 256^2. Below 2**16 pixels the counts take < 0.5 ms anyway and
-# the one-off cost of the kernel in a process (~0.3 s to import numba, ~0.3 s to load the compiled
-# kernel from its cache) would not pay back.
-_KERNEL_MAX_LEVELS = 48
-_KERNEL_MIN_PIXELS = 2**16
-_KERNEL_PIXELS_PER_BIN = 2
 
 # Byte-pair counting handles up to 255 levels: codes Ng..255 are left for the sentinels.
 _MAX_BYTE_LEVELS = 255
@@ -455,23 +440,13 @@ def glcm_matrices(
     slice_pixels = image.shape[1] * image.shape[2]
     # The fewest levels the slice could have (Ng of levels=None is only known after a pass).
     fewest = levels if isinstance(levels, (int, np.integer)) and not isinstance(levels, bool) else 1
-    if not volume and (
-        _kernel_pays(image.shape[1:], distance, int(fewest))
-        or _LITTLE_ENDIAN
-        and _byte_pairs_pay(slice_pixels, min(int(fewest), 255))
-    ):
+    if not volume and _LITTLE_ENDIAN and _byte_pairs_pay(slice_pixels, min(int(fewest), 255)):
         fused = _uint8_code_table(image, None if whole else mask, levels)
-        if fused is not None and _kernel_pays(image.shape[1:], distance, fused[1]):
-            # 8-bit image, small Ng: discretised row by row while counting, in one pass.
-            table, n_levels = fused
-            return _kernel_stack(image, table, None if whole else mask, n_levels, distance)
-        if fused is not None and _LITTLE_ENDIAN and _byte_pairs_pay(slice_pixels, fused[1]):
+        if fused is not None and _byte_pairs_pay(slice_pixels, fused[1]):
             # 8-bit image, Ng <= 255: discretised band by band while counting.
             table, n_levels = fused
             return _byte_pair_stack(image, table, None if whole else mask, n_levels, distance)
     codes, n_levels = _discretise(image, mask=mask, levels=levels)
-    if not volume and codes.dtype == np.uint8 and _kernel_pays(codes.shape[1:], distance, n_levels):
-        return _kernel_stack(codes, None, None if whole else mask, n_levels, distance)
     if (
         not volume
         and _LITTLE_ENDIAN
@@ -489,60 +464,6 @@ def glcm_matrices(
         for d, offset in enumerate(offsets):
             scaled = tuple(o * distance for o in offset)
             out[z, d] = _pair_counts(codes[z], mask[z], full_mask, n_levels, scaled)
-    return out
-
-
-def _kernel_pays(shape: tuple[int, int], distance: int, n_levels: int) -> bool:
-    pixels = shape[0] * shape[1]
-    return (
-        n_levels <= _KERNEL_MAX_LEVELS
-        and pixels >= _KERNEL_MIN_PIXELS + _KERNEL_PIXELS_PER_BIN * (n_levels + 1) ** 3
-        # Pairs in every direction (the kernel's row buffer then stays below 3 slices); int32 counts.
-        and distance < min(shape)
-        and pixels < 2**31
-    )
-
-
-def _kernel_stack(
-    source: np.ndarray,
-    table: np.ndarray | int | None,
-    mask: np.ndarray | None,
-    n_levels: int,
-    distance: int,
-) -> np.ndarray:
-    """Symmetric counts (slices, 4, Ng, Ng) by :func:`texture._glcm_kernels.triple_counts`, the same
-    as :func:`_pair_counts` per slice and direction. ``source``, ``table``, ``mask``: as in
-    :func:`_byte_pair_counts`."""
-    # Imported here: numba costs ~0.2 s to import, paid by the first small-Ng GLCM of a process only.
-    from texture._glcm_kernels import triple_counts
-
-    if table is None:
-        table = np.arange(256, dtype=np.uint8)
-    elif isinstance(table, int):
-        table = np.arange(256, dtype=np.uint8) >> table
-    no_mask = np.zeros((1, 1), dtype=np.uint8)
-    out = np.empty((source.shape[0], 4, n_levels, n_levels))
-    for z in range(source.shape[0]):
-        inside = None if mask is None or mask[z].all() else np.ascontiguousarray(mask[z]).view(np.uint8)
-        # Contiguous arrays only: one compiled (and cached) signature.
-        triples, diagonal = triple_counts(
-            np.ascontiguousarray(source[z]),
-            table,
-            no_mask if inside is None else inside,
-            inside is not None,
-            n_levels,
-            distance,
-        )
-        triples = triples.sum(axis=0, dtype=np.int64)
-        counts = np.stack(
-            [
-                triples.sum(axis=2),  # (x, right): 0 degrees
-                diagonal.sum(axis=0, dtype=np.int64),  # (x, upper right): 45 degrees
-                triples.sum(axis=1),  # (x, up): 90 degrees
-                triples.sum(axis=0),  # (right, up) = (pixel, its upper left): 135 degrees
-            ]
-        )[:, :n_levels, :n_levels]
-        out[z] = counts + counts.transpose(0, 2, 1)
     return out
 
 

@@ -114,10 +114,8 @@ def test_byte_pair_counting_matches_brute_force(monkeypatch, input_kind, n_level
                 matrix_size = n_levels
             for distance in (1, 2, 3):
                 expected = _brute_force_counts(expected_levels, mask, matrix_size, distance)
-                # Byte pairs forced (these images are below the size they pay off from, the numba
-                # kernel off) in bands of the whole slice, one row, a few rows; then the 2D calcHist
-                # the size picks.
-                monkeypatch.setattr(glcm, "_KERNEL_MAX_LEVELS", 0)
+                # Byte pairs forced (these images are below the size they pay off from) in bands
+                # of the whole slice, one row, a few rows; then the 2D calcHist the size picks.
                 monkeypatch.setattr(glcm, "_BYTE_PAIR_MIN_PIXELS", 0)
                 monkeypatch.setattr(glcm, "_BYTE_PAIR_PIXELS_PER_BIN", 0)
                 for band_pixels in (2**21, 1, 20):
@@ -135,10 +133,8 @@ def test_byte_pair_counts_equal_skimage_graycomatrix(monkeypatch):
     # scikit-image's own counts (symmetric, not normalised) of a smooth 32-level texture large
     # enough for the byte pairs (600 x 520: checked that they ran) and of small noise (byte pairs
     # forced). Its angle pi/4 steps (+1, +1) in (row, col), i.e. our 135 degrees, and 3 pi/4 our 45.
-    # The numba kernel, which 32 levels at this size would take, is off (tested below).
     import texture.glcm as glcm
 
-    monkeypatch.setattr(glcm, "_KERNEL_MAX_LEVELS", 0)
     rng = np.random.default_rng(21)
     smooth = np.cumsum(np.cumsum(rng.normal(size=(600, 520)), axis=0), axis=1)
     smooth = np.floor(32 * (smooth - smooth.min()) / np.ptp(smooth)).clip(0, 31).astype(np.uint8)
@@ -156,156 +152,6 @@ def test_byte_pair_counts_equal_skimage_graycomatrix(monkeypatch):
         for ours_direction, skimage_angle in ((0, 0), (1, 3), (2, 2), (3, 1)):
             np.testing.assert_array_equal(ours[ours_direction], theirs[:, :, 0, skimage_angle])
     assert len(calls) == 2
-
-
-def _count_kernel_calls(monkeypatch):
-    import texture.glcm as glcm
-
-    calls = []
-    original = glcm._kernel_stack
-    monkeypatch.setattr(glcm, "_kernel_stack", lambda *args: calls.append(1) or original(*args))
-    return calls
-
-
-@pytest.mark.parametrize("input_kind", ["uint8 levels", "uint8 fixed bins", "int64 levels"])
-@pytest.mark.parametrize("n_levels", [1, 2, 7, 32, 48, 64])
-def test_kernel_counting_matches_brute_force(monkeypatch, input_kind, n_levels):
-    # The numba kernel (forced: these images are below the size it pays off from; 64 levels is above
-    # the levels it takes by default) against a loop over the pixels: shapes down to 2 x 2, odd and
-    # even widths, masks from none to nearly empty, whole rows and columns out, distances 1 to 3 (the
-    # largest below the shape). 8-bit images are discretised by the kernel's lookup table, other
-    # integer images first.
-    import texture.glcm as glcm
-
-    monkeypatch.setattr(glcm, "_KERNEL_MIN_PIXELS", 0)
-    monkeypatch.setattr(glcm, "_KERNEL_PIXELS_PER_BIN", 0)
-    monkeypatch.setattr(glcm, "_KERNEL_MAX_LEVELS", 64)
-    calls = _count_kernel_calls(monkeypatch)
-    rng = np.random.default_rng(100 + n_levels)
-    expected_calls = 0
-    for shape in [(2, 2), (4, 3), (3, 4), (7, 10), (8, 13), (13, 6)]:
-        for fraction_out in (0.0, 0.3, 0.9, "edges"):
-            if fraction_out == "edges":
-                mask = np.ones(shape, bool)
-                mask[0], mask[:, -1] = False, False
-            else:
-                mask = rng.random(shape) >= fraction_out
-            mask.flat[-1] = True  # never empty
-            if input_kind == "uint8 fixed bins":
-                image = rng.integers(0, 256, size=shape).astype(np.uint8)
-                expected_levels = _fixed_bin_number(image, mask, n_levels)
-                kwargs = {"levels": n_levels}
-            else:
-                expected_levels = rng.integers(1, n_levels + 1, size=shape)
-                expected_levels.flat[-1] = n_levels  # Ng = n_levels whatever the draw
-                image = expected_levels.astype(np.uint8 if input_kind == "uint8 levels" else np.int64)
-                kwargs = {}
-            for distance in range(1, min(shape)):
-                expected = _brute_force_counts(expected_levels, mask, n_levels, distance)
-                counts = glcm_matrices(image, mask, distance=distance, **kwargs)[0]
-                np.testing.assert_array_equal(counts, expected)
-                expected_calls += 1
-    assert len(calls) == expected_calls
-
-
-def test_kernel_counts_equal_skimage_graycomatrix(monkeypatch):
-    # The default path of a 32-level 8-bit texture of 600 x 520 (checked that it is the kernel), and
-    # the kernel forced on small noise and on a flat image, against scikit-image's own counts
-    # (symmetric, not normalised). Its angle pi/4 is our 135 degrees and 3 pi/4 our 45.
-    import texture.glcm as glcm
-
-    calls = _count_kernel_calls(monkeypatch)
-    rng = np.random.default_rng(22)
-    smooth = np.cumsum(np.cumsum(rng.normal(size=(600, 520)), axis=0), axis=1)
-    smooth = np.floor(32 * (smooth - smooth.min()) / np.ptp(smooth)).clip(0, 31).astype(np.uint8)
-    noise = rng.integers(0, 32, size=(97, 64)).astype(np.uint8)
-    flat = np.full((40, 33), 31, dtype=np.uint8)  # one bin counted over and over
-    for codes, forced in ((smooth, False), (noise, True), (flat, True)):
-        if forced:
-            monkeypatch.setattr(glcm, "_KERNEL_MIN_PIXELS", 0)
-            monkeypatch.setattr(glcm, "_KERNEL_PIXELS_PER_BIN", 0)
-        codes[0, 0] = 31
-        ours = glcm_matrices(codes + 1)[0]
-        theirs = graycomatrix(codes, [1], SKIMAGE_ANGLES, levels=32, symmetric=True, normed=False)
-        for ours_direction, skimage_angle in ((0, 0), (1, 3), (2, 2), (3, 1)):
-            np.testing.assert_array_equal(ours[ours_direction], theirs[:, :, 0, skimage_angle])
-    assert len(calls) == 3
-
-
-def test_kernel_stack_with_empty_slice_and_non_contiguous_input(monkeypatch):
-    # A stack whose middle slice lies entirely outside the mask (zero counts there), read through a
-    # strided view (a channel of an interleaved array), and the same counts as the byte pairs.
-    import texture.glcm as glcm
-
-    monkeypatch.setattr(glcm, "_KERNEL_MIN_PIXELS", 0)
-    monkeypatch.setattr(glcm, "_KERNEL_PIXELS_PER_BIN", 0)
-    calls = _count_kernel_calls(monkeypatch)
-    rng = np.random.default_rng(5)
-    interleaved = rng.integers(0, 256, size=(3, 20, 17, 3)).astype(np.uint8)
-    image = interleaved[..., 1]
-    mask = rng.random(image.shape) > 0.2
-    mask[1] = False
-    counts = glcm_matrices(image, mask, levels=16, distance=2)
-    assert len(calls) == 1
-    expected_levels = _fixed_bin_number(image, mask, 16)
-    for z in range(3):
-        expected = _brute_force_counts(expected_levels[z], mask[z], 16, 2)
-        np.testing.assert_array_equal(counts[z], expected)
-    assert not counts[1].any()
-
-
-def test_kernel_dispatch_by_size_levels_and_distance(monkeypatch):
-    # The kernel runs from 2**16 pixels plus 2 per bin of its (Ng + 1)^3 histogram, up to 48 levels,
-    # for distances below both sides; a one-pixel-wide image goes to the other paths. Same counts.
-    calls = _count_kernel_calls(monkeypatch)
-    rng = np.random.default_rng(6)
-    image = rng.integers(0, 256, size=(300, 300)).astype(np.uint8)  # 90 000 pixels
-    glcm_matrices(image, levels=8)  # 65 536 + 2 * 729 <= 90 000
-    assert len(calls) == 1
-    glcm_matrices(image, levels=32)  # 65 536 + 2 * 35 937 > 90 000
-    glcm_matrices(image[:200], levels=8)  # 60 000 pixels
-    glcm_matrices(image, levels=49)
-    assert len(calls) == 1
-    column = rng.integers(1, 9, size=(70_000, 1)).astype(np.uint8)
-    column[0] = 8
-    counts = glcm_matrices(column)[0]
-    assert len(calls) == 1
-    expected_vertical = np.zeros((8, 8))
-    np.add.at(expected_vertical, (column[1:, 0] - 1, column[:-1, 0] - 1), 1)
-    np.testing.assert_array_equal(counts[2], expected_vertical + expected_vertical.T)
-    assert not counts[[0, 1, 3]].any()
-
-
-def test_all_masked_or_pairless_mask_raises_on_the_kernel_path(monkeypatch):
-    import texture.glcm as glcm
-
-    monkeypatch.setattr(glcm, "_KERNEL_MIN_PIXELS", 0)
-    monkeypatch.setattr(glcm, "_KERNEL_PIXELS_PER_BIN", 0)
-    calls = _count_kernel_calls(monkeypatch)
-    image = np.random.default_rng(7).integers(0, 256, size=(12, 12)).astype(np.uint8)
-    with pytest.raises(ValueError, match="mask is empty"):
-        glcm_features(image, mask=np.zeros(image.shape, bool), levels=8)
-    isolated = np.zeros(image.shape, bool)
-    isolated[::2, ::2] = True  # no two mask pixels at distance 1
-    with pytest.raises(ValueError, match="no pair"):
-        glcm_features(image, mask=isolated, levels=8)
-    assert len(calls) == 1
-    # At distance 2 the same mask has pairs in every direction.
-    features = glcm_features(image, mask=isolated, levels=8, distance=2)
-    assert all(np.isfinite(v) for v in features.values())
-
-
-def test_import_of_glcm_does_not_import_numba():
-    # numba (~0.3 s to import) is loaded by the first kernel call only: `skintex --help` and small
-    # images never pay for it.
-    import subprocess
-    import sys
-
-    code = "import sys, texture.glcm; print('numba' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
-    )
-    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("masked", [False, True])
