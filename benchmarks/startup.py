@@ -84,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         first = _first_use(fibre_graph, env)
         again = [_first_use(fibre_graph, env) for _ in range(3)]
     low, mid = min_median(again)
-    print(f"fibre library first use in a fresh process: first ever {first:.3f} s; again: {again}")
+    print(
+        f"fibre library first use in a fresh process: first ever {first:.3f} s; again: "
+        + ", ".join(f"{t:.3f} s" for t in again)
+    )
     peer = ""
     if importlib.util.find_spec("skan") is not None:
         skan = _first_use(
