@@ -3,11 +3,12 @@
 The IBSI digital phantom conformance is in test_ibsi_conformance.py.
 """
 
+import cv2
 import numpy as np
 import pytest
 from skimage.feature import graycomatrix, graycoprops
 
-from texture.discretisation import IN_PLANE_OFFSETS
+from texture.discretisation import IN_PLANE_OFFSETS, discretise
 from texture.glcm import (
     GLCM_FEATURES,
     GLCM_MAP_FEATURES,
@@ -114,8 +115,10 @@ def test_byte_pair_counting_matches_brute_force(monkeypatch, input_kind, n_level
                 matrix_size = n_levels
             for distance in (1, 2, 3):
                 expected = _brute_force_counts(expected_levels, mask, matrix_size, distance)
-                # Byte pairs forced (these images are below the size they pay off from) in bands
-                # of the whole slice, one row, a few rows; then the 2D calcHist the size picks.
+                # Byte pairs forced (these images are below the size they pay off from, the triples
+                # off) in bands of the whole slice, one row, a few rows; then the path the size
+                # picks (triples, 2D calcHist).
+                monkeypatch.setattr(glcm, "_TRIPLE_MAX_LEVELS", 0)
                 monkeypatch.setattr(glcm, "_BYTE_PAIR_MIN_PIXELS", 0)
                 monkeypatch.setattr(glcm, "_BYTE_PAIR_PIXELS_PER_BIN", 0)
                 for band_pixels in (2**21, 1, 20):
@@ -133,8 +136,10 @@ def test_byte_pair_counts_equal_skimage_graycomatrix(monkeypatch):
     # scikit-image's own counts (symmetric, not normalised) of a smooth 32-level texture large
     # enough for the byte pairs (600 x 520: checked that they ran) and of small noise (byte pairs
     # forced). Its angle pi/4 steps (+1, +1) in (row, col), i.e. our 135 degrees, and 3 pi/4 our 45.
+    # The triples, which 32 levels at this size would take, are off (tested below).
     import texture.glcm as glcm
 
+    monkeypatch.setattr(glcm, "_TRIPLE_MAX_LEVELS", 0)
     rng = np.random.default_rng(21)
     smooth = np.cumsum(np.cumsum(rng.normal(size=(600, 520)), axis=0), axis=1)
     smooth = np.floor(32 * (smooth - smooth.min()) / np.ptp(smooth)).clip(0, 31).astype(np.uint8)
@@ -152,6 +157,243 @@ def test_byte_pair_counts_equal_skimage_graycomatrix(monkeypatch):
         for ours_direction, skimage_angle in ((0, 0), (1, 3), (2, 2), (3, 1)):
             np.testing.assert_array_equal(ours[ours_direction], theirs[:, :, 0, skimage_angle])
     assert len(calls) == 2
+
+
+def _count_triple_calls(monkeypatch):
+    """Records the ``table`` argument (None, a bit shift or a lookup table) of each triple count."""
+    import texture.glcm as glcm
+
+    calls = []
+    original = glcm._triple_stack
+    monkeypatch.setattr(glcm, "_triple_stack", lambda *args: calls.append(args[1]) or original(*args))
+    return calls
+
+
+def _edge_mask(shape, edges):
+    inside = np.ones(shape, bool)
+    if edges == "top right":  # the rows and columns whose pairs the triples miss
+        inside[0], inside[:, -1] = False, False
+        inside[-1, 0] = True
+    else:
+        inside[-1], inside[:, 0] = False, False
+        inside[0, -1] = True
+    return inside
+
+
+@pytest.mark.parametrize(
+    "input_kind", ["uint8 levels", "uint8 fixed bins", "uint8 full range", "int64 levels"]
+)
+@pytest.mark.parametrize("n_levels", [1, 2, 7, 32, 48, 64])
+def test_triple_counting_matches_brute_force(monkeypatch, input_kind, n_levels):
+    # The triple histograms (forced: these images are below the size they pay off from; 64 levels
+    # is above the levels they take by default) against a loop over the pixels: shapes down to
+    # 2 x 2, odd and even widths, no mask, 30 % and 90 % out, whole edge rows and columns out,
+    # distances 1 to 3. Distances not below both sides, and 1-pixel-wide images, go to the other
+    # paths (same counts). 8-bit images are discretised by a lookup table, or by calcHist's own bins
+    # when the codes are the values shifted right (full range 0..255 into 2**k levels), integer
+    # images first.
+    import texture.glcm as glcm
+
+    monkeypatch.setattr(glcm, "_TRIPLE_PIXELS_PER_BIN", 0)
+    monkeypatch.setattr(glcm, "_TRIPLE_MAX_LEVELS", 64)
+    calls = _count_triple_calls(monkeypatch)
+    rng = np.random.default_rng(200 + n_levels)
+    expected_calls = 0
+    for shape in [(2, 2), (4, 3), (3, 4), (7, 10), (8, 13), (13, 6), (1, 9), (9, 1)]:
+        for masking in (None, 0.3, 0.9, "top right", "bottom left"):
+            if masking is None or isinstance(masking, str):
+                inside = np.ones(shape, bool) if masking is None else _edge_mask(shape, masking)
+            else:
+                inside = rng.random(shape) >= masking
+                inside.flat[-1] = True  # never empty
+            if input_kind.startswith("uint8 f"):
+                image = rng.integers(0, 256, size=shape).astype(np.uint8)
+                if input_kind == "uint8 full range":
+                    inside.flat[:2] = True
+                    image.flat[:2] = (0, 255)
+                expected_levels = _fixed_bin_number(image, inside, n_levels)
+                kwargs = {"levels": n_levels}
+            else:
+                expected_levels = rng.integers(1, n_levels + 1, size=shape)
+                expected_levels[inside.nonzero()[0][0], inside.nonzero()[1][0]] = n_levels  # Ng
+                image = expected_levels.astype(np.uint8 if input_kind == "uint8 levels" else np.int64)
+                kwargs = {}
+            mask = None if masking is None else inside
+            for distance in (1, 2, 3):
+                expected = _brute_force_counts(expected_levels, inside, n_levels, distance)
+                counts = glcm_matrices(image, mask, distance=distance, **kwargs)[0]
+                np.testing.assert_array_equal(counts, expected)
+                expected_calls += distance < min(shape)
+    assert len(calls) == expected_calls
+    kinds = {type(table) for table in calls}
+    if input_kind == "int64 levels":
+        assert kinds == {type(None)}
+    elif (
+        input_kind == "uint8 full range"
+        and n_levels in (2, 32, 64)
+        or input_kind == "uint8 levels"
+        and n_levels <= 2
+    ):
+        assert kinds == {int}  # code = value >> 7, 3, 2; levels 1..2 (or 1) -> value >> 1
+    elif input_kind == "uint8 levels":
+        assert kinds == {np.ndarray}
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_triple_counting_in_row_bands_matches_brute_force(monkeypatch, masked):
+    # calcHist counts in float32, exact up to 2**24: the triples and pairs are counted in bands of
+    # rows of at most that many. A tiny limit (not below the width, which the triples need) exercises
+    # the same code (bands of 1 row, of 2 and 3 rows with a partial last band, one band) against a
+    # loop over the pixels, distances 1 and 2.
+    import texture.glcm as glcm
+
+    monkeypatch.setattr(glcm, "_TRIPLE_PIXELS_PER_BIN", 0)
+    calls = _count_triple_calls(monkeypatch)
+    rng = np.random.default_rng(8)
+    image = rng.integers(1, 6, size=(11, 9)).astype(np.uint8)
+    image[5, 5] = 5
+    mask = rng.random(image.shape) > 0.3 if masked else np.ones(image.shape, bool)
+    mask[5, 5] = True
+    for distance in (1, 2):
+        expected = _brute_force_counts(image, mask, 5, distance)
+        for limit in (9, 16, 25, 2**24):
+            monkeypatch.setattr(glcm, "_CALCHIST_MAX_PAIRS", limit)
+            np.testing.assert_array_equal(glcm_matrices(image, mask, distance=distance)[0], expected)
+    assert len(calls) == 8
+
+
+def test_triple_counts_above_2_24_pairs_are_exact():
+    # A flat 4100 x 4100 image: more than 2**24 triples all in one bin, an odd count that float32
+    # cannot hold (16 801 801 would round to an even number) unless counted in bands.
+    rows = cols = 4100
+    counts = glcm_matrices(np.ones((rows, cols), dtype=np.uint8))[0, :, 0, 0]
+    diagonal = 2 * (rows - 1) * (cols - 1)
+    np.testing.assert_array_equal(counts, [2 * rows * (cols - 1), diagonal, 2 * (rows - 1) * cols, diagonal])
+
+
+def test_triple_counts_equal_skimage_graycomatrix(monkeypatch):
+    # The default path of a 32-level 8-bit texture of 600 x 520 (checked that it is the triples), and
+    # the triples forced on small noise and on a flat image, against scikit-image's own counts
+    # (symmetric, not normalised). Its angle pi/4 is our 135 degrees and 3 pi/4 our 45.
+    import texture.glcm as glcm
+
+    calls = _count_triple_calls(monkeypatch)
+    rng = np.random.default_rng(22)
+    smooth = np.cumsum(np.cumsum(rng.normal(size=(600, 520)), axis=0), axis=1)
+    smooth = np.floor(32 * (smooth - smooth.min()) / np.ptp(smooth)).clip(0, 31).astype(np.uint8)
+    noise = rng.integers(0, 32, size=(97, 64)).astype(np.uint8)
+    flat = np.full((40, 33), 31, dtype=np.uint8)  # one bin counted over and over
+    for codes, forced in ((smooth, False), (noise, True), (flat, True)):
+        if forced:
+            monkeypatch.setattr(glcm, "_TRIPLE_PIXELS_PER_BIN", 0)
+        codes[0, 0] = 31
+        ours = glcm_matrices(codes + 1)[0]
+        theirs = graycomatrix(codes, [1], SKIMAGE_ANGLES, levels=32, symmetric=True, normed=False)
+        for ours_direction, skimage_angle in ((0, 0), (1, 3), (2, 2), (3, 1)):
+            np.testing.assert_array_equal(ours[ours_direction], theirs[:, :, 0, skimage_angle])
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("n_levels", [8, 32, 48])
+def test_triples_on_a_real_photo_equal_byte_pairs_and_skimage(monkeypatch, n_levels):
+    # A dermoscopy photo (CC0, tests/data/dermoscopy), grey 767 x 1022: large enough for the triples
+    # by default (checked). Unmasked, distance 1: scikit-image's counts. Masked to its darker 70 %
+    # (a lesion-like region with ragged edges), distances 1 and 2: the byte pairs' counts (triples
+    # off), and bit-identical features.
+    import texture.glcm as glcm
+
+    from ._photos import load
+
+    grey = cv2.cvtColor((load("ISIC_0000000") * 255).round().astype(np.uint8), cv2.COLOR_RGB2GRAY)
+    mask = grey < np.percentile(grey, 70)
+    calls = _count_triple_calls(monkeypatch)
+    byte_pair_calls = []
+    original = glcm._byte_pair_stack
+    monkeypatch.setattr(glcm, "_byte_pair_stack", lambda *a: byte_pair_calls.append(1) or original(*a))
+    ours = glcm_matrices(grey, levels=n_levels)[0]
+    codes, _ = discretise(grey, mask=np.ones(grey.shape, bool), levels=n_levels)
+    theirs = graycomatrix(codes, [1], SKIMAGE_ANGLES, levels=n_levels, symmetric=True, normed=False)
+    for ours_direction, skimage_angle in ((0, 0), (1, 3), (2, 2), (3, 1)):
+        np.testing.assert_array_equal(ours[ours_direction], theirs[:, :, 0, skimage_angle])
+    for distance in (1, 2):
+        triple_counts = glcm_matrices(grey, mask, levels=n_levels, distance=distance)
+        triple_features = glcm_features(grey, mask=mask, levels=n_levels, distance=distance)
+        with monkeypatch.context() as patch:
+            patch.setattr(glcm, "_TRIPLE_MAX_LEVELS", 0)
+            np.testing.assert_array_equal(
+                triple_counts, glcm_matrices(grey, mask, levels=n_levels, distance=distance)
+            )
+            assert triple_features == glcm_features(grey, mask=mask, levels=n_levels, distance=distance)
+    assert len(calls) == 5 and len(byte_pair_calls) == 4
+
+
+def test_triple_dispatch_by_size_levels_and_distance(monkeypatch):
+    # The triples run from (Ng + 1)^3 pixels, up to 48 levels, for distances below both sides, in
+    # 2D only; other images go to the byte pairs or the 2D calcHist, with the same counts.
+    calls = _count_triple_calls(monkeypatch)
+    rng = np.random.default_rng(6)
+    image = rng.integers(0, 256, size=(300, 300)).astype(np.uint8)  # 90 000 pixels
+    glcm_matrices(image, levels=8)
+    glcm_matrices(image, levels=40)  # 41^3 = 68 921 <= 90 000
+    glcm_matrices(image, distance=299, levels=8)
+    assert len(calls) == 3
+    glcm_matrices(image, levels=44)  # 45^3 = 91 125 > 90 000
+    glcm_matrices(image, distance=300, levels=8)
+    glcm_matrices(image[None].repeat(2, axis=0), levels=8, volume=True)
+    assert len(calls) == 3
+    large = rng.integers(0, 256, size=(400, 400)).astype(np.uint8)  # 160 000 >= 50^3
+    glcm_matrices(large, levels=48)
+    assert len(calls) == 4
+    counts_49 = glcm_matrices(large, levels=49)[0]
+    assert len(calls) == 4
+    np.testing.assert_array_equal(counts_49[0].sum(), 2 * 400 * 399)
+    column = rng.integers(1, 9, size=(70_000, 1)).astype(np.uint8)
+    column[0] = 8
+    counts = glcm_matrices(column)[0]
+    assert len(calls) == 4
+    expected_vertical = np.zeros((8, 8))
+    np.add.at(expected_vertical, (column[1:, 0] - 1, column[:-1, 0] - 1), 1)
+    np.testing.assert_array_equal(counts[2], expected_vertical + expected_vertical.T)
+    assert not counts[[0, 1, 3]].any()
+
+
+def test_triples_of_a_stack_with_empty_slice_and_non_contiguous_input(monkeypatch):
+    # A stack whose middle slice lies entirely outside the mask (zero counts there), read through a
+    # strided view (a channel of an interleaved array), distance 2.
+    import texture.glcm as glcm
+
+    monkeypatch.setattr(glcm, "_TRIPLE_PIXELS_PER_BIN", 0)
+    calls = _count_triple_calls(monkeypatch)
+    rng = np.random.default_rng(5)
+    interleaved = rng.integers(0, 256, size=(3, 20, 17, 3)).astype(np.uint8)
+    image = interleaved[..., 1]
+    mask = rng.random(image.shape) > 0.2
+    mask[1] = False
+    counts = glcm_matrices(image, mask, levels=16, distance=2)
+    assert len(calls) == 1
+    expected_levels = _fixed_bin_number(image, mask, 16)
+    for z in range(3):
+        expected = _brute_force_counts(expected_levels[z], mask[z], 16, 2)
+        np.testing.assert_array_equal(counts[z], expected)
+    assert not counts[1].any()
+
+
+def test_all_masked_or_pairless_mask_raises_on_the_triple_path(monkeypatch):
+    import texture.glcm as glcm
+
+    monkeypatch.setattr(glcm, "_TRIPLE_PIXELS_PER_BIN", 0)
+    calls = _count_triple_calls(monkeypatch)
+    image = np.random.default_rng(7).integers(0, 256, size=(12, 12)).astype(np.uint8)
+    with pytest.raises(ValueError, match="mask is empty"):
+        glcm_features(image, mask=np.zeros(image.shape, bool), levels=8)
+    isolated = np.zeros(image.shape, bool)
+    isolated[::2, ::2] = True  # no two mask pixels at distance 1
+    with pytest.raises(ValueError, match="no pair"):
+        glcm_features(image, mask=isolated, levels=8)
+    assert len(calls) == 1
+    # At distance 2 the same mask has pairs in every direction.
+    features = glcm_features(image, mask=isolated, levels=8, distance=2)
+    assert all(np.isfinite(v) for v in features.values())
 
 
 @pytest.mark.parametrize("masked", [False, True])
