@@ -119,6 +119,12 @@ _BAND_PIXELS = 2**21
 _TRIPLE_MAX_LEVELS = 48
 _TRIPLE_PIXELS_PER_BIN = 1
 
+# Sentinel codes Ng .. Ng + 3 (cycling along the row) mark pixels outside the mask in the triple
+# counting: with one sentinel a masked-out block increments one bin back to back, 2x slower (a
+# disk mask with 52 % out, 1024^2, 32 levels: 4.1 ms to count, 2.1 ms with 4 sentinels, which cost
+# nothing on a 30 % random mask; 2: 2.5 ms, 3: 2.1 ms).
+_TRIPLE_SENTINELS = 4
+
 # Byte-pair counting handles up to 255 levels: codes Ng..255 are left for the sentinels.
 _MAX_BYTE_LEVELS = 255
 
@@ -343,8 +349,8 @@ def _uint8_code_table(
 # calcHist takes each view with its own row step. The triples cover every 135-degree and 45-degree
 # pair, but not the horizontal pairs of the first d rows nor the vertical pairs of the last d
 # columns (their triple would reach outside the slice): two small 2D histograms add them. Pixels
-# outside the mask hold a sentinel code Ng (Ng + 1 bins per axis; row and column Ng are cut), so a
-# triple with one pixel outside still brings the pair of its other two. Measured on 32 levels,
+# outside the mask hold a sentinel code >= Ng (Ng + 4 bins per axis; rows and columns >= Ng are
+# cut), so a triple with one pixel outside still brings the pair of its other two. Measured on 32 levels,
 # 1024^2: 1.1 ms for the triples (3 directions), 0.85 ms for the 45-degree pairs, against ~3 ms for
 # the four directions as byte pairs.
 
@@ -399,14 +405,15 @@ def _triple_counts(
         else:
             codes, top = (source if table is None else cv2.LUT(source, table)), n_levels
     else:
-        bins = top = n_levels + 1
+        bins = top = n_levels + _TRIPLE_SENTINELS
         if table is None:
             values = source
         elif isinstance(table, int):
             values = np.right_shift(source, table)
         else:
             values = cv2.LUT(source, table)
-        codes = np.full(source.shape, n_levels, dtype=np.uint8)
+        codes = np.empty(source.shape, dtype=np.uint8)
+        codes[...] = (n_levels + np.arange(source.shape[1]) % _TRIPLE_SENTINELS).astype(np.uint8)
         # cv2.copyTo: 0.14 ms on 1024^2, np.copyto(where=) 5.8 ms.
         _into(cv2.copyTo(values, mask.view(np.uint8), codes), codes)
     d = distance
