@@ -47,6 +47,7 @@ angular second moment 1.
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import cv2
@@ -325,7 +326,15 @@ def _uint8_code_table(
     full_mask = mask is None or bool(mask.all())
     inside = None if full_mask else np.ascontiguousarray(mask.reshape(flat.shape)).view(np.uint8)
     lo, hi, _, _ = cv2.minMaxLoc(flat, inside)
-    values = np.arange(int(lo), int(hi) + 1, dtype=np.uint8)
+    return _range_code_table(int(lo), int(hi), levels)
+
+
+# Keyed by (lo, hi, levels) with their types (typed: levels=True must still raise, not hit 1's
+# entry); ~0.1 ms saved per image, a few % of a 1024^2 GLCM. Tables are read-only.
+@functools.lru_cache(maxsize=1024, typed=True)
+def _range_code_table(lo: int, hi: int, levels: int | None) -> tuple[np.ndarray | int, int] | None:
+    """:func:`_uint8_code_table` of an image whose grey values inside the mask span lo..hi."""
+    values = np.arange(lo, hi + 1, dtype=np.uint8)
     codes, n_levels = discretise(
         values, mask=np.ones(values.shape, bool), levels=levels, max_levels=MAX_MATRIX_LEVELS
     )
@@ -336,6 +345,7 @@ def _uint8_code_table(
             return bits, n_levels  # e.g. 0..255 into 32 levels: code = value >> 3
     table = np.zeros(256, dtype=np.uint8)  # values outside lo..hi lie outside the mask
     table[values] = codes
+    table.flags.writeable = False
     return table, n_levels
 
 
@@ -467,6 +477,28 @@ def _diagonal_sums(p: np.ndarray) -> np.ndarray:
     return skewed.reshape(n, n_levels, 2 * n_levels - 1).sum(axis=1)
 
 
+@functools.lru_cache(maxsize=64)
+def _difference_weights(n_levels: int) -> np.ndarray:
+    """(Ng, 7) weights of the difference distribution k = |i - j| = 0 .. Ng - 1 for contrast and the
+    inverse differences (one matrix product for the 7 features instead of 7 products). Read-only."""
+    k = np.arange(n_levels, dtype=np.float64)
+    inverse_square = np.zeros(n_levels)
+    inverse_square[1:] = 1.0 / k[1:] ** 2  # inverse variance leaves out k = 0
+    weights = np.stack(
+        [
+            k**2,  # contrast
+            1.0 / (1.0 + k),  # inverse difference
+            1.0 / (1.0 + k / n_levels),  # normalised inverse difference
+            1.0 / (1.0 + k**2),  # inverse difference moment
+            1.0 / (1.0 + k**2 / n_levels**2),  # normalised inverse difference moment
+            inverse_square,  # inverse variance
+        ],
+        axis=1,
+    )
+    weights.flags.writeable = False
+    return weights
+
+
 def features_from_matrices(counts: np.ndarray) -> dict[str, np.ndarray]:
     """The 25 IBSI GLCM features of a stack of symmetric co-occurrence count matrices (n, Ng, Ng).
 
@@ -500,6 +532,8 @@ def features_from_matrices(counts: np.ndarray) -> dict[str, np.ndarray]:
     has_spread = variance > 0
     has_entropy = marginal_entropy > 0
     flat_p = p.reshape(p.shape[0], -1)
+    weighted = p_diff @ _difference_weights(n_levels)
+    centred_square = centred_sum * centred_sum
 
     return {
         "joint_maximum": flat_p.max(axis=1),
@@ -513,18 +547,18 @@ def features_from_matrices(counts: np.ndarray) -> dict[str, np.ndarray]:
         "sum_variance": ((k_sum[None, :] - sum_average[:, None]) ** 2 * p_sum).sum(axis=1),
         "sum_entropy": _entropy_bits(p_sum),
         "angular_second_moment": np.einsum("ni,ni->n", flat_p, flat_p),
-        "contrast": p_diff @ k_diff**2,
+        "contrast": weighted[:, 0],
         "dissimilarity": difference_average,
-        "inverse_difference": p_diff @ (1.0 / (1.0 + k_diff)),
-        "normalised_inverse_difference": p_diff @ (1.0 / (1.0 + k_diff / n_levels)),
-        "inverse_difference_moment": p_diff @ (1.0 / (1.0 + k_diff**2)),
-        "normalised_inverse_difference_moment": p_diff @ (1.0 / (1.0 + k_diff**2 / n_levels**2)),
-        "inverse_variance": p_diff[:, 1:] @ (1.0 / k_diff[1:] ** 2),
+        "inverse_difference": weighted[:, 1],
+        "normalised_inverse_difference": weighted[:, 2],
+        "inverse_difference_moment": weighted[:, 3],
+        "normalised_inverse_difference_moment": weighted[:, 4],
+        "inverse_variance": weighted[:, 5],
         "correlation": np.where(has_spread, covariance / np.where(has_spread, variance, 1.0), 1.0),
         "autocorrelation": np.einsum("i,nij,j->n", levels, p, levels),
-        "cluster_tendency": (centred_sum**2 * p_sum).sum(axis=1),
-        "cluster_shade": (centred_sum**3 * p_sum).sum(axis=1),
-        "cluster_prominence": (centred_sum**4 * p_sum).sum(axis=1),
+        "cluster_tendency": (centred_square * p_sum).sum(axis=1),
+        "cluster_shade": (centred_square * centred_sum * p_sum).sum(axis=1),
+        "cluster_prominence": (centred_square * centred_square * p_sum).sum(axis=1),
         "information_correlation_1": np.where(
             has_entropy, -mutual_information / np.where(has_entropy, marginal_entropy, 1.0), 0.0
         ),
