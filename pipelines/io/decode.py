@@ -350,12 +350,22 @@ def _srgb_profile():
     return _SRGB_PROFILE
 
 
+#: code / 255 in float32 for each 8-bit code (what ``astype(float32) / float32(255)`` gives).
+_UNIT_OF_UINT8 = np.arange(256, dtype=np.float32) / np.float32(255.0)
+
+
 def _to_float_rgb(arr: np.ndarray) -> tuple[np.ndarray, int]:
     """Any decoded sample array (grey, grey+alpha, RGB, RGBA; 8/16/32-bit int or float) to float32 RGB."""
     bits = arr.dtype.itemsize * 8
-    if arr.dtype.kind == "u" or arr.dtype.kind == "i":
-        scale = float(np.iinfo(arr.dtype).max)
-        out = arr.astype(np.float32) / np.float32(scale)
+    in_unit_range = arr.dtype.kind == "u"  # code / max of unsigned samples: nothing to clip
+    if arr.dtype == np.uint8 and arr.size and (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] <= 4)):
+        import cv2  # lazily: the CLI's start-up imports this module
+
+        # The same float32 quotient per code, by table: ~5x faster than converting and dividing.
+        out = cv2.LUT(np.ascontiguousarray(arr), _UNIT_OF_UINT8)
+    elif arr.dtype.kind == "u" or arr.dtype.kind == "i":
+        out = arr.astype(np.float32)
+        np.divide(out, np.float32(np.iinfo(arr.dtype).max), out=out)
     elif arr.dtype.kind == "b":
         out, bits = arr.astype(np.float32), 1
     elif arr.dtype.kind == "f":
@@ -383,7 +393,9 @@ def _to_float_rgb(arr: np.ndarray) -> tuple[np.ndarray, int]:
         out = out[..., :3]
     else:
         raise ImageDecodeError(f"unsupported image shape {arr.shape}")
-    return np.ascontiguousarray(np.clip(out, 0.0, 1.0)), bits
+    if not in_unit_range:
+        out = np.clip(out, 0.0, 1.0)
+    return np.ascontiguousarray(out), bits
 
 
 def _pil_to_array(im: Image.Image) -> np.ndarray:

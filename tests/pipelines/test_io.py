@@ -117,3 +117,31 @@ def test_real_dermoscopy_photo_decodes(shared_data):
     loaded = load_image(shared_data / "dermoscopy" / "ISIC_0000000.jpg")
     assert loaded.rgb.shape == (767, 1022, 3)
     assert 0.2 < loaded.rgb.mean() < 0.9
+
+
+@pytest.mark.parametrize("channels", [None, 1, 2, 3, 4])
+def test_8bit_samples_become_code_over_255_in_float32(channels):
+    # Every 8-bit code, in each layout a decoder returns (grey, grey+alpha, RGB, RGBA), must become
+    # float32(code) / float32(255) exactly, as a plain conversion and division gives (decode uses a table).
+    from pipelines.io.decode import _to_float_rgb
+
+    codes = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    arr = codes if channels is None else np.stack([np.roll(codes, k) for k in range(channels)], axis=2)
+    rgb, bits = _to_float_rgb(arr)
+    assert bits == 8 and rgb.dtype == np.float32 and rgb.shape == (16, 16, 3) and rgb.flags.c_contiguous
+    expected = arr.astype(np.float32) / np.float32(255.0)
+    expected = expected[..., None] if expected.ndim == 2 else expected
+    first = expected[..., :1] if expected.shape[2] < 3 else expected[..., :3]
+    assert np.array_equal(rgb, np.broadcast_to(first, (16, 16, 3)))
+
+
+def test_16bit_and_signed_samples_stay_in_unit_range():
+    from pipelines.io.decode import _to_float_rgb
+
+    u16 = np.array([[0, 1, 32768, 65535]], dtype=np.uint16)
+    rgb, bits = _to_float_rgb(u16)
+    assert bits == 16
+    assert np.array_equal(rgb[..., 0], u16.astype(np.float32) / np.float32(65535.0))
+    signed = np.array([[-5, 0, 100, 32767]], dtype=np.int16)
+    rgb, _ = _to_float_rgb(signed)
+    assert rgb.min() == 0.0 and rgb.max() == 1.0  # negative samples clipped to black
