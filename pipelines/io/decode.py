@@ -518,9 +518,10 @@ def load_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
             with Image.open(io.BytesIO(data)) as im:
                 when = _exif_datetime(im)
                 im.load()  # raises on truncated data instead of returning grey padding
-                upright = ImageOps.exif_transpose(im)
                 icc = im.info.get("icc_profile")
-                arr = _pil_to_array(upright)
+                # In place: without an orientation to apply, a copy of the whole image (~30 ms at 12 MP).
+                ImageOps.exif_transpose(im, in_place=True)
+                arr = _pil_to_array(im)
     except UnidentifiedImageError as exc:
         raise ImageDecodeError("not a recognised image format (is it really an image?)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
