@@ -430,7 +430,11 @@ def may_hold_chart(rgb: np.ndarray, *, work_size: int = 800, min_pixels: int = 1
     take per chart-free photo is skipped. A photo with any saturated blue or green in it (a backdrop,
     clothing) is searched as before.
     """
-    rgb = check_rgb(rgb)
+    return _may_hold_chart(check_rgb(rgb), work_size=work_size, min_pixels=min_pixels)
+
+
+def _may_hold_chart(rgb: np.ndarray, *, work_size: int = 800, min_pixels: int = 12) -> bool:
+    """:func:`may_hold_chart` of a photo already validated (one pass over a 12 MP photo less)."""
     scale = min(1.0, work_size / max(rgb.shape[:2]))
     small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     # OpenCV's float Lab (D65, same formulas as texture.color.rgb_to_lab to ~1e-3): a gate needs no more.
@@ -473,7 +477,7 @@ def detect_colorchecker(
     rgb = check_rgb(rgb)
     if method not in ("auto", "mcc", "grid"):
         raise ValueError(f"method must be 'auto', 'mcc' or 'grid', got {method!r}")
-    if not may_hold_chart(rgb):
+    if not _may_hold_chart(rgb):
         return None
     detectors = {"mcc": (_detect_mcc,), "grid": (_detect_grid,), "auto": (_detect_grid, _detect_mcc)}
     for detect in detectors[method]:
