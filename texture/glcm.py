@@ -315,11 +315,12 @@ def _byte_pair_counts(
 
 def _uint8_code_table(
     image: np.ndarray, mask: np.ndarray | None, levels: int | None
-) -> tuple[np.ndarray | int, int] | None:
-    """For an 8-bit stack: the table grey value -> code that :func:`discretise` applies, and Ng
-    (the same codes, Ng and errors: ``discretise`` itself runs on the values lo..hi); None when the
-    image is not 8-bit or Ng > 255. Values outside lo..hi (only outside the mask) get code 0.
-    When the codes of lo..hi are the values shifted right by k bits, the table is the int k."""
+) -> tuple[np.ndarray | int, int, int, int] | None:
+    """For an 8-bit stack: the table grey value -> code that :func:`discretise` applies, Ng, and the
+    codes of the lowest and highest grey value inside the mask (the same codes, Ng and errors:
+    ``discretise`` itself runs on the values lo..hi); None when the image is not 8-bit or Ng > 255.
+    Values outside lo..hi (only outside the mask) get code 0. When the codes of lo..hi are the
+    values shifted right by k bits, the table is the int k."""
     if image.dtype != np.uint8 or (isinstance(levels, (int, np.integer)) and levels > _MAX_BYTE_LEVELS):
         return None
     flat = image.reshape(-1, image.shape[-1])
@@ -332,7 +333,7 @@ def _uint8_code_table(
 # Keyed by (lo, hi, levels) with their types (typed: levels=True must still raise, not hit 1's
 # entry); ~0.1 ms saved per image, a few % of a 1024^2 GLCM. Tables are read-only.
 @functools.lru_cache(maxsize=1024, typed=True)
-def _range_code_table(lo: int, hi: int, levels: int | None) -> tuple[np.ndarray | int, int] | None:
+def _range_code_table(lo: int, hi: int, levels: int | None) -> tuple[np.ndarray | int, int, int, int] | None:
     """:func:`_uint8_code_table` of an image whose grey values inside the mask span lo..hi."""
     values = np.arange(lo, hi + 1, dtype=np.uint8)
     codes, n_levels = discretise(
@@ -340,16 +341,17 @@ def _range_code_table(lo: int, hi: int, levels: int | None) -> tuple[np.ndarray 
     )
     if n_levels > _MAX_BYTE_LEVELS:
         return None
+    used = int(codes[0]), int(codes[-1])
     for bits in range(8):
         if np.array_equal(codes, values >> bits):
-            return bits, n_levels  # e.g. 0..255 into 32 levels: code = value >> 3
+            return bits, n_levels, *used  # e.g. 0..255 into 32 levels: code = value >> 3
     table = np.zeros(256, dtype=np.uint8)  # values outside lo..hi lie outside the mask
     table[values] = codes
     table.flags.writeable = False
-    return table, n_levels
+    return table, n_levels, *used
 
 
-# Triple counting (2D slices, Ng <= 48) ---------------------------------------------------------
+# Triple counting (2D slices whose codes span <= 48 levels) --------------------------------------
 #
 # With x = (r, c), its right neighbour b = (r, c + d) and its upper neighbour u = (r - d, c), the 3D
 # histogram of the triples (x, b, u) holds three directions at once: its marginal over u is the
@@ -359,38 +361,42 @@ def _range_code_table(lo: int, hi: int, levels: int | None) -> tuple[np.ndarray 
 # calcHist takes each view with its own row step. The triples cover every 135-degree and 45-degree
 # pair, but not the horizontal pairs of the first d rows nor the vertical pairs of the last d
 # columns (their triple would reach outside the slice): two small 2D histograms add them. Pixels
-# outside the mask hold a sentinel code >= Ng (Ng + 4 bins per axis; rows and columns >= Ng are
-# cut), so a triple with one pixel outside still brings the pair of its other two. Measured on 32 levels,
-# 1024^2: 1.1 ms for the triples (3 directions), 0.85 ms for the 45-degree pairs, against ~3 ms for
-# the four directions as byte pairs.
+# outside the mask hold a sentinel code (4 bins more per axis, cut), so a triple with one pixel
+# outside still brings the pair of its other two. The histograms span only the codes that occur
+# (first..last, from the grey range inside the mask), placed at their offset in the (Ng, Ng)
+# matrices: e.g. skin L* at 1 unit per level has Ng ~100 but spans 20-45 levels. Measured on 32
+# levels, 1024^2: 1.1 ms for the triples (3 directions), 0.85 ms for the 45-degree pairs, against
+# ~3 ms for the four directions as byte pairs.
 
 
-def _triple_pays(shape: tuple[int, int], distance: int, n_levels: int) -> bool:
+def _triple_pays(shape: tuple[int, int], distance: int, span: int) -> bool:
+    """Whether the triples count a slice of ``shape`` whose codes span ``span`` levels."""
     rows, cols = shape
     return (
-        n_levels <= _TRIPLE_MAX_LEVELS
+        span <= _TRIPLE_MAX_LEVELS
         and distance < min(rows, cols)  # the three views are not empty
         and cols <= _CALCHIST_MAX_PAIRS  # a band of one row stays exact in float32
-        and rows * cols >= _TRIPLE_PIXELS_PER_BIN * (n_levels + 1) ** 3
+        and rows * cols >= _TRIPLE_PIXELS_PER_BIN * (span + 1) ** 3
     )
 
 
-def _band_histograms(views: list[np.ndarray], bins: int, top: int):
-    """calcHist of the code tuples of equal-shape, non-empty 2D uint8 views (codes binned uniformly
-    over [0, top), ``bins`` per axis), one float32 histogram per band of rows of at most 2**24
-    tuples: every count and every sum of counts of a band is an integer <= 2**24, exact in float32."""
+def _band_histograms(views: list[np.ndarray], bins: int, span: tuple[int, int]):
+    """calcHist of the code tuples of equal-shape, non-empty 2D uint8 views (values binned uniformly
+    over [low, high) = ``span``, ``bins`` per axis), one float32 histogram per band of rows of at
+    most 2**24 tuples: every count and every sum of counts of a band is an integer <= 2**24, exact in
+    float32."""
     rows, cols = views[0].shape
     band = max(1, _CALCHIST_MAX_PAIRS // cols)
     n = len(views)
     for start in range(0, rows, band):
         band_views = [v[start : start + band] for v in views]
-        yield cv2.calcHist(band_views, list(range(n)), None, [bins] * n, [0, top] * n)
+        yield cv2.calcHist(band_views, list(range(n)), None, [bins] * n, list(span) * n)
 
 
-def _pair_histogram(first: np.ndarray, second: np.ndarray, bins: int, top: int) -> np.ndarray:
+def _pair_histogram(first: np.ndarray, second: np.ndarray, bins: int, span: tuple[int, int]) -> np.ndarray:
     """Counts (bins, bins), float64, [first code, second code] of two equal-shape 2D views."""
     counts = np.zeros((bins, bins))
-    for band in _band_histograms([first, second], bins, top):
+    for band in _band_histograms([first, second], bins, span):
         counts += band
     return counts
 
@@ -399,48 +405,57 @@ def _triple_counts(
     source: np.ndarray,
     table: np.ndarray | int | None,
     mask: np.ndarray | None,
-    n_levels: int,
+    used: tuple[int, int],
     distance: int,
 ) -> np.ndarray:
-    """Symmetric counts (4, Ng, Ng) of one 2D slice, the same as :func:`_pair_counts` per direction.
+    """Symmetric counts (4, S, S) of one 2D slice for the codes ``used`` = (first, last), S = last -
+    first + 1: the same as :func:`_pair_counts` per direction, cut to [first:last + 1] per axis.
 
-    ``source``, ``table``, ``mask``: as in :func:`_byte_pair_counts` (``mask`` C-contiguous).
+    ``source``, ``table``, ``mask``: as in :func:`_byte_pair_counts` (``mask`` C-contiguous); codes
+    inside the mask lie in first..last.
     """
+    first, last = used
+    n_used = last - first + 1
     if mask is None:
-        bins = n_levels
+        bins = n_used
         if isinstance(table, int):
-            # calcHist bins the 8-bit values themselves: n_levels bins over [0, Ng * 2**k) give
-            # value >> k (its bin width 2**k is exact in binary), no pass over the image.
-            codes, top = source, n_levels << table
+            # calcHist bins the 8-bit values themselves: S bins over [first, last + 1) * 2**k give
+            # (value >> k) - first (its bin width 2**k is exact in binary), no pass over the image.
+            codes, span = source, (first << table, (last + 1) << table)
         else:
-            codes, top = (source if table is None else cv2.LUT(source, table)), n_levels
+            codes, span = (source if table is None else cv2.LUT(source, table)), (first, last + 1)
     else:
-        bins = top = n_levels + _TRIPLE_SENTINELS
-        if table is None:
+        # Codes shifted to 0..S-1, sentinels S..S+3.
+        bins = n_used + _TRIPLE_SENTINELS
+        span = (0, bins)
+        if first == 0 and table is None:
             values = source
-        elif isinstance(table, int):
-            values = np.right_shift(source, table)
+        elif first == 0 and isinstance(table, int):
+            values = np.right_shift(source, table)  # 3x faster than the lookup table
         else:
-            values = cv2.LUT(source, table)
+            grey = np.arange(256)
+            codes_of = grey if table is None else grey >> table if isinstance(table, int) else table
+            # Values that wrap lie outside first..last, so outside the mask: overwritten below.
+            values = cv2.LUT(source, ((codes_of.astype(np.int64) - first) % 256).astype(np.uint8))
         codes = np.empty(source.shape, dtype=np.uint8)
-        codes[...] = (n_levels + np.arange(source.shape[1]) % _TRIPLE_SENTINELS).astype(np.uint8)
+        codes[...] = (n_used + np.arange(source.shape[1]) % _TRIPLE_SENTINELS).astype(np.uint8)
         # cv2.copyTo: 0.14 ms on 1024^2, np.copyto(where=) 5.8 ms.
         _into(cv2.copyTo(values, mask.view(np.uint8), codes), codes)
     d = distance
     x, right, up = codes[d:, :-d], codes[d:, d:], codes[:-d, :-d]
     counts = np.zeros((4, bins, bins))
     ones = np.ones(bins, dtype=np.float32)
-    for triples in _band_histograms([x, right, up], bins, top):
+    for triples in _band_histograms([x, right, up], bins, span):
         # Marginals summed in float32 (exact, see _band_histograms) by matrix products: 7x faster
         # than numpy's sums along the inner axes.
         counts[0] += triples @ ones  # (x, right): 0 degrees
         counts[2] += ones @ triples  # (x, up): 90 degrees
         # (right, up) = (pixel, its upper left): 135 degrees
         counts[3] += (ones @ triples.reshape(bins, bins * bins)).reshape(bins, bins)
-    counts[1] = _pair_histogram(x, codes[:-d, d:], bins, top)  # (x, upper right): 45 degrees
-    counts[0] += _pair_histogram(codes[:d, :-d], codes[:d, d:], bins, top)  # first d rows
-    counts[2] += _pair_histogram(codes[d:, -d:], codes[:-d, -d:], bins, top)  # last d columns
-    counts = counts[:, :n_levels, :n_levels]
+    counts[1] = _pair_histogram(x, codes[:-d, d:], bins, span)  # (x, upper right): 45 degrees
+    counts[0] += _pair_histogram(codes[:d, :-d], codes[:d, d:], bins, span)  # first d rows
+    counts[2] += _pair_histogram(codes[d:, -d:], codes[:-d, -d:], bins, span)  # last d columns
+    counts = counts[:, :n_used, :n_used]
     return counts + counts.transpose(0, 2, 1)
 
 
@@ -449,13 +464,18 @@ def _triple_stack(
     table: np.ndarray | int | None,
     mask: np.ndarray | None,
     n_levels: int,
+    used: tuple[int, int],
     distance: int,
 ) -> np.ndarray:
-    """:func:`_triple_counts` of every slice (``mask`` None: all pixels), (slices, 4, Ng, Ng)."""
-    out = np.empty((source.shape[0], 4, n_levels, n_levels))
+    """:func:`_triple_counts` of every slice (``mask`` None: all pixels) placed in (slices, 4, Ng, Ng)
+    matrices (zero outside the codes ``used``)."""
+    first, last = used
+    out = np.zeros((source.shape[0], 4, n_levels, n_levels))
     for z in range(source.shape[0]):
         inside = None if mask is None or mask[z].all() else np.ascontiguousarray(mask[z])
-        out[z] = _triple_counts(source[z], table, inside, n_levels, distance)
+        out[z, :, first : last + 1, first : last + 1] = _triple_counts(
+            source[z], table, inside, used, distance
+        )
     return out
 
 
@@ -609,17 +629,18 @@ def glcm_matrices(
         and _byte_pairs_pay(slice_pixels, min(int(fewest), 255))
     ):
         fused = _uint8_code_table(image, None if whole else mask, levels)
-        if fused is not None and _triple_pays(image.shape[1:], distance, fused[1]):
-            # 8-bit image, few levels: discretised by calcHist itself or one lookup pass.
-            table, n_levels = fused
-            return _triple_stack(image, table, None if whole else mask, n_levels, distance)
-        if fused is not None and _LITTLE_ENDIAN and _byte_pairs_pay(slice_pixels, fused[1]):
-            # 8-bit image, Ng <= 255: discretised band by band while counting.
-            table, n_levels = fused
-            return _byte_pair_stack(image, table, None if whole else mask, n_levels, distance)
+        if fused is not None:
+            table, n_levels, *used = fused
+            if _triple_pays(image.shape[1:], distance, used[1] - used[0] + 1):
+                # 8-bit image, codes in a few levels: discretised by calcHist itself or one lookup.
+                return _triple_stack(image, table, None if whole else mask, n_levels, used, distance)
+            if _LITTLE_ENDIAN and _byte_pairs_pay(slice_pixels, n_levels):
+                # 8-bit image, Ng <= 255: discretised band by band while counting.
+                return _byte_pair_stack(image, table, None if whole else mask, n_levels, distance)
     codes, n_levels = _discretise(image, mask=mask, levels=levels)
     if not volume and codes.dtype == np.uint8 and _triple_pays(codes.shape[1:], distance, n_levels):
-        return _triple_stack(codes, None, None if whole else mask, n_levels, distance)
+        # Other integer images: all Ng levels counted (finding the codes used would cost a pass).
+        return _triple_stack(codes, None, None if whole else mask, n_levels, (0, n_levels - 1), distance)
     if (
         not volume
         and _LITTLE_ENDIAN

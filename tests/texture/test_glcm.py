@@ -160,12 +160,12 @@ def test_byte_pair_counts_equal_skimage_graycomatrix(monkeypatch):
 
 
 def _count_triple_calls(monkeypatch):
-    """Records the ``table`` argument (None, a bit shift or a lookup table) of each triple count."""
+    """Records the arguments of each triple count: (source, table, mask, Ng, codes used, distance)."""
     import texture.glcm as glcm
 
     calls = []
     original = glcm._triple_stack
-    monkeypatch.setattr(glcm, "_triple_stack", lambda *args: calls.append(args[1]) or original(*args))
+    monkeypatch.setattr(glcm, "_triple_stack", lambda *args: calls.append(args) or original(*args))
     return calls
 
 
@@ -225,7 +225,7 @@ def test_triple_counting_matches_brute_force(monkeypatch, input_kind, n_levels):
                 np.testing.assert_array_equal(counts, expected)
                 expected_calls += distance < min(shape)
     assert len(calls) == expected_calls
-    kinds = {type(table) for table in calls}
+    kinds = {type(args[1]) for args in calls}
     if input_kind == "int64 levels":
         assert kinds == {type(None)}
     elif (
@@ -237,6 +237,46 @@ def test_triple_counting_matches_brute_force(monkeypatch, input_kind, n_levels):
         assert kinds == {int}  # code = value >> 7, 3, 2; levels 1..2 (or 1) -> value >> 1
     elif input_kind == "uint8 levels":
         assert kinds == {np.ndarray}
+
+
+@pytest.mark.parametrize("n_levels", [2, 60, 255])
+def test_triples_count_only_the_codes_used(monkeypatch, n_levels):
+    # 8-bit grey levels (levels=None) that inside the mask occupy only lowest..Ng (skin L* at one
+    # unit per level: Ng ~100, 20-45 levels occupied): the histograms span the codes used, placed
+    # at their offset in the (Ng, Ng) matrices. Against a loop over the pixels, with lower levels
+    # outside the mask, unmasked, distances 1 and 2; all 2s is Ng = 2 with codes 1..1 (a bit shift).
+    import texture.glcm as glcm
+
+    monkeypatch.setattr(glcm, "_TRIPLE_PIXELS_PER_BIN", 0)
+    calls = _count_triple_calls(monkeypatch)
+    rng = np.random.default_rng(300 + n_levels)
+    checked = 0
+    for lowest in sorted({max(1, n_levels - 47), max(1, n_levels - 9), n_levels}):
+        for shape in [(2, 2), (7, 10), (13, 6)]:
+            for masking in (None, 0.3, "top right"):
+                if masking is None or isinstance(masking, str):
+                    inside = np.ones(shape, bool) if masking is None else _edge_mask(shape, masking)
+                else:
+                    inside = rng.random(shape) >= masking
+                    inside.flat[-1] = True
+                levels_image = rng.integers(lowest, n_levels + 1, size=shape)
+                rows, cols = inside.nonzero()
+                levels_image[rows[-1], cols[-1]] = lowest
+                levels_image[rows[0], cols[0]] = n_levels  # Ng
+                levels_image[~inside] = rng.integers(1, lowest + 1, size=(~inside).sum())
+                image = levels_image.astype(np.uint8)
+                mask = None if masking is None else inside
+                for distance in (1, 2):
+                    expected = _brute_force_counts(levels_image, inside, n_levels, distance)
+                    counts = glcm_matrices(image, mask, distance=distance)[0]
+                    np.testing.assert_array_equal(counts, expected)
+                    checked += distance < min(shape)
+    assert len(calls) == checked
+    used = {tuple(args[4]) for args in calls}
+    assert any(first > 0 for first, _ in used)
+    assert all(last == n_levels - 1 for _, last in used)
+    if n_levels == 2:
+        assert (1, 1) in used and {type(args[1]) for args in calls if tuple(args[4]) == (1, 1)} == {int}
 
 
 @pytest.mark.parametrize("masked", [False, True])
@@ -327,9 +367,39 @@ def test_triples_on_a_real_photo_equal_byte_pairs_and_skimage(monkeypatch, n_lev
     assert len(calls) == 5 and len(byte_pair_calls) == 4
 
 
+@pytest.mark.parametrize("name", ["ISIC_0000000", "ISIC_0000046"])
+def test_triples_on_skin_lightness_equal_byte_pairs(monkeypatch, name):
+    # The photo assay's GLCM input: L* at one unit per level (IBSI fixed bin width, levels 1..101)
+    # of a dermoscopy photo, masked to its skin (L* above its 40th percentile, ragged edges): Ng is
+    # ~100 but the skin occupies ~15-45 levels, which the triples count. Same counts as the byte
+    # pairs (triples off), bit-identical features, distances 1 and 2.
+    from skimage.color import rgb2lab
+
+    import texture.glcm as glcm
+
+    from ._photos import load
+
+    lightness = rgb2lab(load(name))[..., 0]
+    codes = (np.floor(np.clip(lightness, 0, 100)) + 1).astype(np.uint8)
+    skin = lightness > np.percentile(lightness, 40)
+    calls = _count_triple_calls(monkeypatch)
+    for distance in (1, 2):
+        counts = glcm_matrices(codes, skin, distance=distance)
+        features = glcm_features(codes, mask=skin, distance=distance)
+        assert len(calls) == 2 * distance  # counts and features, triples on
+        first, last = calls[-1][4]
+        assert first > 40 and last - first + 1 <= 48
+        with monkeypatch.context() as patch:
+            patch.setattr(glcm, "_TRIPLE_MAX_LEVELS", 0)
+            np.testing.assert_array_equal(counts, glcm_matrices(codes, skin, distance=distance))
+            assert features == glcm_features(codes, mask=skin, distance=distance)
+    assert len(calls) == 4
+
+
 def test_triple_dispatch_by_size_levels_and_distance(monkeypatch):
-    # The triples run from (Ng + 1)^3 pixels, up to 48 levels, for distances below both sides, in
-    # 2D only; other images go to the byte pairs or the 2D calcHist, with the same counts.
+    # The triples run from (S + 1)^3 pixels, S <= 48 the levels used (8-bit images: from the lowest
+    # to the highest grey level in the mask; others: Ng), for distances below both sides, in 2D
+    # only; other images go to the byte pairs or the 2D calcHist, with the same counts.
     calls = _count_triple_calls(monkeypatch)
     rng = np.random.default_rng(6)
     image = rng.integers(0, 256, size=(300, 300)).astype(np.uint8)  # 90 000 pixels
@@ -347,10 +417,19 @@ def test_triple_dispatch_by_size_levels_and_distance(monkeypatch):
     counts_49 = glcm_matrices(large, levels=49)[0]
     assert len(calls) == 4
     np.testing.assert_array_equal(counts_49[0].sum(), 2 * 400 * 399)
+    # Ng = 100 with levels 71..100 used (30: 31^3 = 29 791 <= 90 000): triples; 41..100 (60) not.
+    narrow = rng.integers(71, 101, size=(300, 300)).astype(np.uint8)
+    narrow[0, :2] = (71, 100)
+    wide = narrow - 30
+    wide[0, 1] = 100
+    assert glcm_matrices(narrow).shape[-1] == 100
+    assert len(calls) == 5 and tuple(calls[-1][4]) == (70, 99)
+    np.testing.assert_array_equal(glcm_matrices(wide, distance=2)[0, :, :40], 0)  # levels 1..40 unused
+    assert len(calls) == 5
     column = rng.integers(1, 9, size=(70_000, 1)).astype(np.uint8)
     column[0] = 8
     counts = glcm_matrices(column)[0]
-    assert len(calls) == 4
+    assert len(calls) == 5
     expected_vertical = np.zeros((8, 8))
     np.add.at(expected_vertical, (column[1:, 0] - 1, column[:-1, 0] - 1), 1)
     np.testing.assert_array_equal(counts[2], expected_vertical + expected_vertical.T)
