@@ -21,18 +21,19 @@ For a single 2D image "averaged" = "direction_merged" = "3d_averaged" and "slice
 Matrices without any pair (e.g. the vertical direction of a one-row mask) are left out of the
 average, as PyRadiomics does; if no matrix has a pair, ``ValueError``.
 
-Pairs are counted as histograms. With Ng <= 48 on a 2D slice of at least (Ng + 1)^3 pixels, one
-3D OpenCV ``calcHist`` of (pixel, right neighbour, upper neighbour) triples holds 3 directions at
-once and one 2D ``calcHist`` the fourth: two histogram increments per pixel instead of four (see
-"Triple counting" below). Otherwise, with Ng <= 255 on a large enough 2D slice (from ~350 000
-pixels at 64 levels), two neighbouring 8-bit codes read as one 16-bit word, so that one 1D
-``calcHist`` (IPP) counts a direction (see "Byte-pair counting" below; 8-bit images are discretised
-band by band straight into the padded copy); otherwise one 2D ``calcHist`` of two shifted views
-(smaller slices, Ng = 256, 3D) or ``numpy.bincount`` (more levels), in bands of at most 2**24
-pairs. All give the same integer counts (tested against a loop over the pixels and
-scikit-image's ``graycomatrix``). The features come from the matrix's marginals (row, sum and
-difference distributions) in O(Ng^2), so the cost is a few passes over the image whatever the
-number of features.
+Pairs are counted as histograms. When the codes of a 2D slice span S <= 64 levels (8-bit images:
+from the code of the lowest to that of the highest grey level in the mask; other images: Ng) and
+the slice has at least (S + 1)^3 pixels, one 3D OpenCV ``calcHist`` of (pixel, right neighbour,
+upper neighbour) triples holds 3 directions at once and one 2D ``calcHist`` the fourth: two
+histogram increments per pixel instead of four (see "Triple counting" below). Otherwise, with
+Ng <= 255 on a large enough 2D slice (from ~350 000 pixels at 64 levels), two neighbouring 8-bit
+codes read as one 16-bit word, so that one 1D ``calcHist`` (IPP) counts a direction (see "Byte-pair
+counting" below; 8-bit images are discretised band by band straight into the padded copy);
+otherwise one 2D ``calcHist`` of two shifted views (smaller slices, Ng = 256, 3D) or
+``numpy.bincount`` (more levels), in bands of at most 2**24 pairs. All give the same integer
+counts (tested against a loop over the pixels and scikit-image's ``graycomatrix``). The features
+come from the matrix's marginals (row, sum and difference distributions) in O(Ng^2), so the cost
+is a few passes over the image whatever the number of features.
 
 Grey levels: with ``levels=None`` Ng is the largest level inside the mask (as the IBSI phantom,
 Ng = 6); Ng enters only the normalised inverse difference (moment). To keep Ng fixed across
@@ -110,14 +111,15 @@ _CALCHIST_MAX_PAIRS = 2**24
 # most 2**24 pairs, exact in float32, and the interleaved copies of a band stay small).
 _BAND_PIXELS = 2**21
 
-# Triple counting (see "Triple counting" below) takes 2D slices of up to this many levels (its
-# histogram of (Ng + 1)^3 int32 bins, 470 kB at 48 levels, stays in the 2 MB L2 cache), from this
-# many pixels per bin of that histogram (each calcHist call zeroes, converts and sums it). Measured
-# against the byte pairs and the 2D calcHist (128^2..1024^2, smooth and uniform noise, 8..96
-# levels, unmasked and 30 % masked): 0.5-0.8x their time where it is taken, e.g. 32 levels on
-# 1024^2 2.1-2.4 ms against 3.2 ms; 64 levels on 1024^2 lost on a smooth image (4.5 against 3.6
-# ms), 32 levels on 128^2 (16 384 pixels < 33^3) lost (0.23 against 0.17 ms).
-_TRIPLE_MAX_LEVELS = 48
+# Triple counting (see "Triple counting" below) takes 2D slices whose codes span up to this many
+# levels (its histogram of up to 68^3 int32 bins, 1.3 MB with the mask's sentinels, stays in the
+# 2 MB L2 cache), from this many pixels per bin of that histogram (each calcHist call zeroes,
+# converts and sums it). Measured against the byte pairs and the 2D calcHist (96^2..1024^2, smooth
+# and uniform noise, 8..80 levels, unmasked, a disk mask and 30 % random out; one process, min of
+# 7): 0.5-0.95x their time where the rule takes it, e.g. 32 levels on 1024^2 2.3 ms against 3.1
+# ms, 64 levels 0.60-0.76x from 560^2; 80 levels 0.74-1.4x (not taken); below (S + 1)^3 pixels
+# mixed (e.g. 64 levels on 128^2 1.3x).
+_TRIPLE_MAX_LEVELS = 64
 _TRIPLE_PIXELS_PER_BIN = 1
 
 # Sentinel codes Ng .. Ng + 3 (cycling along the row) mark pixels outside the mask in the triple
@@ -351,7 +353,7 @@ def _range_code_table(lo: int, hi: int, levels: int | None) -> tuple[np.ndarray 
     return table, n_levels, *used
 
 
-# Triple counting (2D slices whose codes span <= 48 levels) --------------------------------------
+# Triple counting (2D slices whose codes span <= 64 levels) --------------------------------------
 #
 # With x = (r, c), its right neighbour b = (r, c + d) and its upper neighbour u = (r - d, c), the 3D
 # histogram of the triples (x, b, u) holds three directions at once: its marginal over u is the

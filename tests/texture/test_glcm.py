@@ -183,9 +183,9 @@ def _edge_mask(shape, edges):
 @pytest.mark.parametrize(
     "input_kind", ["uint8 levels", "uint8 fixed bins", "uint8 full range", "int64 levels"]
 )
-@pytest.mark.parametrize("n_levels", [1, 2, 7, 32, 48, 64])
+@pytest.mark.parametrize("n_levels", [1, 2, 7, 32, 64, 80])
 def test_triple_counting_matches_brute_force(monkeypatch, input_kind, n_levels):
-    # The triple histograms (forced: these images are below the size they pay off from; 64 levels
+    # The triple histograms (forced: these images are below the size they pay off from; 80 levels
     # is above the levels they take by default) against a loop over the pixels: shapes down to
     # 2 x 2, odd and even widths, no mask, 30 % and 90 % out, whole edge rows and columns out,
     # distances 1 to 3. Distances not below both sides, and 1-pixel-wide images, go to the other
@@ -195,7 +195,7 @@ def test_triple_counting_matches_brute_force(monkeypatch, input_kind, n_levels):
     import texture.glcm as glcm
 
     monkeypatch.setattr(glcm, "_TRIPLE_PIXELS_PER_BIN", 0)
-    monkeypatch.setattr(glcm, "_TRIPLE_MAX_LEVELS", 64)
+    monkeypatch.setattr(glcm, "_TRIPLE_MAX_LEVELS", 80)
     calls = _count_triple_calls(monkeypatch)
     rng = np.random.default_rng(200 + n_levels)
     expected_calls = 0
@@ -251,7 +251,7 @@ def test_triples_count_only_the_codes_used(monkeypatch, n_levels):
     calls = _count_triple_calls(monkeypatch)
     rng = np.random.default_rng(300 + n_levels)
     checked = 0
-    for lowest in sorted({max(1, n_levels - 47), max(1, n_levels - 9), n_levels}):
+    for lowest in sorted({max(1, n_levels - 63), max(1, n_levels - 9), n_levels}):
         for shape in [(2, 2), (7, 10), (13, 6)]:
             for masking in (None, 0.3, "top right"):
                 if masking is None or isinstance(masking, str):
@@ -388,7 +388,7 @@ def test_triples_on_skin_lightness_equal_byte_pairs(monkeypatch, name):
         features = glcm_features(codes, mask=skin, distance=distance)
         assert len(calls) == 2 * distance  # counts and features, triples on
         first, last = calls[-1][4]
-        assert first > 40 and last - first + 1 <= 48
+        assert first > 40 and last - first + 1 <= 64
         with monkeypatch.context() as patch:
             patch.setattr(glcm, "_TRIPLE_MAX_LEVELS", 0)
             np.testing.assert_array_equal(counts, glcm_matrices(codes, skin, distance=distance))
@@ -397,7 +397,7 @@ def test_triples_on_skin_lightness_equal_byte_pairs(monkeypatch, name):
 
 
 def test_triple_dispatch_by_size_levels_and_distance(monkeypatch):
-    # The triples run from (S + 1)^3 pixels, S <= 48 the levels used (8-bit images: from the lowest
+    # The triples run from (S + 1)^3 pixels, S <= 64 the levels used (8-bit images: from the lowest
     # to the highest grey level in the mask; others: Ng), for distances below both sides, in 2D
     # only; other images go to the byte pairs or the 2D calcHist, with the same counts.
     calls = _count_triple_calls(monkeypatch)
@@ -411,13 +411,14 @@ def test_triple_dispatch_by_size_levels_and_distance(monkeypatch):
     glcm_matrices(image, distance=300, levels=8)
     glcm_matrices(image[None].repeat(2, axis=0), levels=8, volume=True)
     assert len(calls) == 3
-    large = rng.integers(0, 256, size=(400, 400)).astype(np.uint8)  # 160 000 >= 50^3
-    glcm_matrices(large, levels=48)
+    large = rng.integers(0, 256, size=(560, 560)).astype(np.uint8)  # 313 600 >= 65^3 = 274 625
+    glcm_matrices(large, levels=64)
     assert len(calls) == 4
-    counts_49 = glcm_matrices(large, levels=49)[0]
+    counts_65 = glcm_matrices(large, levels=65)[0]
     assert len(calls) == 4
-    np.testing.assert_array_equal(counts_49[0].sum(), 2 * 400 * 399)
-    # Ng = 100 with levels 71..100 used (30: 31^3 = 29 791 <= 90 000): triples; 41..100 (60) not.
+    np.testing.assert_array_equal(counts_65[0].sum(), 2 * 560 * 559)
+    # Ng = 100 with levels 71..100 used (30: 31^3 = 29 791 <= 90 000): triples; 41..100 (60:
+    # 61^3 > 90 000) not.
     narrow = rng.integers(71, 101, size=(300, 300)).astype(np.uint8)
     narrow[0, :2] = (71, 100)
     wide = narrow - 30
