@@ -396,6 +396,37 @@ def test_triples_on_skin_lightness_equal_byte_pairs(monkeypatch, name):
     assert len(calls) == 4
 
 
+def _bincount_counts(levels_image, mask, n_levels, distance):
+    """Symmetric pair counts per direction by numpy.bincount of the valid pairs (levels 1..Ng)."""
+    rows, cols = levels_image.shape
+    expected = np.zeros((4, n_levels, n_levels))
+    for d, (dy, dx) in enumerate(IN_PLANE_OFFSETS):
+        dy, dx = dy * distance, dx * distance
+        a = (slice(max(0, -dy), rows - max(0, dy)), slice(max(0, -dx), cols - max(0, dx)))
+        b = (slice(max(0, dy), rows + min(0, dy)), slice(max(0, dx), cols + min(0, dx)))
+        valid = mask[a] & mask[b]
+        index = (levels_image[a][valid] - 1) * n_levels + levels_image[b][valid] - 1
+        counts = np.bincount(index, minlength=n_levels * n_levels).reshape(n_levels, n_levels)
+        expected[d] = counts + counts.T
+    return expected
+
+
+@pytest.mark.parametrize("n_levels", [80, 252, 253, 255])
+def test_masked_mid_size_slices_equal_a_bincount(n_levels):
+    # Too many levels for the triples, too few pixels for the byte pairs: the 2D calcHist counts
+    # codes with sentinels outside the mask (Ng <= 252; calcHist's own mask was 5x slower) or, for
+    # Ng 253..255, with calcHist's mask. A disk and a 30 % random mask of 300 x 280, distances 1, 2.
+    rng = np.random.default_rng(n_levels)
+    levels_image = rng.integers(1, n_levels + 1, size=(300, 280))
+    yy, xx = np.mgrid[:300, :280]
+    for mask in ((yy - 150) ** 2 + (xx - 140) ** 2 < 120**2, rng.random((300, 280)) > 0.3):
+        levels_image[mask.nonzero()[0][0], mask.nonzero()[1][0]] = n_levels
+        for distance in (1, 2):
+            expected = _bincount_counts(levels_image, mask, n_levels, distance)
+            counts = glcm_matrices(levels_image.astype(np.uint8), mask, distance=distance)[0]
+            np.testing.assert_array_equal(counts, expected)
+
+
 def test_triple_dispatch_by_size_levels_and_distance(monkeypatch):
     # The triples run from (S + 1)^3 pixels, S <= 64 the levels used (8-bit images: from the lowest
     # to the highest grey level in the mask; others: Ng), for distances below both sides, in 2D
