@@ -123,9 +123,11 @@ _TRIPLE_MAX_LEVELS = 64
 _TRIPLE_PIXELS_PER_BIN = 1
 
 # Sentinel codes Ng .. Ng + 3 (cycling along the row) mark pixels outside the mask in the triple
-# counting: with one sentinel a masked-out block increments one bin back to back, 2x slower (a
-# disk mask with 52 % out, 1024^2, 32 levels: 4.1 ms to count, 2.1 ms with 4 sentinels, which cost
-# nothing on a 30 % random mask; 2: 2.5 ms, 3: 2.1 ms).
+# counting and the 2D calcHist (bins of their own, cut from the counts): with one sentinel a
+# masked-out block increments one bin back to back, 2x slower (a disk mask with 52 % out, 1024^2, 32
+# levels: 4.1 ms to count, 2.1 ms with 4 sentinels, which cost nothing on a 30 % random mask; 2:
+# 2.5 ms, 3: 2.1 ms). A sentinel outside calcHist's range instead skips the pair but costs a
+# mispredicted branch per pair on a random mask (7x slower).
 _TRIPLE_SENTINELS = 4
 
 # Byte-pair counting handles up to 255 levels: codes Ng..255 are left for the sentinels.
