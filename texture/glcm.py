@@ -490,9 +490,14 @@ def _triple_stack(
     return out
 
 
-def _entropy_bits(p: np.ndarray, axis: int | tuple[int, ...] = -1) -> np.ndarray:
-    logs = np.log2(p, out=np.zeros_like(p), where=p > 0)
-    return -(p * logs).sum(axis=axis)
+def _entropies_bits(distributions: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Entropies in bits of stacks of distributions (each (n, k)), as rows (len(distributions), n):
+    one logarithm over all of them side by side (half the time of one call each)."""
+    joined = np.concatenate(distributions, axis=1)
+    terms = np.log2(joined, out=np.zeros_like(joined), where=joined > 0)
+    terms *= joined
+    starts = np.cumsum([0] + [d.shape[1] for d in distributions[:-1]])
+    return -np.add.reduceat(terms, starts, axis=1).T
 
 
 def _diagonal_sums(p: np.ndarray) -> np.ndarray:
@@ -556,13 +561,14 @@ def features_from_matrices(counts: np.ndarray) -> dict[str, np.ndarray]:
     centred_sum = k_sum[None, :] - 2.0 * mean[:, None]
     difference_average = p_diff @ k_diff
 
-    joint_entropy = _entropy_bits(p, axis=(1, 2))
-    marginal_entropy = _entropy_bits(p_row)
+    flat_p = p.reshape(p.shape[0], -1)
+    joint_entropy, marginal_entropy, difference_entropy, sum_entropy = _entropies_bits(
+        (flat_p, p_row, p_diff, p_sum)
+    )
     # For a symmetric matrix HXY1 = HXY2 = HX + HY = 2 HX (IBSI information correlation 1, 2).
     mutual_information = np.maximum(2.0 * marginal_entropy - joint_entropy, 0.0)
     has_spread = variance > 0
     has_entropy = marginal_entropy > 0
-    flat_p = p.reshape(p.shape[0], -1)
     weighted = p_diff @ _difference_weights(n_levels)
     centred_square = centred_sum * centred_sum
 
@@ -573,10 +579,10 @@ def features_from_matrices(counts: np.ndarray) -> dict[str, np.ndarray]:
         "joint_entropy": joint_entropy,
         "difference_average": difference_average,
         "difference_variance": ((k_diff[None, :] - difference_average[:, None]) ** 2 * p_diff).sum(axis=1),
-        "difference_entropy": _entropy_bits(p_diff),
+        "difference_entropy": difference_entropy,
         "sum_average": sum_average,
         "sum_variance": ((k_sum[None, :] - sum_average[:, None]) ** 2 * p_sum).sum(axis=1),
-        "sum_entropy": _entropy_bits(p_sum),
+        "sum_entropy": sum_entropy,
         "angular_second_moment": np.einsum("ni,ni->n", flat_p, flat_p),
         "contrast": weighted[:, 0],
         "dissimilarity": difference_average,
