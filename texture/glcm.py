@@ -26,11 +26,12 @@ from the code of the lowest to that of the highest grey level in the mask; other
 the slice has at least (S + 1)^3 pixels, one 3D OpenCV ``calcHist`` of (pixel, right neighbour,
 upper neighbour) triples holds 3 directions at once and one 2D ``calcHist`` the fourth: two
 histogram increments per pixel instead of four (see "Triple counting" below). Otherwise, with
-Ng <= 255 on a large enough 2D slice (from ~350 000 pixels at 64 levels), two neighbouring 8-bit
+Ng <= 255 on a large enough 2D slice (from ~460 000 pixels at 100 levels), two neighbouring 8-bit
 codes read as one 16-bit word, so that one 1D ``calcHist`` (IPP) counts a direction (see "Byte-pair
 counting" below; 8-bit images are discretised band by band straight into the padded copy);
-otherwise one 2D ``calcHist`` of two shifted views (smaller slices, Ng = 256, 3D) or
-``numpy.bincount`` (more levels), in bands of at most 2**24 pairs. All give the same integer
+otherwise one 2D ``calcHist`` of two shifted views (smaller slices, Ng = 256; pixels outside the
+mask get sentinel codes when Ng <= 252) or ``numpy.bincount`` (more levels, 3D), in bands of at
+most 2**24 pairs. All give the same integer
 counts (tested against a loop over the pixels and scikit-image's ``graycomatrix``). The features
 come from the matrix's marginals (row, sum and difference distributions) in O(Ng^2), so the cost
 is a few passes over the image whatever the number of features.
