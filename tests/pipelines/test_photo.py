@@ -265,9 +265,10 @@ def test_stages_on_threads_give_exactly_the_serial_result(monkeypatch):
 
     rgb = render_skin(size_mm=(60.0, 45.0), px_per_mm=20.0, seed=3, n_spots=6, n_lines=4).rgb
     assert rgb.shape[0] * rgb.shape[1] >= photo._THREADED_MIN_PIXELS
-    monkeypatch.setattr(photo.cv2, "getNumThreads", lambda: 2)
-    assert photo._stage_threads(rgb.shape[:2]) == 2
+    opencv_threads = photo.cv2.getNumThreads()
+    monkeypatch.setattr(photo, "_stage_threads", lambda shape: 2)  # whatever this machine's cores
     threaded = photo.analyze_photo(rgb, px_per_mm=20.0)
+    assert photo.cv2.getNumThreads() == opencv_threads  # OpenCV's setting is given back
     monkeypatch.setattr(photo, "_stage_threads", lambda shape: 1)
     serial = photo.analyze_photo(rgb, px_per_mm=20.0)
     _same_result(threaded, serial)
@@ -301,5 +302,7 @@ def test_a_failing_stage_raises_its_own_error_from_the_threads(monkeypatch):
     monkeypatch.setattr(photo, "measure_roughness", broken)
     monkeypatch.setattr(photo, "_stage_threads", lambda shape: 2)
     rgb = _uniform((65.0, 10.0, 18.0), shape=(120, 160))
+    opencv_threads = photo.cv2.getNumThreads()
     with pytest.raises(ValueError, match="roughness needs more skin"):
         photo.analyze_photo(rgb, px_per_mm=10.0)
+    assert photo.cv2.getNumThreads() == opencv_threads
