@@ -29,6 +29,13 @@ SKIMAGE_TO_IBSI = {
 }
 
 
+def _assert_graycomatrix_counts(ours: np.ndarray, codes: np.ndarray) -> None:
+    """Our four directions (0, 45, 90, 135 deg) against scikit-image's counts of 32-level ``codes``."""
+    theirs = graycomatrix(codes, [1], SKIMAGE_ANGLES, levels=32, symmetric=True, normed=False)
+    for ours_direction, skimage_angle in ((0, 0), (1, 3), (2, 2), (3, 1)):
+        np.testing.assert_array_equal(ours[ours_direction], theirs[:, :, 0, skimage_angle])
+
+
 def test_all_25_keys_in_ibsi_snake_case():
     features = glcm_features(np.array([[1, 2, 3], [3, 2, 1], [2, 2, 1]]))
     assert len(GLCM_FEATURES) == 25
@@ -152,10 +159,7 @@ def test_byte_pair_counts_equal_skimage_graycomatrix(monkeypatch):
             monkeypatch.setattr(glcm, "_BYTE_PAIR_MIN_PIXELS", 0)
             monkeypatch.setattr(glcm, "_BYTE_PAIR_PIXELS_PER_BIN", 0)
         codes[0, 0] = 31
-        ours = glcm_matrices(codes + 1)[0]
-        theirs = graycomatrix(codes, [1], SKIMAGE_ANGLES, levels=32, symmetric=True, normed=False)
-        for ours_direction, skimage_angle in ((0, 0), (1, 3), (2, 2), (3, 1)):
-            np.testing.assert_array_equal(ours[ours_direction], theirs[:, :, 0, skimage_angle])
+        _assert_graycomatrix_counts(glcm_matrices(codes + 1)[0], codes)
     assert len(calls) == 2
 
 
@@ -327,10 +331,7 @@ def test_triple_counts_equal_skimage_graycomatrix(monkeypatch):
         if forced:
             monkeypatch.setattr(glcm, "_TRIPLE_PIXELS_PER_BIN", 0)
         codes[0, 0] = 31
-        ours = glcm_matrices(codes + 1)[0]
-        theirs = graycomatrix(codes, [1], SKIMAGE_ANGLES, levels=32, symmetric=True, normed=False)
-        for ours_direction, skimage_angle in ((0, 0), (1, 3), (2, 2), (3, 1)):
-            np.testing.assert_array_equal(ours[ours_direction], theirs[:, :, 0, skimage_angle])
+        _assert_graycomatrix_counts(glcm_matrices(codes + 1)[0], codes)
     assert len(calls) == 3
 
 
