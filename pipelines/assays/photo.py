@@ -132,6 +132,8 @@ def _run_stages(stages: dict[str, Callable[[], Any]], *, threads: int) -> dict[s
     if threads <= 1:
         return {name: call() for name, call in stages.items()}
     if _stage_pool is None or _stage_pool_size < threads:
+        if _stage_pool is not None:  # a smaller pool from an earlier photo: its idle threads end
+            _stage_pool.shutdown(wait=False)
         _stage_pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="skintex-photo")
         _stage_pool_size = threads
     # The stages keep the cores busy themselves: OpenCV's own workers inside each stage would only contend
@@ -266,6 +268,7 @@ def analyze_photo(
     levels = None if levels is None else int(levels)
     coarse = {"px_per_mm": coarse_ppm, "mask": region_c, "lab": lab_c}
     size = _thumbnail_size(shape)
+    threads = _stage_threads(shape)
     # Independent stages, longest first (see _run_stages).
     stage = _run_stages(
         {
@@ -278,7 +281,7 @@ def analyze_photo(
             "roughness": lambda: measure_roughness(None, **coarse, **opts("roughness")),
             "base": lambda: cv2.resize(np.asarray(rgb, dtype=np.float32), size, interpolation=cv2.INTER_AREA),
         },
-        threads=_stage_threads(shape),
+        threads=threads,
     )
     pores, wrinkles, spots, roughness = stage["pores"], stage["wrinkles"], stage["spots"], stage["roughness"]
     # Spots and lines found at the coarse scale are widened by one coarse pixel before being left
@@ -315,7 +318,7 @@ def analyze_photo(
             "wrinkles": lambda: _overlay(base, wrinkles.labels > 0, (1.0, 0.9, 0.0)),
             "roughness": lambda: cv2.resize(roughness.overlay, size, interpolation=cv2.INTER_AREA),
         },
-        threads=_stage_threads(shape),
+        threads=threads,
     )
     colour = late.pop("colour")
     overlays = late
